@@ -1,0 +1,36 @@
+"""lusfeat: confidence-aware lung ultrasound segmentation, features and clinical analysis.
+
+The public API a statistician needs::
+
+    import lusfeat
+    cohort = lusfeat.open_cohort("study/cohort")
+    exams = lusfeat.read_features("study/features/threshold-60", level="exam")
+    table = exams.merge(cohort.clinical, on="exam_id")
+"""
+
+from __future__ import annotations
+
+__version__ = "0.1.0"
+
+from ._errors import CohortError, InputError, LusfeatError, ValidationError
+from .data import CLASS_NAMES, open_cohort
+
+
+def read_features(path, level: str = "exam"):
+    """Read a feature table written by ``lusfeat features`` (see
+    :func:`lusfeat.features.read_features`)."""
+    from .features import read_features as _read
+
+    return _read(path, level=level)
+
+
+__all__ = [
+    "__version__",
+    "CLASS_NAMES",
+    "CohortError",
+    "InputError",
+    "LusfeatError",
+    "ValidationError",
+    "open_cohort",
+    "read_features",
+]
