@@ -1,0 +1,13 @@
+"""Confidence-label strategies: fuse annotators, turn confidence into targets and weights.
+
+See :mod:`lusfeat.labels._strategy` for the strategy syntax and formulas::
+
+    from lusfeat.labels import fuse, parse_strategy
+    fused = fuse(cohort.confidence[:16], "mean")          # (N, C, H, W) float32 percent
+    target, weight = parse_strategy("threshold:60").targets(cohort.confidence[:16])
+"""
+
+from ._fusion import Fusion, fuse, staple
+from ._strategy import Strategy, StrategyKind, parse_strategy
+
+__all__ = ["Fusion", "Strategy", "StrategyKind", "fuse", "parse_strategy", "staple"]

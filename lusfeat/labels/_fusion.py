@@ -1,0 +1,220 @@
+"""Annotator fusion: turn ``(N, A, C, H, W)`` confidence into one ``(N, C, H, W)`` map.
+
+Every method returns a fused confidence in percent (0-100, ``float32``), so the
+strategies in :mod:`lusfeat.labels._strategy` treat all of them alike.
+"""
+
+from __future__ import annotations
+
+import logging
+from enum import StrEnum
+from typing import Any
+
+import numpy as np
+
+from .._errors import InputError
+
+__all__ = ["Fusion", "fuse", "staple", "array_module"]
+
+logger = logging.getLogger(__name__)
+
+#: Confidence (percent) at or above which an annotator's pixel counts as a positive vote
+#: for the ``majority`` and ``staple`` methods.
+VOTE_THRESHOLD = 50
+
+
+class Fusion(StrEnum):
+    """Annotator fusion methods (a plain string such as ``"mean"`` is accepted too)."""
+
+    MEAN = "mean"
+    MAX = "max"
+    MAJORITY = "majority"
+    STAPLE = "staple"
+
+
+def array_module(x: Any) -> Any:
+    """Return the array module (NumPy or CuPy) that ``x`` belongs to.
+
+    CuPy is imported lazily; without it every array is a NumPy array.
+    """
+    try:
+        import cupy
+    except ImportError:
+        return np
+    return cupy.get_array_module(x)
+
+
+def _check_confidence(confidence: Any, kinds: str = "uif") -> None:
+    shape = getattr(confidence, "shape", None)
+    if shape is None or len(shape) != 5:
+        raise InputError(
+            "confidence must be an (N, A, C, H, W) array in percent; got "
+            f"{'an object without a shape' if shape is None else f'shape {tuple(shape)}'}. "
+            "Pass cohort.confidence[...] (add the annotator axis for a single annotator)."
+        )
+    if shape[1] < 1:
+        raise InputError(f"confidence has no annotators (shape {tuple(shape)}); A must be >= 1")
+    kind = np.dtype(confidence.dtype).kind
+    if kind not in kinds:
+        raise InputError(f"confidence must be numeric percent (uint8), got dtype {confidence.dtype}")
+
+
+def fuse(confidence: Any, method: str | Fusion = "mean") -> Any:
+    """Fuse the annotators' confidence maps into one map per class.
+
+    Parameters
+    ----------
+    confidence : (N, A, C, H, W) uint8 array
+        Per-annotator confidence in percent, 0-100 (0 also means "not labelled"
+        and counts as 0 %). NumPy or CuPy; the result lives on the same device.
+    method : {"mean", "max", "majority", "staple"}
+        - ``mean``: ``c = (1/A) sum_a c_a``.
+        - ``max``: ``c = max_a c_a``.
+        - ``majority``: percentage of annotators voting positive,
+          ``c = 100 * (1/A) sum_a [c_a >= 50]``.
+        - ``staple``: each annotator's vote ``[c_a >= 50]`` enters STAPLE
+          (Warfield et al., 2004): an EM estimate, per class over all frames, of
+          each annotator's sensitivity and specificity; ``c`` is the posterior
+          probability (percent) that the pixel is truly positive. See
+          :func:`staple`.
+
+    Returns
+    -------
+    (N, C, H, W) float32 array
+        Fused confidence in percent, 0-100.
+
+    Raises
+    ------
+    InputError
+        When ``confidence`` is not 5-D numeric or ``method`` is unknown.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> conf = np.array([40, 80, 90], np.uint8).reshape(1, 3, 1, 1, 1)
+    >>> float(fuse(conf, "mean")[0, 0, 0, 0])
+    70.0
+    >>> float(fuse(conf, "majority")[0, 0, 0, 0])  # 2 of 3 annotators >= 50
+    66.66666412353516
+    """
+    _check_confidence(confidence)
+    try:
+        method = Fusion(method)
+    except ValueError:
+        raise InputError(
+            f"unknown fusion method {method!r}; expected one of {[m.value for m in Fusion]}"
+        ) from None
+    xp = array_module(confidence)
+    if method is Fusion.MEAN:
+        return xp.mean(confidence, axis=1, dtype=xp.float32)
+    if method is Fusion.MAX:
+        return confidence.max(axis=1).astype(xp.float32)
+    if method is Fusion.MAJORITY:
+        votes = (confidence >= VOTE_THRESHOLD).sum(axis=1, dtype=xp.float32)
+        return votes * xp.float32(100.0 / confidence.shape[1])
+    return staple(confidence >= VOTE_THRESHOLD)[0] * xp.float32(100.0)
+
+
+def staple(
+    decisions: Any,
+    *,
+    max_iter: int = 100,
+    tol: float = 1e-7,
+) -> tuple[Any, np.ndarray, np.ndarray]:
+    """STAPLE: EM estimate of annotator sensitivity/specificity and the truth posterior.
+
+    For each class separately, with binary votes ``D[i, a]`` over all pixels ``i``
+    of all frames, a global prior ``f`` (initialised to ``mean(D)``) and
+    per-annotator sensitivity ``p_a`` and specificity ``q_a`` (both
+    initialised to 0.9), iterate
+
+    - E step: ``W_i = f prod_a p_a^D (1-p_a)^(1-D) / (that + (1-f) prod_a q_a^(1-D) (1-q_a)^D)``
+    - M step: ``p_a = sum_i W_i D_ia / sum_i W_i``, ``q_a = sum_i (1-W_i)(1-D_ia) / sum_i (1-W_i)``,
+      ``f = mean_i W_i``
+
+    until no parameter moves by more than ``tol``. Pixels with the same vote
+    pattern share ``W``, so the EM runs on the ``2**A`` pattern counts (exact,
+    and independent of the number of pixels).
+
+    Parameters
+    ----------
+    decisions : (N, A, C, H, W) bool array
+        Per-annotator binary votes (NumPy or CuPy).
+    max_iter : int
+        Maximum EM iterations.
+    tol : float
+        Convergence tolerance on sensitivities and specificities.
+
+    Returns
+    -------
+    posterior : (N, C, H, W) float32 array
+        Probability (0-1) that each pixel is positive.
+    sensitivity, specificity : (C, A) float64 ndarray
+        Estimated per class and annotator.
+
+    Raises
+    ------
+    InputError
+        When ``decisions`` is not 5-D or has more than 20 annotators.
+
+    References
+    ----------
+    S. K. Warfield, K. H. Zou, W. M. Wells, "Simultaneous truth and performance
+    level estimation (STAPLE)", IEEE TMI 23(7), 2004.
+    """
+    _check_confidence(decisions, kinds="biu")
+    xp = array_module(decisions)
+    n, a, c, h, w = decisions.shape
+    if a > 20:
+        raise InputError(f"staple supports at most 20 annotators, got {a}; use fusion 'mean'")
+    powers = xp.asarray((1 << np.arange(a)).reshape(1, a, 1, 1, 1), dtype=xp.int32)
+    pattern = (decisions.astype(xp.int32) * powers).sum(axis=1)  # (N, C, H, W)
+    bits = ((np.arange(1 << a)[:, None] >> np.arange(a)[None, :]) & 1).astype(np.float64)  # (P, A)
+    sens = np.zeros((c, a))
+    spec = np.zeros((c, a))
+    table = np.zeros((c, 1 << a))
+    for k in range(c):
+        counts = np.asarray(_to_numpy(xp.bincount(pattern[:, k].ravel(), minlength=1 << a)), float)
+        table[k], sens[k], spec[k] = _staple_patterns(bits, counts, max_iter, tol)
+    lut = xp.asarray(table.astype(np.float32))  # (C, P)
+    class_idx = xp.arange(c, dtype=xp.int32).reshape(1, c, 1, 1)
+    posterior = lut[class_idx, pattern]
+    return posterior, sens, spec
+
+
+def _to_numpy(x: Any) -> np.ndarray:
+    return x.get() if hasattr(x, "get") else np.asarray(x)
+
+
+def _staple_patterns(
+    bits: np.ndarray, counts: np.ndarray, max_iter: int, tol: float
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Run STAPLE EM on vote patterns ``bits (P, A)`` with pixel ``counts (P,)``."""
+    total = counts.sum()
+    a = bits.shape[1]
+    prior = float((bits * counts[:, None]).sum() / (total * a)) if total else 0.0
+    if prior <= 0.0 or prior >= 1.0:  # nobody voted positive (or everyone did): nothing to learn
+        w = np.full(len(counts), 1.0 if prior >= 1.0 else 0.0)
+        return w, np.ones(a), np.ones(a)
+    eps = 1e-10
+    p = np.full(a, 0.9)
+    q = np.full(a, 0.9)
+    w = np.zeros(len(counts))
+    for it in range(max_iter):
+        log_a = np.log(prior) + bits @ np.log(np.clip(p, eps, 1)) + (1 - bits) @ np.log(np.clip(1 - p, eps, 1))
+        log_b = np.log1p(-prior) + (1 - bits) @ np.log(np.clip(q, eps, 1)) + bits @ np.log(np.clip(1 - q, eps, 1))
+        w = 1.0 / (1.0 + np.exp(np.clip(log_b - log_a, -700, 700)))
+        cw = counts * w
+        cv = counts * (1 - w)
+        new_p = (cw @ bits) / max(cw.sum(), eps)
+        new_q = (cv @ (1 - bits)) / max(cv.sum(), eps)
+        new_prior = float(np.clip(cw.sum() / total, eps, 1 - eps))
+        moved = max(np.abs(new_p - p).max(), np.abs(new_q - q).max(), abs(new_prior - prior))
+        p, q, prior = new_p, new_q, new_prior
+        if moved < tol:
+            logger.debug("STAPLE converged after %d iterations", it + 1)
+            break
+    log_a = np.log(prior) + bits @ np.log(np.clip(p, eps, 1)) + (1 - bits) @ np.log(np.clip(1 - p, eps, 1))
+    log_b = np.log1p(-prior) + (1 - bits) @ np.log(np.clip(q, eps, 1)) + bits @ np.log(np.clip(1 - q, eps, 1))
+    w = 1.0 / (1.0 + np.exp(np.clip(log_b - log_a, -700, 700)))
+    return w, p, q
