@@ -10,6 +10,8 @@ from ._format import (
     open_cohort,
 )
 from ._masks import MaskSet, MaskWriter, open_masks
+from ._simulate import SimulationConfig, simulate_cohort
+from ._show import show_cohort
 
 __all__ = [
     "CLASS_NAMES",
@@ -22,4 +24,7 @@ __all__ = [
     "MaskSet",
     "MaskWriter",
     "open_masks",
+    "SimulationConfig",
+    "simulate_cohort",
+    "show_cohort",
 ]
