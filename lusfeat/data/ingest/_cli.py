@@ -1,0 +1,52 @@
+"""``lusfeat ingest``: real scans, masks and a clinical table into a cohort."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Annotated
+
+import typer
+
+from ..._errors import InputError
+
+
+def _parse_map(items: list[str]) -> dict[str, str]:
+    out = {}
+    for item in items:
+        target, sep, source = item.partition("=")
+        if not sep or not target.strip() or not source.strip():
+            raise InputError(f"--map {item!r}: expected LUSFEAT_COLUMN=FILE_COLUMN, e.g. --map spo2=SpO2_percent")
+        out[target.strip()] = source.strip()
+    return out
+
+
+def ingest_command(
+    out: Annotated[Path, typer.Argument(help="Cohort folder to create, e.g. study/cohort.")],
+    manifest: Annotated[Path, typer.Option("--manifest", "-m", help="Manifest CSV: path, patient_id, exam_id, zone [, clip_id, frame_index, pixel_spacing_mm, probe, annotator, mask_path, mask_<class>, confidence_table].")],
+    clinical: Annotated[Path | None, typer.Option("--clinical", "-c", help="Clinical table (CSV or .xlsx), one row per exam.")] = None,
+    size: Annotated[int, typer.Option(help="Side of the stored square frames in pixels (the model's input size).")] = 256,
+    every: Annotated[int, typer.Option(help="Keep every N-th frame of videos and multi-frame DICOM.")] = 1,
+    confidence_scale: Annotated[str, typer.Option(help="Mask values: auto (detect), percent (0-100) or byte (0-255).")] = "auto",
+    column_map: Annotated[list[str] | None, typer.Option("--map", help="Clinical column mapping LUSFEAT=FILE, repeatable, e.g. --map spo2=SpO2.")] = None,
+    na_code: Annotated[list[str] | None, typer.Option("--na-code", help="Missing-value code in the clinical table, repeatable, e.g. --na-code -99.")] = None,
+    flow_to_fio2: Annotated[bool, typer.Option("--flow-to-fio2", help="Estimate missing FiO2 from O2 flow: 0.21 + 0.04 x L/min (up to 6 L/min).")] = False,
+    sheet: Annotated[str | None, typer.Option(help="Excel sheet of the clinical table (default: first).")] = None,
+    deidentify: Annotated[bool, typer.Option("--deidentify/--keep-identifiers", help="Copy only technical DICOM tags (default).")] = True,
+    strict: Annotated[bool, typer.Option("--strict", help="Treat warnings as errors.")] = False,
+    overwrite: Annotated[bool, typer.Option("--overwrite", help="Replace an existing OUT.")] = False,
+    progress: Annotated[bool, typer.Option("--progress/--no-progress", help="Show a progress bar.")] = True,
+) -> None:
+    """Ingest real LUS images, DICOM or videos (+ confidence masks, + clinical table) into a cohort."""
+    from . import ingest
+
+    path = ingest(
+        manifest, out, clinical=clinical, size=size, every=every, confidence_scale=confidence_scale,
+        column_map=_parse_map(column_map or []), na_codes=tuple(na_code or ()), flow_to_fio2=flow_to_fio2,
+        sheet=sheet, deidentify=deidentify, strict=strict, overwrite=overwrite, progress=progress,
+    )
+    typer.echo(f"cohort written to {path}")
+
+
+def register(app: typer.Typer) -> None:
+    """Add the ``ingest`` command to the lusfeat app."""
+    app.command("ingest")(ingest_command)

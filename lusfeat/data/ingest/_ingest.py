@@ -1,0 +1,298 @@
+"""``ingest``: turn a manifest of real scans (+ masks, + clinical table) into a cohort."""
+
+from __future__ import annotations
+
+import logging
+import math
+import os
+import platform
+from collections.abc import Mapping, Sequence
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from ..._errors import InputError
+from ..._io import fingerprint
+from .._format import CLASS_NAMES, FRAME_COLUMNS, CohortWriter
+from ._clinical import empty_clinical, read_clinical
+from ._confidence import CONFIDENCE_SCALES, choose_scale, load_annotation, to_percent
+from ._manifest import ManifestEntry, read_manifest
+from ._preprocess import apply_geometry, geometry, preprocess_frame
+from ._problems import Problems
+from ._readers import SourceFrames, read_source
+from ._sector import detect_scan_region
+
+__all__ = ["PREPROCESSING_COLUMNS", "ingest"]
+
+logger = logging.getLogger(__name__)
+
+#: Frame-table columns ingest adds to :data:`lusfeat.data.FRAME_COLUMNS`.
+PREPROCESSING_COLUMNS = (
+    "source_path", "source_kind", "source_frame", "orig_height", "orig_width",
+    "crop_y0", "crop_y1", "crop_x0", "crop_x1", "pad_top", "pad_left", "scale",
+    "orig_pixel_spacing_mm", "spacing_source", "region_kind", "region_fraction",
+    "colour_pixels", "probe_source",
+)
+
+
+def _file_fingerprint(path: Path) -> str:
+    import hashlib
+
+    h = hashlib.sha256()
+    with open(path, "rb") as fh:
+        for block in iter(lambda: fh.read(1 << 20), b""):
+            h.update(block)
+    return h.hexdigest()[:16]
+
+
+def _read(entry: ManifestEntry, every: int, deidentify: bool) -> SourceFrames:
+    sel = entry.frame_index if entry.kind != "image" else None
+    src = read_source(entry.path, every=every, frame_index=sel, deidentify=deidentify)
+    if entry.kind == "image" and src.frames.shape[0] > 1 and entry.frame_index is not None:
+        if entry.frame_index >= src.frames.shape[0]:
+            raise ValueError(f"frame_index {entry.frame_index} is outside the file's {src.frames.shape[0]} pages")
+        k = entry.frame_index
+        src.frames, src.indices = src.frames[k : k + 1], src.indices[k : k + 1]
+    return src
+
+
+def _versions() -> dict[str, str]:
+    import pydicom
+    import skimage
+
+    from ... import __version__
+
+    return {"lusfeat": __version__, "numpy": np.__version__, "pandas": pd.__version__,
+            "scikit-image": skimage.__version__, "pydicom": pydicom.__version__,
+            "python": platform.python_version()}
+
+
+def ingest(
+    manifest: str | os.PathLike,
+    out: str | os.PathLike,
+    *,
+    clinical: str | os.PathLike | None = None,
+    size: int = 256,
+    every: int = 1,
+    confidence_scale: str = "auto",
+    column_map: Mapping[str, str] | None = None,
+    na_codes: Sequence[str | float] = (),
+    flow_to_fio2: bool = False,
+    sheet: str | None = None,
+    deidentify: bool = True,
+    strict: bool = False,
+    overwrite: bool = False,
+    progress: bool = False,
+) -> Path:
+    """Ingest real LUS scans listed in a manifest into a lusfeat cohort.
+
+    Every input is checked first; all problems are reported together in one
+    :class:`lusfeat.ValidationError` and nothing is written. Then each source is decoded,
+    its scan region detected (per file: on the maximum over its frames), each frame
+    preprocessed (gray, colour overlays filled, outside-region pixels zeroed, cropped,
+    padded to a square, resized to ``size``), masks transformed alike, and the cohort
+    written atomically.
+
+    Parameters
+    ----------
+    manifest : path-like
+        Manifest CSV (layout in ``docs/ingest.md``).
+    out : path-like
+        Cohort folder to create.
+    clinical : path-like, optional
+        Clinical CSV/Excel table, one row per exam (see :func:`read_clinical`).
+    size : int
+        Side of the stored square frames in pixels.
+    every : int
+        Keep every ``every``-th frame of videos and multi-frame DICOM/TIFF.
+    confidence_scale : {"auto", "percent", "byte"}
+        How mask values map to percent; ``auto`` reads 0-255 when any value exceeds 100
+        and binary 0/1 masks as 100 %.
+    column_map, na_codes, flow_to_fio2, sheet
+        Passed to :func:`read_clinical`.
+    deidentify : bool
+        Copy only technical DICOM tags (default); see ``DICOM_IDENTIFYING_TAGS``.
+    strict : bool
+        Treat warnings (e.g. an exam without a clinical row) as errors.
+    overwrite : bool
+        Replace an existing cohort at ``out``.
+    progress : bool
+        Show a progress bar.
+
+    Returns
+    -------
+    Path
+        The cohort folder.
+
+    Raises
+    ------
+    lusfeat.ValidationError
+        Listing every problem found in the manifest, files, masks and clinical table.
+    lusfeat.InputError
+        For invalid options or an existing ``out`` without ``overwrite``.
+
+    Examples
+    --------
+    >>> from lusfeat.data.ingest import ingest  # doctest: +SKIP
+    >>> ingest("scans/manifest.csv", "study/cohort", clinical="scans/clinical.xlsx")  # doctest: +SKIP
+    """
+    if int(size) < 8:
+        raise InputError(f"size must be at least 8 pixels; got {size}")
+    if int(every) < 1:
+        raise InputError(f"every must be a positive integer (1 = every frame); got {every}")
+    if confidence_scale not in CONFIDENCE_SCALES:
+        raise InputError(f"confidence_scale must be one of {list(CONFIDENCE_SCALES)}; got {confidence_scale!r}")
+    out, manifest = Path(out), Path(manifest)
+    if out.exists() and not overwrite and (not out.is_dir() or any(out.iterdir())):
+        raise InputError(f"output {out} already exists; choose another path or pass --overwrite")
+    problems = Problems(strict=strict)
+    entries, annotators = read_manifest(manifest, problems)
+
+    # ---- pass 1: check every source and mask ----------------------------------------
+    counts: dict[int, int] = {}
+    raw_max = 0.0
+    frame_ids: dict[str, str] = {}
+    clip_next: dict[str, int] = {}
+    ids: dict[int, list[tuple[str, int]]] = {}
+    for k, entry in enumerate(_progress(entries, progress, "checking inputs")):
+        try:
+            src = _read(entry, every, deidentify)
+        except Exception as exc:
+            problems.error(f"{entry.where}: cannot read {entry.rel} ({type(exc).__name__}: {exc}); "
+                           "re-export the file (it may be truncated or corrupt)")
+            continue
+        for note in src.notes:
+            problems.note(f"{entry.rel}: {note}")
+        counts[k] = src.frames.shape[0]
+        shape = src.frames.shape[1:3]
+        if entry.annotations and counts[k] > 1:
+            problems.error(f"{entry.where}: masks given for {entry.rel}, which has {counts[k]} frames; "
+                           "add a frame_index column selecting the annotated frame")
+        for ann in entry.annotations:
+            raw = load_annotation(ann, shape, problems)
+            if raw is not None and ann.table is None and np.isfinite(raw).any():
+                raw_max = max(raw_max, float(np.nanmax(raw)))
+        ids[k] = []
+        for idx in src.indices.tolist():
+            if entry.kind == "image" and src.frames.shape[0] == 1:
+                fi = entry.frame_index if entry.frame_index is not None else clip_next.get(entry.clip_id, 0)
+            else:
+                fi = int(idx)
+            clip_next[entry.clip_id] = max(clip_next.get(entry.clip_id, 0), fi + 1)
+            fid = f"{entry.clip_id}#{fi}"
+            if fid in frame_ids:
+                problems.error(f"{entry.where}: duplicate frame ID {fid!r} (also from {frame_ids[fid]}); "
+                               "give the files distinct clip_id or frame_index values")
+            frame_ids[fid] = entry.where
+            ids[k].append((fid, fi))
+    scale = choose_scale(confidence_scale, raw_max, problems)
+    limit = {"percent": 100.0, "byte": 255.0, "binary": 1.0}[scale]
+    if raw_max > limit:
+        for entry in entries:
+            for ann in entry.annotations:
+                if ann.table is None:
+                    problems.error(f"{ann.where}: confidence values go above {limit:g} (largest mask value in the "
+                                   f"manifest {raw_max:g}) for --confidence-scale {scale}; "
+                                   + ("use --confidence-scale byte for 0-255 masks" if scale == "percent"
+                                      else "masks must be 8-bit (0-255)"))
+                    break
+            else:
+                continue
+            break
+    exams = (pd.DataFrame([(e.exam_id, e.patient_id) for e in entries], columns=["exam_id", "patient_id"])
+             .drop_duplicates("exam_id", keep="first").reset_index(drop=True))
+    if clinical is not None:
+        clin = read_clinical(clinical, exams, problems, column_map=column_map, na_codes=na_codes,
+                             flow_to_fio2=flow_to_fio2, sheet=sheet)
+    else:
+        clin = empty_clinical(exams)
+    if not entries and not problems.errors:
+        problems.error(f"manifest {manifest} lists no frames; add rows")
+    problems.raise_if_any(f"ingest of {manifest}")
+
+    # ---- pass 2: preprocess and write ----------------------------------------------
+    n = sum(counts.values())
+    n_ann = max(1, len(annotators))
+    rows: list[dict[str, Any]] = []
+    headers: dict[str, Any] = {}
+    with CohortWriter(out, n, size, size, n_ann, overwrite=overwrite) as writer:
+        start = 0
+        for k, entry in enumerate(_progress(entries, progress, "ingesting")):
+            src = _read(entry, every, deidentify)
+            if src.header:
+                headers[entry.rel] = src.header
+            region = detect_scan_region(src.frames)
+            f = src.frames.shape[0]
+            images = np.zeros((f, size, size), np.uint8)
+            conf = np.zeros((f, n_ann, len(CLASS_NAMES), size, size), np.uint8)
+            spacing = entry.pixel_spacing_mm if math.isfinite(entry.pixel_spacing_mm) else src.spacing_mm
+            spacing_source = "manifest" if math.isfinite(entry.pixel_spacing_mm) else src.spacing_source
+            for j in range(f):
+                images[j], rec = preprocess_frame(src.frames[j], region, size)
+                fid, fi = ids[k][j]
+                rows.append({
+                    "frame_id": fid, "patient_id": entry.patient_id, "exam_id": entry.exam_id,
+                    "zone": entry.zone, "clip_id": entry.clip_id, "frame_index": fi,
+                    "array_index": start + j,
+                    "probe": entry.probe or ("convex" if region.kind == "sector" else "linear"),
+                    "pixel_spacing_mm": spacing / rec["scale"] if math.isfinite(spacing) else np.nan,
+                    "source_path": entry.rel, "source_kind": src.kind, "source_frame": int(src.indices[j]),
+                    **{c: rec[c] for c in ("orig_height", "orig_width", "crop_y0", "crop_y1", "crop_x0",
+                                           "crop_x1", "pad_top", "pad_left", "scale")},
+                    "orig_pixel_spacing_mm": spacing, "spacing_source": spacing_source,
+                    "region_kind": region.kind, "region_fraction": region.fraction,
+                    "colour_pixels": rec["colour_pixels"],
+                    "probe_source": "manifest" if entry.probe else "detected",
+                })
+            if entry.annotations:
+                geo = geometry(region, size)
+                for ann in entry.annotations:
+                    raw = load_annotation(ann, src.frames.shape[1:3], Problems())
+                    pct = to_percent(raw, "percent" if ann.table is not None else scale)
+                    a = annotators.index(ann.annotator)
+                    for c in range(len(CLASS_NAMES)):
+                        plane = apply_geometry(pct[c], region, geo, size, smooth=False)
+                        conf[0, a, c] = np.clip(np.rint(plane), 0, 100).astype(np.uint8)
+            writer.write(start, images, conf)
+            start += f
+        frames = pd.DataFrame(rows, columns=list(FRAME_COLUMNS) + list(PREPROCESSING_COLUMNS))
+        meta = {
+            "source": {
+                "kind": "ingested",
+                "manifest": str(manifest.resolve()),
+                "manifest_fingerprint": _file_fingerprint(manifest),
+                "clinical": str(Path(clinical).resolve()) if clinical is not None else None,
+                "clinical_fingerprint": _file_fingerprint(Path(clinical)) if clinical is not None else None,
+                "sources_fingerprint": fingerprint(sorted(frames["source_path"].unique().tolist())),
+            },
+            "annotators": annotators or ["none"],
+            "ingest": {
+                "options": {"size": size, "every": every, "confidence_scale": confidence_scale,
+                            "confidence_scale_used": scale, "column_map": dict(column_map or {}),
+                            "na_codes": [str(c) for c in na_codes], "flow_to_fio2": flow_to_fio2,
+                            "sheet": sheet, "deidentify": deidentify, "strict": strict},
+                "versions": _versions(),
+                "warnings": problems.warnings,
+                "notes": problems.notes,
+                "preprocessing_columns": list(PREPROCESSING_COLUMNS),
+                "dicom_headers": headers,
+            },
+        }
+        writer.finish(meta, frames, clin)
+    logger.info("ingested %d frame(s) from %d source(s) into %s", n, len(entries), out)
+    return out
+
+
+def _progress(items: list, show: bool, label: str):
+    if not show:
+        yield from items
+        return
+    from rich.progress import Progress
+
+    with Progress(transient=True) as bar:
+        task = bar.add_task(label, total=len(items))
+        for item in items:
+            yield item
+            bar.advance(task)

@@ -1,0 +1,247 @@
+"""Read and check an ingest manifest (CSV): one row per source file (and annotator)."""
+
+from __future__ import annotations
+
+import math
+import os
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import pandas as pd
+
+from .._format import CLASS_NAMES
+from ._problems import Problems
+from ._readers import source_kind
+
+__all__ = ["REQUIRED_COLUMNS", "OPTIONAL_COLUMNS", "Annotation", "ManifestEntry", "read_manifest"]
+
+REQUIRED_COLUMNS = ("path", "patient_id", "exam_id", "zone")
+OPTIONAL_COLUMNS = (
+    "clip_id", "frame_index", "pixel_spacing_mm", "probe", "annotator", "mask_path", "confidence_table",
+) + tuple(f"mask_{c}" for c in CLASS_NAMES)
+PROBES = ("convex", "linear", "phased", "unknown")
+
+
+@dataclass
+class Annotation:
+    """The confidence masks of one annotator for one frame.
+
+    Attributes
+    ----------
+    annotator : str
+    where : str
+        ``"M.csv line 5"``, for messages.
+    class_paths : dict of str to Path
+        One mask file per labelled class (``mask_<class>`` columns or a ``{class}`` template).
+    stack_path : Path or None
+        A ``mask_path`` holding all classes: ``.npy`` or multi-page TIFF ``(C, H, W)``.
+    table : Path or None
+        Per-region confidence table (``class, region, confidence``) for binary masks.
+    """
+
+    annotator: str
+    where: str
+    class_paths: dict[str, Path] = field(default_factory=dict)
+    stack_path: Path | None = None
+    table: Path | None = None
+
+
+@dataclass
+class ManifestEntry:
+    """One source file (or one selected frame of it) and its annotations."""
+
+    where: str
+    path: Path
+    rel: str
+    kind: str
+    patient_id: str
+    exam_id: str
+    zone: str
+    clip_id: str
+    frame_index: int | None
+    pixel_spacing_mm: float
+    probe: str | None
+    annotations: list[Annotation] = field(default_factory=list)
+
+
+def _text(v: object) -> str | None:
+    if v is None or (isinstance(v, float) and math.isnan(v)) or v is pd.NA:
+        return None
+    s = str(v).strip()
+    return s or None
+
+
+def _resolve(base: Path, value: str) -> Path:
+    p = Path(os.path.expanduser(value))
+    return p if p.is_absolute() else base / p
+
+
+def read_manifest(path: str | os.PathLike, problems: Problems) -> tuple[list[ManifestEntry], list[str]]:
+    """Parse a manifest, recording every problem instead of stopping at the first.
+
+    Parameters
+    ----------
+    path : path-like
+        CSV with the columns ``path, patient_id, exam_id, zone`` and optionally
+        ``clip_id, frame_index, pixel_spacing_mm, probe, annotator, mask_path,
+        confidence_table, mask_<class>`` (see ``docs/ingest.md``). Relative paths are
+        relative to the manifest's folder.
+    problems : Problems
+        Receives errors and warnings.
+
+    Returns
+    -------
+    entries : list of ManifestEntry
+        One per distinct source (file and selected frame), annotators merged.
+    annotators : list of str
+        Annotator names in order of first appearance.
+    """
+    path = Path(path)
+    base = path.parent
+    try:
+        df = pd.read_csv(path, dtype=str, keep_default_na=False)
+    except FileNotFoundError:
+        problems.error(f"manifest {path} does not exist; check the --manifest path")
+        return [], []
+    except Exception as exc:
+        problems.error(f"manifest {path} is not a readable CSV ({type(exc).__name__}: {exc}); save it as CSV")
+        return [], []
+    df.columns = [str(c).strip() for c in df.columns]
+    missing = [c for c in REQUIRED_COLUMNS if c not in df.columns]
+    if missing:
+        problems.error(f"manifest {path.name} lacks the column(s) {missing}; required are {list(REQUIRED_COLUMNS)}")
+        return [], []
+    for col in df.columns:
+        if col.startswith("mask_") and col != "mask_path" and col[5:] not in CLASS_NAMES:
+            problems.error(
+                f"manifest {path.name}: column {col!r} names unknown class {col[5:]!r}; "
+                f"use mask_<class> with class one of {list(CLASS_NAMES)}"
+            )
+        elif col not in REQUIRED_COLUMNS + OPTIONAL_COLUMNS and not col.startswith("mask_"):
+            problems.warn(f"manifest {path.name}: column {col!r} is not used by ingest (ignored)")
+    entries: dict[tuple[str, int | None], ManifestEntry] = {}
+    annotators: list[str] = []
+    seen: set[tuple[str, int | None, str]] = set()
+    for i, row in enumerate(df.to_dict("records")):
+        where = f"{path.name} line {i + 2}"
+        vals = {k: _text(v) for k, v in row.items()}
+        bad = [c for c in REQUIRED_COLUMNS if vals.get(c) is None]
+        if bad:
+            problems.error(f"{where}: empty {', '.join(bad)}; fill in every required column")
+            continue
+        src = _resolve(base, vals["path"])
+        if not src.is_file():
+            problems.error(f"{where}: file {src} does not exist; fix the path (relative paths are relative to {base})")
+            continue
+        kind = source_kind(src)
+        if kind == "unknown":
+            problems.error(f"{where}: {src.name} has an unsupported type {src.suffix!r}; convert it to PNG, TIFF, DICOM or MP4")
+            continue
+        frame_index = None
+        if vals.get("frame_index") is not None:
+            try:
+                frame_index = int(vals["frame_index"])
+                if frame_index < 0:
+                    raise ValueError
+            except ValueError:
+                problems.error(f"{where}: frame_index {vals['frame_index']!r} is not a non-negative integer")
+                continue
+        spacing = math.nan
+        if vals.get("pixel_spacing_mm") is not None:
+            try:
+                spacing = float(vals["pixel_spacing_mm"])
+                if not spacing > 0:
+                    raise ValueError
+            except ValueError:
+                problems.error(f"{where}: pixel_spacing_mm {vals['pixel_spacing_mm']!r} is not a positive number (mm per pixel)")
+                continue
+        probe = vals.get("probe")
+        if probe is not None and probe.lower() not in PROBES:
+            problems.error(f"{where}: probe {probe!r} is not one of {list(PROBES)}")
+            continue
+        key = (str(src.resolve()), frame_index)
+        entry = entries.get(key)
+        if entry is None:
+            rel = os.path.relpath(src, base)
+            if rel.startswith(".."):  # outside the manifest's folder: keep it absolute
+                rel = str(src.resolve())
+            clip = vals.get("clip_id") or (
+                src.stem if Path(rel).is_absolute() else str(Path(rel).with_suffix("")).replace(os.sep, "/")
+            )
+            entry = ManifestEntry(
+                where=where, path=src, rel=rel.replace(os.sep, "/"), kind=kind,
+                patient_id=vals["patient_id"], exam_id=vals["exam_id"], zone=vals["zone"],
+                clip_id=clip, frame_index=frame_index, pixel_spacing_mm=spacing,
+                probe=probe.lower() if probe else None,
+            )
+            entries[key] = entry
+        else:
+            for col in ("patient_id", "exam_id", "zone"):
+                if vals[col] != getattr(entry, col):
+                    problems.error(
+                        f"{where}: {col} {vals[col]!r} differs from {entry.where} ({getattr(entry, col)!r}) "
+                        f"for the same frame {entry.rel}; make them agree"
+                    )
+        ann = _annotation(vals, base, where, problems)
+        if ann is None:
+            continue
+        if (key[0], key[1], ann.annotator) in seen:
+            problems.error(
+                f"{where}: annotator {ann.annotator!r} already labelled {entry.rel}"
+                + (f" frame {frame_index}" if frame_index is not None else "")
+                + "; remove the duplicate row"
+            )
+            continue
+        seen.add((key[0], key[1], ann.annotator))
+        if ann.class_paths or ann.stack_path is not None:
+            if kind != "image" and frame_index is None:
+                problems.error(
+                    f"{where}: masks for the multi-frame file {entry.rel} need a frame_index "
+                    "(one row per annotated frame)"
+                )
+                continue
+            entry.annotations.append(ann)
+            if ann.annotator not in annotators:
+                annotators.append(ann.annotator)
+    return list(entries.values()), annotators
+
+
+def _annotation(vals: dict, base: Path, where: str, problems: Problems) -> Annotation | None:
+    ann = Annotation(annotator=vals.get("annotator") or "annotator_1", where=where)
+    ok = True
+    template = vals.get("mask_path")
+    if template is not None:
+        if "{class}" in template:
+            for c in CLASS_NAMES:
+                p = _resolve(base, template.replace("{class}", c))
+                if p.is_file():
+                    ann.class_paths[c] = p
+            if not ann.class_paths:
+                problems.error(f"{where}: no mask file matches {template!r} for any class {list(CLASS_NAMES)}; fix mask_path")
+                ok = False
+        else:
+            p = _resolve(base, template)
+            if not p.is_file():
+                problems.error(f"{where}: mask file {p} does not exist; fix mask_path")
+                ok = False
+            ann.stack_path = p
+    for c in CLASS_NAMES:
+        v = vals.get(f"mask_{c}")
+        if v is None:
+            continue
+        p = _resolve(base, v)
+        if not p.is_file():
+            problems.error(f"{where}: mask file {p} (column mask_{c}) does not exist; fix the path")
+            ok = False
+        ann.class_paths[c] = p
+    table = vals.get("confidence_table")
+    if table is not None:
+        p = _resolve(base, table)
+        if not p.is_file():
+            problems.error(f"{where}: confidence table {p} does not exist; fix confidence_table")
+            ok = False
+        ann.table = p
+    if ann.stack_path is not None and ann.class_paths:
+        problems.error(f"{where}: give masks either as one mask_path stack or per class, not both")
+        ok = False
+    return ann if ok else None
