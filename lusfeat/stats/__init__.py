@@ -1,0 +1,40 @@
+"""Downstream clinical analysis: S/F, S/F change and readmission with honest statistics.
+
+Patient-grouped repeated cross-validation, patient-level bootstrap CIs
+(percentile and BCa), paired comparisons of feature pipelines with Holm/BH
+adjustment, and DeLong's test for correlated AUCs.
+"""
+
+from ._analyze import analyze
+from ._bootstrap import BootstrapResult, bootstrap_p_value, cluster_bootstrap
+from ._cv import repeated_group_kfold
+from ._delong import DelongResult, delong_covariance, delong_test
+from ._metrics import evaluate, metric_names
+from ._models import MODELS, FittedModel, fit_model
+from ._result import RESULT_COLUMNS, AnalysisResult
+from ._summary import ModelSummary
+from ._tasks import CHANGE_MARGIN, TASKS, TaskData, TaskSkipped, build_task
+
+__all__ = [
+    "analyze",
+    "AnalysisResult",
+    "RESULT_COLUMNS",
+    "TASKS",
+    "MODELS",
+    "CHANGE_MARGIN",
+    "TaskData",
+    "TaskSkipped",
+    "build_task",
+    "fit_model",
+    "FittedModel",
+    "ModelSummary",
+    "repeated_group_kfold",
+    "cluster_bootstrap",
+    "bootstrap_p_value",
+    "BootstrapResult",
+    "delong_covariance",
+    "delong_test",
+    "DelongResult",
+    "evaluate",
+    "metric_names",
+]

@@ -1,0 +1,395 @@
+"""``analyze``: cross-validated models, cluster-bootstrap CIs and paired comparisons.
+
+For every task and model family, every pipeline is evaluated on identical rows
+and identical patient-grouped folds (repeat ``r`` seeded ``seed + r``). The
+out-of-fold predictions of the repeats are averaged per row, and each metric
+is computed on them. One cluster bootstrap per (task, model) resamples
+patients and evaluates the metrics of every pipeline *and* their differences
+to the reference on the same resamples (a paired bootstrap); it gives
+percentile and BCa CIs for the metrics, percentile CIs and two-sided p-values
+for the differences. Where each patient contributes one row (readmission),
+AUCs are also compared with DeLong's test. Holm and Benjamini-Hochberg
+adjustments span all comparison p-values of the run.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import logging
+import os
+import platform
+from collections.abc import Sequence
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from .. import __version__
+from .._errors import InputError, LusfeatError
+from ._bootstrap import bootstrap_p_value, cluster_bootstrap
+from ._cv import repeated_group_kfold
+from ._delong import delong_test
+from ._inputs import FeatureSource, load_clinical, load_pipelines
+from ._metrics import evaluate, metric_names
+from ._models import MODELS, fit_model
+from ._result import RESULT_COLUMNS, AnalysisResult, empty_results
+from ._tasks import CHANGE_MARGIN, TASKS, TaskData, TaskSkipped, build_task, match_pipeline
+
+__all__ = ["analyze"]
+
+logger = logging.getLogger(__name__)
+
+
+def _as_tuple(value: Any, allowed: Sequence[str], option: str) -> tuple[str, ...]:
+    items = (value,) if isinstance(value, str) else tuple(value)
+    out: list[str] = []
+    for v in items:
+        if v == "all":
+            out += [a for a in allowed if a not in out]
+        elif v in allowed:
+            if v not in out:
+                out.append(v)
+        else:
+            raise InputError(f"{option} must be one of {tuple(allowed)} or 'all'; got {v!r}")
+    if not out:
+        raise InputError(f"{option}: choose at least one of {tuple(allowed)}")
+    return tuple(out)
+
+
+class _Progress:
+    """A rich progress bar over CV fits and bootstrap resamples (or nothing)."""
+
+    def __init__(self, enabled: bool, fits: int, resamples: int) -> None:
+        self._stack = contextlib.ExitStack()
+        self.bar = None
+        if enabled:
+            from rich.progress import BarColumn, MofNCompleteColumn, Progress, TimeElapsedColumn
+
+            self.bar = self._stack.enter_context(Progress(
+                "[progress.description]{task.description}", BarColumn(), MofNCompleteColumn(),
+                TimeElapsedColumn(), transient=False))
+            self.fits = self.bar.add_task("cross-validation fits", total=fits)
+            self.resamples = self.bar.add_task("bootstrap resamples", total=resamples)
+
+    def fit(self, n: int = 1) -> None:
+        if self.bar is not None:
+            self.bar.advance(self.fits, n)
+
+    def resample(self, n: int) -> None:
+        if self.bar is not None:
+            self.bar.advance(self.resamples, n)
+
+    def close(self) -> None:
+        self._stack.close()
+
+
+def _cross_validate(data: TaskData, model: str, names: list[str], *, folds, repeats, seed, n_jobs,
+                    fit_kw, progress: _Progress):
+    """Out-of-fold predictions ``{pipeline: (R, n[, K])}`` and fold ids ``(R, n)``."""
+    n = len(data.y)
+    k = len(data.classes) if data.kind == "multiclass" else 0
+    preds = {p: np.full((repeats, n, k) if k else (repeats, n), np.nan) for p in names}
+    fold_of = np.full((repeats, n), -1, dtype=np.int64)
+    x = {p: data.features[p].to_numpy(np.float64) for p in names}
+    cols = {p: list(data.features[p].columns) for p in names}
+    split = repeated_group_kfold(data.groups, data.y, folds=folds, repeats=repeats,
+                                 stratify=data.kind != "regression", seed=seed)
+    for r, f, tr, te in split:
+        fold_of[r, te] = f
+        for p in names:
+            fm = fit_model(model, data.kind, x[p][tr], data.y[tr], data.groups[tr], cols[p],
+                           seed=seed + 1000 * r + f, n_jobs=n_jobs, **fit_kw)
+            preds[p][r, te] = fm.predict(x[p][te])
+            progress.fit()
+    return preds, fold_of
+
+
+def _metric_rows(task, model, methods, names, data, boot, mnames, n) -> list[dict]:
+    rows = []
+    m = len(mnames)
+    base = {"task": task, "kind": "metric", "model": model, "n": n, "n_patients": data.n_patients}
+    for i, p in enumerate(names):
+        for j, metric in enumerate(mnames):
+            k = i * m + j
+            for ci_method, ci in (("bca", boot.bca), ("percentile", boot.percentile)):
+                rows.append({**base, "pipeline": p, "method": methods[p], "metric": metric,
+                             "estimate": boot.estimate[k], "ci_low": ci[k, 0], "ci_high": ci[k, 1],
+                             "ci_method": ci_method})
+    offset = len(names) * m
+    pvals = bootstrap_p_value(boot.distribution[offset:]) if len(names) > 1 else np.array([])
+    for i, p in enumerate(names[1:]):
+        for j, metric in enumerate(mnames):
+            k = offset + i * m + j
+            rows.append({**base, "kind": "comparison", "pipeline": p, "method": methods[p],
+                         "metric": metric, "estimate": boot.estimate[(i + 1) * m + j],
+                         "reference": names[0], "difference": boot.estimate[k],
+                         "ci_low": boot.percentile[k, 0], "ci_high": boot.percentile[k, 1],
+                         "ci_method": "paired-bootstrap-percentile", "p": pvals[i * m + j]})
+    return rows
+
+
+def _delong_rows(task, model, methods, names, data, mean_pred, n) -> list[dict]:
+    rows = []
+    if data.kind != "binary" or len(names) < 2:
+        return rows
+    if pd.Series(data.groups).duplicated().any():
+        logger.info("task %s: DeLong skipped (patients contribute several rows)", task)
+        return rows
+    for p in names[1:]:
+        r = delong_test(data.y.astype(int), mean_pred[names[0]], mean_pred[p])
+        rows.append({"task": task, "kind": "comparison", "pipeline": p, "model": model,
+                     "method": methods[p], "metric": "auc", "estimate": r.auc2, "reference": names[0],
+                     "difference": r.difference, "ci_low": r.ci_low, "ci_high": r.ci_high,
+                     "ci_method": "delong", "p": r.p, "n": n, "n_patients": data.n_patients})
+    return rows
+
+
+def _prediction_frame(task, model, data, preds, fold_of) -> pd.DataFrame:
+    frames = []
+    for p, arr in preds.items():
+        for r in range(arr.shape[0]):
+            df = data.rows[["row_id", "patient_id", "exam_id"]].copy()
+            df.insert(0, "fold", fold_of[r])
+            df.insert(0, "repeat", r)
+            df.insert(0, "model", model)
+            df.insert(0, "pipeline", p)
+            df.insert(0, "task", task)
+            df["y_true"] = data.y
+            if arr.ndim == 3:
+                df["y_pred"] = arr[r].argmax(axis=1).astype(np.float64)
+                for c, name in enumerate(data.classes):
+                    df[f"prob_{name}"] = arr[r][:, c]
+            else:
+                df["y_pred"] = arr[r]
+            frames.append(df)
+    return pd.concat(frames, ignore_index=True)
+
+
+def _adjust(results: pd.DataFrame) -> pd.DataFrame:
+    from statsmodels.stats.multitest import multipletests
+
+    results = results.copy()
+    mask = (results["kind"] == "comparison") & results["p"].notna()
+    if mask.any():
+        p = results.loc[mask, "p"].to_numpy(np.float64)
+        results.loc[mask, "p_holm"] = multipletests(p, method="holm")[1]
+        results.loc[mask, "p_bh"] = multipletests(p, method="fdr_bh")[1]
+    return results
+
+
+def analyze(
+    features: FeatureSource,
+    cohort: Any,
+    *,
+    tasks: str | Sequence[str] = TASKS,
+    models: str | Sequence[str] = MODELS,
+    compare: Any = (),
+    out: str | os.PathLike | None = None,
+    folds: int = 5,
+    repeats: int = 2,
+    bootstrap: int = 2000,
+    seed: int = 0,
+    n_jobs: int = 1,
+    progress: bool = True,
+    covariates: Sequence[str] = (),
+    exclude_unreliable_sf: bool = True,
+    change_margin: float = CHANGE_MARGIN,
+    change_classes: int = 2,
+    sf_model: str = "ols",
+    min_events: int = 10,
+    confidence_level: float = 0.95,
+    overwrite: bool = False,
+) -> AnalysisResult:
+    """Predict S/F, S/F change and readmission from exam features, with honest statistics.
+
+    Parameters
+    ----------
+    features : path, DataFrame or dict of name -> path/DataFrame
+        Reference pipeline: a features folder (read with
+        :func:`lusfeat.features.read_features`, named by its ``features.json``
+        ``name`` or folder name), a Parquet file of the exam-level table (named
+        by its stem) or an in-memory DataFrame (named ``features`` unless given
+        in a dict). A dict's first entry is the reference.
+    cohort : path, Cohort or DataFrame
+        Cohort folder, opened cohort, or its clinical table.
+    tasks : str or sequence of {"sf", "sf-change", "readmission", "all"}
+    models : str or sequence of {"xgboost", "linear", "all"}
+    compare : path, DataFrame, dict or sequence of them
+        Pipelines compared with the reference on identical rows, folds and
+        bootstrap resamples.
+    out : path, optional
+        Output folder, written atomically (see :mod:`lusfeat.stats._result`).
+    folds, repeats : int
+        Patient-grouped K-fold CV, repeated with seeds ``seed + r``.
+    bootstrap : int
+        Patient-level bootstrap resamples of the out-of-fold predictions.
+    seed : int
+        Seed of folds, models and bootstrap.
+    n_jobs : int
+        XGBoost threads.
+    progress : bool
+        Show a progress bar.
+    covariates : sequence of str
+        Clinical columns added to every pipeline's features (e.g. ``("age", "sex")``).
+    exclude_unreliable_sf : bool
+        Exclude exams with SpO2 > 97% on supplemental oxygen from the S/F tasks.
+    change_margin : float
+        Relative S/F change separating improved/worsened from stable (default 10%).
+    change_classes : {2, 3}
+        sf-change as worsened vs improved, or worsened/stable/improved.
+    sf_model : {"ols", "mixedlm"}
+        Linear model of the S/F task.
+    min_events : int
+        Minimum rows per class (patients for S/F) for a task to run.
+    confidence_level : float
+        Level of every CI.
+    overwrite : bool
+        Replace an existing ``out`` folder.
+
+    Returns
+    -------
+    AnalysisResult
+
+    Raises
+    ------
+    InputError
+        For invalid options, unreadable tables, or a reference feature table
+        whose exams do not match the cohort. A compared table that does not
+        match, and a task without enough rows or events, are reported in
+        ``skipped`` while the rest runs.
+
+    Examples
+    --------
+    >>> res = analyze({"truth": truth_df, "t50": t50_df}, "cohort",  # doctest: +SKIP
+    ...               folds=3, repeats=1, bootstrap=500, progress=False)
+    >>> res.results.query("metric == 'auc'")  # doctest: +SKIP
+    """
+    task_list = _as_tuple(tasks, TASKS, "--task")
+    model_list = _as_tuple(models, MODELS, "--model")
+    for name, v, lo in (("--folds", folds, 2), ("--repeats", repeats, 1), ("--bootstrap", bootstrap, 2),
+                        ("--n-jobs", n_jobs, 1), ("min_events", min_events, 1)):
+        if int(v) != v or v < lo:
+            raise InputError(f"{name} must be an integer >= {lo}; got {v!r}")
+    if not 0.5 < confidence_level < 1:
+        raise InputError(f"confidence_level must be in (0.5, 1); got {confidence_level}")
+    pipes = load_pipelines(features, compare)
+    clinical, cohort_meta = load_clinical(cohort)
+
+    skipped: dict[str, str] = {}
+    usable = []
+    for i, p in enumerate(pipes):
+        try:
+            note = match_pipeline(p, clinical)
+        except InputError as exc:
+            if i == 0:
+                raise
+            skipped[f"pipeline {p.name}"] = str(exc)
+            logger.warning("%s", exc)
+            continue
+        if note:
+            logger.warning("%s; only exams present in every pipeline are analysed", note)
+        usable.append(p)
+    names = [p.name for p in usable]
+
+    datas: dict[str, TaskData] = {}
+    excluded: dict[str, dict[str, int]] = {}
+    for task in task_list:
+        try:
+            datas[task] = build_task(task, clinical, usable, covariates=covariates,
+                                     exclude_unreliable_sf=exclude_unreliable_sf,
+                                     change_margin=change_margin, change_classes=change_classes,
+                                     min_events=min_events, folds=folds)
+            excluded[task] = datas[task].excluded
+        except TaskSkipped as exc:
+            skipped[task] = str(exc)
+            logger.warning("%s", exc)
+
+    fit_kw = {"sf_model": sf_model}
+    n_combo = len(datas) * len(model_list)
+    bar = _Progress(progress, n_combo * folds * repeats * len(names), n_combo * bootstrap)
+    rows: list[dict] = []
+    pred_frames: list[pd.DataFrame] = []
+    summaries = {}
+    try:
+        for task, data in datas.items():
+            mnames = metric_names(data.kind)
+            for model in model_list:
+                try:
+                    preds, fold_of = _cross_validate(data, model, names, folds=folds, repeats=repeats,
+                                                     seed=seed, n_jobs=n_jobs, fit_kw=fit_kw,
+                                                     progress=bar)
+                    methods = {}
+                    for p in names:
+                        full = fit_model(model, data.kind, data.features[p].to_numpy(np.float64),
+                                         data.y, data.groups, list(data.features[p].columns),
+                                         seed=seed, n_jobs=n_jobs, **fit_kw)
+                        methods[p] = full.method
+                        summaries[(task, p, model)] = full.summary(
+                            f"{task}: {model} on pipeline {p} (all {len(data.y)} rows)")
+                except (LusfeatError, np.linalg.LinAlgError, ValueError) as exc:
+                    skipped[f"{task}/{model}"] = f"{type(exc).__name__}: {exc}"
+                    logger.warning("task %s, model %s failed: %s", task, model, exc)
+                    continue
+                mean_pred = {p: np.nanmean(a, axis=0) for p, a in preds.items()}
+                stat = _statistic(data.kind, data.y, [mean_pred[p] for p in names], len(mnames))
+                boot = cluster_bootstrap(stat, data.groups, n_resamples=bootstrap,
+                                         confidence_level=confidence_level, seed=seed,
+                                         on_batch=bar.resample)
+                rows += _metric_rows(task, model, methods, names, data, boot, mnames, len(data.y))
+                rows += _delong_rows(task, model, methods, names, data, mean_pred, len(data.y))
+                pred_frames.append(_prediction_frame(task, model, data, preds, fold_of))
+    finally:
+        bar.close()
+
+    results = _adjust(pd.DataFrame(rows, columns=list(RESULT_COLUMNS))) if rows else empty_results()
+    predictions = pd.concat(pred_frames, ignore_index=True) if pred_frames else pd.DataFrame()
+    meta = _meta(usable, cohort, cohort_meta, clinical, task_list, model_list, locals_opts={
+        "folds": folds, "repeats": repeats, "bootstrap": bootstrap, "seed": seed, "n_jobs": n_jobs,
+        "covariates": list(covariates), "exclude_unreliable_sf": exclude_unreliable_sf,
+        "change_margin": change_margin, "change_classes": change_classes, "sf_model": sf_model,
+        "min_events": min_events, "confidence_level": confidence_level})
+    meta["tasks"] = {t: {"kind": d.kind, "classes": list(d.classes), "n_rows": len(d.y),
+                         "n_patients": d.n_patients, "excluded": d.excluded} for t, d in datas.items()}
+    result = AnalysisResult(results=results, predictions=predictions, models=summaries,
+                            skipped=skipped, excluded=excluded, meta=meta)
+    if out is not None:
+        result.write(out, overwrite=overwrite)
+        logger.info("analysis written to %s", out)
+    return result
+
+
+def _statistic(kind: str, y: np.ndarray, preds: list[np.ndarray], m: int):
+    """Vectorised statistic: metrics of every pipeline, then differences to the first."""
+
+    def stat(w: np.ndarray) -> np.ndarray:
+        vals = [evaluate(kind, y, p, w) for p in preds]
+        diffs = [v - vals[0] for v in vals[1:]]
+        return np.concatenate(vals + diffs, axis=0)
+
+    return stat
+
+
+def _meta(pipes, cohort, cohort_meta, clinical, tasks, models, locals_opts) -> dict[str, Any]:
+    import scipy
+    import sklearn
+    import statsmodels
+    import xgboost
+
+    from .._io import fingerprint
+
+    src = cohort if isinstance(cohort, (str, os.PathLike)) else getattr(cohort, "path", "<DataFrame>")
+    return {
+        "command": "analyze",
+        "lusfeat_version": __version__,
+        "versions": {"python": platform.python_version(), "numpy": np.__version__,
+                     "pandas": pd.__version__, "scipy": scipy.__version__,
+                     "scikit-learn": sklearn.__version__, "statsmodels": statsmodels.__version__,
+                     "xgboost": xgboost.__version__},
+        "options": {"tasks": list(tasks), "models": list(models), **locals_opts},
+        "reference": pipes[0].name if pipes else None,
+        "pipelines": {p.name: {"source": p.source, "fingerprint": p.fingerprint,
+                               "n_exams": len(p.table), "n_features": len(p.feature_columns)}
+                      for p in pipes},
+        "cohort": {"source": str(src), "fingerprint": fingerprint(
+            clinical.astype(str).to_numpy().tolist()), "simulated": "simulation" in cohort_meta},
+    }

@@ -1,0 +1,390 @@
+"""Model families fitted inside each cross-validation fold.
+
+``linear``
+    * S/F (regression): OLS with cluster-robust (by patient) standard errors, or
+      a MixedLM with a patient random intercept (``sf_model="mixedlm"``; out-of-fold
+      predictions use the fixed effects, as a new patient's intercept is unknown).
+      With more features than ``max_features`` (default: one per 10 training
+      patients) the features most correlated with the outcome on the training rows
+      are kept (univariate screening, redone in every fold).
+    * Binary outcomes: statsmodels Logit (cluster-robust by patient when patients
+      contribute several rows; odds ratios with CIs) while there are at least 10
+      events of the minority class per feature; otherwise, or when the Logit does
+      not converge (separation), an L2-penalised logistic regression (scikit-learn,
+      ``C = l2_c`` on standardised features) as the baseline.
+    * Three classes: L2-penalised multinomial logistic regression.
+``xgboost``
+    XGBoost's scikit-learn estimators with small-data defaults (shallow trees,
+    shrinkage, subsampling), a fixed seed and thread count, and early stopping on
+    an inner patient-grouped split of the training rows only.
+
+Every statistic used for preprocessing (medians, means, SDs, screening) is
+computed from the training rows of the fold, never from the test rows.
+"""
+
+from __future__ import annotations
+
+import logging
+import warnings
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from .._errors import InputError
+from ._cv import inner_group_split
+from ._summary import ModelSummary
+
+__all__ = ["MODELS", "XGB_DEFAULTS", "FittedModel", "fit_model"]
+
+logger = logging.getLogger(__name__)
+
+MODELS = ("xgboost", "linear")
+
+#: Small-data XGBoost defaults (overridable with ``xgb_params``).
+XGB_DEFAULTS: dict[str, Any] = {
+    "n_estimators": 400,
+    "learning_rate": 0.05,
+    "max_depth": 3,
+    "min_child_weight": 2.0,
+    "subsample": 0.8,
+    "colsample_bytree": 0.8,
+    "reg_lambda": 1.0,
+    "tree_method": "hist",
+    "max_bin": 64,
+}
+EARLY_STOPPING_ROUNDS = 25
+
+
+@dataclass
+class _Prep:
+    """Training-fold preprocessing: column selection, median imputation, scaling."""
+
+    keep: np.ndarray
+    median: np.ndarray
+    mean: np.ndarray
+    sd: np.ndarray
+
+    @classmethod
+    def fit(cls, x: np.ndarray) -> _Prep:
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", RuntimeWarning)  # all-NaN columns
+            med = np.nanmedian(x, axis=0)
+        xi = np.where(np.isnan(x), med, x)
+        sd = xi.std(axis=0)
+        keep = np.isfinite(med) & (sd > 1e-12 * np.maximum(1.0, np.abs(xi).max(axis=0, initial=0)))
+        return cls(keep=keep, median=med[keep], mean=xi[:, keep].mean(axis=0), sd=sd[keep])
+
+    def impute(self, x: np.ndarray) -> np.ndarray:
+        x = x[:, self.keep]
+        return np.where(np.isnan(x), self.median, x)
+
+    def scale(self, x: np.ndarray) -> np.ndarray:
+        return (self.impute(x) - self.mean) / self.sd
+
+
+@dataclass
+class FittedModel:
+    """A model fitted on one training set.
+
+    Attributes
+    ----------
+    model : str
+        ``"linear"`` or ``"xgboost"``.
+    method : str
+        Concrete estimator (``ols-cluster``, ``mixedlm``, ``logit``, ``logit-l2``,
+        ``multinomial-l2``, ``xgboost``).
+    kind : str
+        Task kind the model was fitted for.
+    """
+
+    model: str
+    method: str
+    kind: str
+    names: list[str]
+    prep: _Prep | None
+    columns: np.ndarray
+    estimator: Any
+    info: list[tuple[str, object]] = field(default_factory=list)
+    table: pd.DataFrame = field(default_factory=pd.DataFrame)
+    notes: list[str] = field(default_factory=list)
+
+    def predict(self, x: np.ndarray) -> np.ndarray:
+        """Predict ``(n,)`` values/probabilities of class 1, or ``(n, K)`` probabilities."""
+        if self.method == "xgboost":
+            xs = x[:, self.columns]
+            if self.kind == "regression":
+                return self.estimator.predict(xs).astype(np.float64)
+            proba = self.estimator.predict_proba(xs).astype(np.float64)
+            return proba[:, 1] if self.kind == "binary" else proba
+        xs = self.prep.scale(x)[:, self.columns]
+        if self.method in ("ols-cluster", "mixedlm"):
+            params = np.asarray(self.estimator)
+            return params[0] + xs @ params[1:]
+        if self.method == "logit":
+            params = np.asarray(self.estimator)
+            eta = params[0] + xs @ params[1:]
+            return 1.0 / (1.0 + np.exp(-eta))
+        proba = self.estimator.predict_proba(xs)
+        return proba[:, 1] if self.kind == "binary" else proba
+
+    def summary(self, title: str = "") -> ModelSummary:
+        """Coefficient (or importance) table with header pairs and caveats."""
+        return ModelSummary(
+            title=title or f"{self.method} ({self.kind})", info=list(self.info),
+            table=self.table.copy(), notes=list(self.notes),
+        )
+
+
+def _screen(xs: np.ndarray, y: np.ndarray, k: int) -> np.ndarray:
+    """Indices of the ``k`` columns most correlated (absolute Pearson r) with ``y``."""
+    if xs.shape[1] <= k:
+        return np.arange(xs.shape[1])
+    yc = (y - y.mean()) / (y.std() + 1e-300)
+    r = np.abs(xs.T @ yc) / xs.shape[0]
+    return np.sort(np.argsort(-r, kind="stable")[:k])
+
+
+def _unscale(params: np.ndarray, cov: np.ndarray, mean: np.ndarray, sd: np.ndarray):
+    """Map intercept+slopes (and covariance) from standardised to original units."""
+    k = params.size
+    a = np.zeros((k, k))
+    a[0, 0] = 1.0
+    a[0, 1:] = -mean / sd
+    a[1:, 1:] = np.diag(1.0 / sd)
+    return a @ params, a @ cov @ a.T
+
+
+def _coef_table(names, params_std, cov_std, mean, sd, df_resid, odds: bool) -> pd.DataFrame:
+    from scipy import stats
+
+    params, cov = _unscale(params_std, cov_std, mean, sd)
+    se = np.sqrt(np.clip(np.diag(cov), 0, None))
+    se_std = np.sqrt(np.clip(np.diag(cov_std), 0, None))
+    with np.errstate(invalid="ignore", divide="ignore"):
+        stat = params_std / se_std
+        stat[0] = params[0] / se[0]
+    if df_resid is None:
+        q = stats.norm.ppf(0.975)
+        p = 2 * stats.norm.sf(np.abs(stat))
+    else:
+        q = stats.t.ppf(0.975, df_resid)
+        p = 2 * stats.t.sf(np.abs(stat), df_resid)
+    table = pd.DataFrame(
+        {"coef": params, "se": se, "ci_low": params - q * se, "ci_high": params + q * se,
+         "z" if df_resid is None else "t": stat, "p": p,
+         "coef_per_sd": np.r_[np.nan, params_std[1:]]},
+        index=["const"] + list(names),
+    )
+    if odds:
+        table.insert(1, "odds_ratio", np.exp(table["coef"]))
+        table.insert(2, "or_ci_low", np.exp(table["ci_low"]))
+        table.insert(3, "or_ci_high", np.exp(table["ci_high"]))
+    return table
+
+
+def _group_codes(groups: np.ndarray) -> np.ndarray:
+    return np.unique(np.asarray(groups), return_inverse=True)[1]
+
+
+def _fit_linear(kind, x, y, groups, names, *, sf_model, max_features, l2_c, seed) -> FittedModel:
+    import statsmodels.api as sm
+
+    prep = _Prep.fit(x)
+    xs = prep.scale(x)
+    kept = [n for n, k in zip(names, prep.keep, strict=True) if k]
+    n_groups = np.unique(groups).size
+    clustered = n_groups < len(groups)
+    info: list[tuple[str, object]] = [("Rows", len(y)), ("Patients", n_groups)]
+    notes: list[str] = []
+    if kind == "regression":
+        cap = max_features or max(1, n_groups // 10)
+        cols = _screen(xs, y, cap)
+        if len(cols) < xs.shape[1]:
+            notes.append(
+                f"{len(cols)} of {xs.shape[1]} features kept by univariate screening on the "
+                "fitting rows; CIs do not account for the selection"
+            )
+        exog = sm.add_constant(xs[:, cols], has_constant="add")
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            if sf_model == "mixedlm":
+                res = sm.MixedLM(y, exog, groups=_group_codes(groups)).fit(reml=True)
+                params = np.asarray(res.fe_params)
+                cov = np.asarray(res.cov_params())[: params.size, : params.size]
+                method, df_resid = "mixedlm", None
+                info += [("Method", "MixedLM, patient random intercept"),
+                         ("Group variance", float(np.asarray(res.cov_re).ravel()[0])),
+                         ("Residual variance", float(res.scale))]
+            else:
+                cov_kw = {"cov_type": "cluster", "cov_kwds": {"groups": _group_codes(groups)}}
+                res = sm.OLS(y, exog).fit(**cov_kw)
+                params, cov = np.asarray(res.params), np.asarray(res.cov_params())
+                method, df_resid = "ols-cluster", n_groups - 1
+                info += [("Method", "OLS, cluster-robust SE by patient"),
+                         ("R-squared", float(res.rsquared)), ("Adj. R-squared", float(res.rsquared_adj))]
+        sel = [kept[i] for i in cols]
+        table = _coef_table(sel, params, cov, prep.mean[cols], prep.sd[cols], df_resid, odds=False)
+        return FittedModel("linear", method, kind, list(names), prep, cols, params, info, table, notes)
+
+    if kind == "binary":
+        minority = int(min(y.sum(), len(y) - y.sum()))
+        cap = max_features or max(1, minority // 10)
+        info.append(("Events (minority)", minority))
+        if xs.shape[1] <= cap:
+            fitted = _try_logit(xs, y, groups, clustered)
+            if fitted is not None:
+                params, cov = fitted
+                info.append(("Method", "Logit" + (", cluster-robust SE by patient" if clustered else "")))
+                cols = np.arange(xs.shape[1])
+                table = _coef_table(kept, params, cov, prep.mean, prep.sd, None, odds=True)
+                return FittedModel("linear", "logit", kind, list(names), prep, cols, params, info, table, notes)
+            notes.append("Logit did not converge (separation?); L2-penalised logistic used instead")
+        else:
+            notes.append(
+                f"{xs.shape[1]} features for {minority} minority-class events (< 10 events per "
+                f"feature): L2-penalised logistic regression (C={l2_c}) instead of Logit"
+            )
+    from sklearn.linear_model import LogisticRegression
+
+    est = LogisticRegression(C=l2_c, max_iter=2000, random_state=seed)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        est.fit(xs, y.astype(int))
+    method = "logit-l2" if kind == "binary" else "multinomial-l2"
+    info.append(("Method", f"L2-penalised logistic regression, C={l2_c}, standardised features"))
+    coef = est.coef_
+    if kind == "binary":
+        table = pd.DataFrame({"coef_per_sd": np.r_[est.intercept_, coef[0]],
+                              "odds_ratio_per_sd": np.exp(np.r_[est.intercept_, coef[0]])},
+                             index=["const"] + kept)
+    else:
+        table = pd.DataFrame(np.vstack([est.intercept_, coef.T]),
+                             index=["const"] + kept,
+                             columns=[f"coef_per_sd[class {c}]" for c in est.classes_])
+    notes.append("penalised coefficients are shrunk; no standard errors are reported")
+    cols = np.arange(xs.shape[1])
+    return FittedModel("linear", method, kind, list(names), prep, cols, est, info, table, notes)
+
+
+def _try_logit(xs, y, groups, clustered):
+    import statsmodels.api as sm
+
+    exog = sm.add_constant(xs, has_constant="add")
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        try:
+            kw = {"cov_type": "cluster", "cov_kwds": {"groups": _group_codes(groups)}} if clustered else {}
+            res = sm.Logit(y, exog).fit(disp=0, maxiter=100, **kw)
+        except Exception as exc:  # PerfectSeparationError, LinAlgError
+            logger.debug("Logit failed: %s", exc)
+            return None
+    bad = [w for w in caught if "converge" in str(w.message).lower() or "separation" in str(w.message).lower()]
+    params = np.asarray(res.params)
+    if bad or not res.mle_retvals.get("converged", True) or not np.all(np.isfinite(params)):
+        return None
+    return params, np.asarray(res.cov_params())
+
+
+def _fit_xgboost(kind, x, y, groups, names, *, seed, n_jobs, xgb_params) -> FittedModel:
+    import xgboost as xgb
+
+    cols = np.flatnonzero(~np.all(np.isnan(x), axis=0))
+    params = {**XGB_DEFAULTS, **(xgb_params or {})}
+    params.update(random_state=seed, n_jobs=n_jobs)
+    fit_idx, stop_idx = inner_group_split(groups, 0.2, seed)
+    yk = y if kind == "regression" else y.astype(int)
+    if kind != "regression" and np.unique(yk[fit_idx]).size < np.unique(yk).size:
+        stop_idx = np.array([], dtype=np.intp)
+        fit_idx = np.arange(len(y))
+    if stop_idx.size:
+        params["early_stopping_rounds"] = EARLY_STOPPING_ROUNDS
+    if kind == "regression":
+        est = xgb.XGBRegressor(**params)
+    elif kind == "binary":
+        est = xgb.XGBClassifier(**params, eval_metric="logloss")
+    else:
+        est = xgb.XGBClassifier(**params, objective="multi:softprob", eval_metric="mlogloss")
+    xs = x[:, cols]
+    eval_set = [(xs[stop_idx], yk[stop_idx])] if stop_idx.size else None
+    est.fit(xs[fit_idx], yk[fit_idx], eval_set=eval_set, verbose=False)
+    best = getattr(est, "best_iteration", None) if stop_idx.size else None
+    gain = est.get_booster().get_score(importance_type="gain")
+    imp = np.array([gain.get(f"f{i}", 0.0) for i in range(len(cols))])
+    total = imp.sum() or 1.0
+    table = pd.DataFrame({"gain": imp, "gain_share": imp / total},
+                         index=[names[i] for i in cols]).sort_values("gain", ascending=False)
+    info = [("Rows", len(y)), ("Patients", np.unique(groups).size),
+            ("Method", "XGBoost (scikit-learn API)"),
+            ("Trees used", (best + 1) if best is not None else params["n_estimators"]),
+            ("Early stopping", f"{len(np.unique(groups[stop_idx]))} inner patients" if stop_idx.size else "off"),
+            ("max_depth", params["max_depth"]), ("learning_rate", params["learning_rate"]),
+            ("Seed / threads", f"{seed} / {n_jobs}")]
+    notes = ["importances are split gains on the fitting rows, not effects with CIs"]
+    return FittedModel("xgboost", "xgboost", kind, list(names), None, cols, est, info, table, notes)
+
+
+def fit_model(
+    model: str,
+    kind: str,
+    x: np.ndarray,
+    y: np.ndarray,
+    groups: np.ndarray,
+    names: list[str],
+    *,
+    seed: int = 0,
+    n_jobs: int = 1,
+    sf_model: str = "ols",
+    max_features: int | None = None,
+    l2_c: float = 1.0,
+    xgb_params: dict[str, Any] | None = None,
+) -> FittedModel:
+    """Fit one model family on training rows.
+
+    Parameters
+    ----------
+    model : {"xgboost", "linear"}
+    kind : {"regression", "binary", "multiclass"}
+    x : (n, p) float
+        Features (NaN allowed: imputed by training medians for linear models,
+        handled natively by XGBoost).
+    y : (n,) float
+        Outcome (class index for classification).
+    groups : (n,) array
+        Patient of each row (cluster-robust SEs, inner early-stopping split).
+    names : list of str
+        Feature names, ``p`` of them.
+    seed, n_jobs : int
+        Seed and thread count of XGBoost (and of the penalised logistic solver).
+    sf_model : {"ols", "mixedlm"}
+        Linear model for regression.
+    max_features : int, optional
+        Feature cap of the linear models (default from the 10-per-feature rule).
+    l2_c : float
+        Inverse L2 strength of the penalised logistic baseline.
+    xgb_params : dict, optional
+        Overrides of :data:`XGB_DEFAULTS`.
+
+    Returns
+    -------
+    FittedModel
+
+    Raises
+    ------
+    InputError
+        For an unknown model, kind or ``sf_model``.
+    """
+    if model not in MODELS:
+        raise InputError(f"--model must be one of {MODELS} or 'all'; got {model!r}")
+    if kind not in ("regression", "binary", "multiclass"):
+        raise InputError(f"unknown task kind {kind!r}")
+    if sf_model not in ("ols", "mixedlm"):
+        raise InputError(f"sf_model must be 'ols' or 'mixedlm'; got {sf_model!r}")
+    x = np.asarray(x, dtype=np.float64)
+    y = np.asarray(y, dtype=np.float64)
+    groups = np.asarray(groups)
+    if model == "xgboost":
+        return _fit_xgboost(kind, x, y, groups, names, seed=seed, n_jobs=n_jobs, xgb_params=xgb_params)
+    return _fit_linear(kind, x, y, groups, names, sf_model=sf_model, max_features=max_features,
+                       l2_c=l2_c, seed=seed)

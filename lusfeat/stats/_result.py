@@ -1,0 +1,144 @@
+"""The analysis result object and its on-disk form.
+
+Output folder (written atomically)::
+
+    OUT/
+      analysis.json        what made it: options, versions, seed, input fingerprints,
+                           exclusions, skipped tasks/pipelines
+      results.parquet      tidy results (columns: RESULT_COLUMNS)
+      results.csv          the same as CSV
+      predictions.parquet  out-of-fold predictions, one row per (task, pipeline, model,
+                           repeat, row)
+      summary.txt          AnalysisResult.summary()
+      summaries/<task>__<pipeline>__<model>.txt   full-data model summaries
+      plots/*.png          predicted vs observed S/F; ROC and calibration curves with
+                           bootstrap CI bands
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from .._io import atomic_dir, write_json
+from ._summary import ModelSummary
+
+__all__ = ["AnalysisResult", "RESULT_COLUMNS"]
+
+#: Columns of the tidy results table. In ``kind == "metric"`` rows ``estimate``
+#: is the metric and the CI bounds it; in ``kind == "comparison"`` rows
+#: ``estimate`` is the compared pipeline's metric, ``difference`` is
+#: ``pipeline - reference`` and the CI bounds the difference.
+RESULT_COLUMNS = (
+    "task", "kind", "pipeline", "model", "method", "metric", "estimate", "ci_low", "ci_high",
+    "ci_method", "reference", "difference", "p", "p_holm", "p_bh", "n", "n_patients",
+)
+
+
+def _slug(s: str) -> str:
+    return re.sub(r"[^A-Za-z0-9._-]+", "_", s)
+
+
+@dataclass
+class AnalysisResult:
+    """Everything one :func:`lusfeat.stats.analyze` run produced.
+
+    Attributes
+    ----------
+    results : pandas.DataFrame
+        Tidy table, columns :data:`RESULT_COLUMNS`.
+    predictions : pandas.DataFrame
+        Out-of-fold predictions: ``task, pipeline, model, repeat, fold, row_id,
+        patient_id, exam_id, y_true, y_pred`` (+ ``prob_<class>`` for three classes).
+    models : dict of (task, pipeline, model) -> ModelSummary
+        Summaries of models fitted on all rows of a task.
+    skipped : dict of str -> str
+        Tasks, pipelines or (task/model) combinations that did not run, with the reason.
+    excluded : dict of task -> dict of reason -> count
+        Rows excluded from each task.
+    meta : dict
+        Options, versions, seed and input fingerprints.
+    out : Path or None
+        Output folder when one was written.
+    """
+
+    results: pd.DataFrame
+    predictions: pd.DataFrame
+    models: dict[tuple[str, str, str], ModelSummary] = field(default_factory=dict)
+    skipped: dict[str, str] = field(default_factory=dict)
+    excluded: dict[str, dict[str, int]] = field(default_factory=dict)
+    meta: dict[str, Any] = field(default_factory=dict)
+    out: Path | None = None
+
+    def table(self, ci_method: str = "bca") -> pd.DataFrame:
+        """Metric rows as a wide table (task, model, metric x pipeline) of ``estimate [low, high]``."""
+        m = self.results[(self.results["kind"] == "metric") & (self.results["ci_method"] == ci_method)]
+        if m.empty:
+            return pd.DataFrame()
+        cell = m.apply(lambda r: f"{r.estimate:.3f} [{r.ci_low:.3f}, {r.ci_high:.3f}]", axis=1)
+        return (m.assign(cell=cell)
+                .pivot_table(index=["task", "model", "metric"], columns="pipeline", values="cell",
+                             aggfunc="first", sort=False))
+
+    def summary(self) -> str:
+        """Readable text: options, exclusions, metrics with CIs, comparisons, skips."""
+        o = self.meta.get("options", {})
+        lines = ["lusfeat analysis", "=" * 16,
+                 f"pipelines: {', '.join(self.meta.get('pipelines', {}))} "
+                 f"(reference: {self.meta.get('reference')})",
+                 f"CV: {o.get('folds')}-fold x {o.get('repeats')} repeats, patient-grouped; "
+                 f"bootstrap: {o.get('bootstrap')} patient resamples; seed {o.get('seed')}", ""]
+        for task, ex in self.excluded.items():
+            for reason, n in ex.items():
+                lines.append(f"[{task}] excluded {n}: {reason}")
+        for key, why in self.skipped.items():
+            lines.append(f"[{key}] skipped: {why}")
+        wide = self.table("bca")
+        if len(wide):
+            lines += ["", "Metrics, estimate [95% BCa CI] (out-of-fold, averaged over repeats):",
+                      wide.to_string()]
+        comp = self.results[self.results["kind"] == "comparison"]
+        if len(comp):
+            lines += ["", "Comparisons (pipeline - reference), p adjusted across all comparisons:"]
+            cols = ["task", "model", "metric", "pipeline", "reference", "difference", "ci_low",
+                    "ci_high", "ci_method", "p", "p_holm", "p_bh"]
+            lines.append(comp[cols].to_string(index=False, float_format=lambda v: f"{v:.4g}"))
+        return "\n".join(lines)
+
+    def write(self, out: str | Path, overwrite: bool = False) -> Path:
+        """Write all outputs to ``out`` atomically (see the module docstring for the layout)."""
+        from ._plots import write_plots
+
+        out = Path(out)
+        with atomic_dir(out, overwrite=overwrite) as tmp:
+            self.results.to_parquet(tmp / "results.parquet", index=False)
+            self.results.to_csv(tmp / "results.csv", index=False)
+            self.predictions.to_parquet(tmp / "predictions.parquet", index=False)
+            (tmp / "summaries").mkdir()
+            for (task, pipe, model), s in self.models.items():
+                (tmp / "summaries" / f"{_slug(task)}__{_slug(pipe)}__{_slug(model)}.txt").write_text(
+                    s.as_text() + "\n")
+            (tmp / "summary.txt").write_text(self.summary() + "\n")
+            plots = write_plots(self, tmp / "plots")
+            meta = dict(self.meta)
+            meta["outputs"] = {"results": ["results.parquet", "results.csv"],
+                               "predictions": "predictions.parquet",
+                               "summaries": sorted(p.name for p in (tmp / "summaries").iterdir()),
+                               "plots": sorted(p.name for p in plots)}
+            meta["skipped"] = self.skipped
+            meta["excluded"] = self.excluded
+            write_json(tmp / "analysis.json", meta)
+        self.out = out
+        return out
+
+
+def empty_results() -> pd.DataFrame:
+    """An empty results table with the right columns."""
+    return pd.DataFrame({c: pd.Series(dtype=np.float64 if c in (
+        "estimate", "ci_low", "ci_high", "difference", "p", "p_holm", "p_bh") else object)
+        for c in RESULT_COLUMNS})
