@@ -1,0 +1,217 @@
+"""Frame-level LUS features, batched over frames (NumPy or CuPy).
+
+The ``cpu`` and ``cuda`` backends compute every frame feature of the
+dictionary here, from the masks, the images and the component table, with
+whole-batch array operations (no loop per frame or per component). The
+definitions are those of :mod:`._reference`, which computes the same numbers
+frame by frame; a parity test holds the two together.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+
+from ._dictionary import LUS_PARAMETERS
+from ._props import get_xp
+
+__all__ = ["frame_features", "pixels_for", "scale_for"]
+
+N_CLASSES = 5
+_CLS = ("pleural_line", "a_line", "b_line", "consolidation", "effusion")
+
+
+def scale_for(spacing: Any) -> Any:
+    """mm per pixel where the spacing is known (finite, > 0), else 1 (pixel units)."""
+    xp = get_xp(spacing)
+    known = xp.isfinite(spacing) & (spacing > 0)
+    return xp.where(known, spacing, 1.0)
+
+
+def pixels_for(name: str, spacing: Any) -> Any:
+    """Length parameter ``name`` of :data:`LUS_PARAMETERS` in pixels, per frame (int64)."""
+    xp = get_xp(spacing)
+    par = LUS_PARAMETERS[name]
+    known = xp.isfinite(spacing) & (spacing > 0)
+    safe = xp.where(known, spacing, 1.0)
+    px = xp.maximum(1, xp.rint(par["mm"] / safe)).astype(xp.int64)
+    return xp.where(known, px, int(par["px_default"]))
+
+
+def _segment(xp: Any, op: str, values: Any, seg: Any, n: int, fill: float) -> Any:
+    out = xp.full(n, fill, dtype=xp.float64)
+    if values.size == 0:
+        return out
+    if xp is np:
+        getattr(np, op).at(out, seg, values)
+    else:  # pragma: no cover - GPU only
+        import cupyx
+
+        {"maximum": cupyx.scatter_max, "add": cupyx.scatter_add}[op](out, seg, values)
+    return out
+
+
+def frame_features(
+    masks: Any, images: Any | None, spacing: Any, comps: dict[str, Any]
+) -> dict[str, Any]:
+    """All frame-level features of the dictionary.
+
+    Parameters
+    ----------
+    masks : (N, 5, H, W) bool
+    images : (N, H, W) uint8 or None
+    spacing : (N,) float64
+        mm per pixel, NaN when unknown.
+    comps : dict of (K,) arrays
+        :func:`._props.component_columns` output (``plane = frame * 5 + class``).
+
+    Returns
+    -------
+    dict of str to (N,) float64
+    """
+    xp = get_xp(masks)
+    n, _, h, w = masks.shape
+    f64 = xp.float64
+    scale = scale_for(spacing)
+    area_u = scale * scale
+    out: dict[str, Any] = {}
+    nan = xp.nan
+
+    plane = comps["plane"]
+    frame_of = plane // N_CLASSES
+    cls_of = plane % N_CLASSES
+    counts = xp.bincount(plane, minlength=n * N_CLASSES).reshape(n, N_CLASSES).astype(f64)
+    pix = masks.sum(axis=(2, 3), dtype=xp.int64).astype(f64)  # (N, C)
+    for ci, name in enumerate(_CLS):
+        out[f"{name}_count"] = counts[:, ci]
+        out[f"{name}_area"] = pix[:, ci] * area_u
+
+    P = masks[:, 0]
+    pcol = P.any(axis=1)  # (N, W)
+    ncov = pcol.sum(axis=1).astype(f64)
+    has_pl = ncov > 0
+    safe_cov = xp.where(has_pl, ncov, 1.0)
+    prow = P.any(axis=2)  # (N, H)
+    r_p = xp.where(has_pl, h - xp.argmax(prow[:, ::-1], axis=1), 0).astype(xp.int64)
+    top = xp.argmax(P, axis=1).astype(f64)  # (N, W) first pleural row per column
+    colcnt = P.sum(axis=1, dtype=xp.int64).astype(f64)
+    out["pleural_line_coverage"] = ncov / w
+    out["pleural_line_depth"] = xp.where(
+        has_pl, (top * pcol).sum(axis=1) / safe_cov * scale, nan)
+    tmean = (colcnt * pcol).sum(axis=1) / safe_cov
+    tvar = (((colcnt - tmean[:, None]) ** 2) * pcol).sum(axis=1) / safe_cov
+    out["pleural_line_thickness_mean"] = xp.where(has_pl, tmean * scale, nan)
+    out["pleural_line_thickness_sd"] = xp.where(has_pl, xp.sqrt(tvar) * scale, nan)
+
+    # breaks: interior runs of uncovered columns at least break_length wide
+    cols = xp.arange(w)
+    first = xp.argmax(pcol, axis=1)
+    last = w - 1 - xp.argmax(pcol[:, ::-1], axis=1)
+    z = (~pcol) & (cols[None, :] > first[:, None]) & (cols[None, :] < last[:, None])
+    zstart = z & ~xp.concatenate([xp.zeros((n, 1), dtype=bool), z[:, :-1]], axis=1)
+    run_id = xp.cumsum(zstart, axis=1) * z
+    key = (xp.arange(n)[:, None] * (w + 1) + run_id)[z]
+    lengths = xp.bincount(key, minlength=n * (w + 1)).reshape(n, w + 1)[:, 1:]
+    brk = pixels_for("break_length", spacing)
+    out["pleural_line_breaks"] = (lengths >= brk[:, None]).sum(axis=1).astype(f64)
+
+    # roughness: residual of the upper edge from a weighted quadratic (modified Gram-Schmidt)
+    wt = pcol.astype(f64)
+    x = cols.astype(f64)[None, :]
+    xm = (wt * x).sum(axis=1, keepdims=True) / safe_cov[:, None]
+    q1 = (x - xm) * wt
+    q1n = xp.where(has_pl, (q1 * q1).sum(axis=1), 1.0)[:, None]
+    u2 = q1 * q1
+    q2 = (u2 - (u2 * wt).sum(axis=1, keepdims=True) / safe_cov[:, None]) * wt
+    q2 = q2 - ((q2 * q1).sum(axis=1, keepdims=True) / xp.where(q1n == 0, 1.0, q1n)) * q1
+    q2n = (q2 * q2).sum(axis=1, keepdims=True)
+    y = (top - (top * wt).sum(axis=1, keepdims=True) / safe_cov[:, None]) * wt
+    y = y - ((q1 * y).sum(axis=1, keepdims=True) / xp.where(q1n == 0, 1.0, q1n)) * q1
+    y = y - ((q2 * y).sum(axis=1, keepdims=True) / xp.where(q2n == 0, 1.0, q2n)) * q2
+    rough = xp.sqrt((y * y).sum(axis=1) / safe_cov)
+    out["pleural_line_roughness"] = xp.where(ncov >= 3, rough * scale, nan)
+
+    if images is not None:
+        img = images.astype(xp.int64)
+        psum = (img * P).sum(axis=(1, 2)).astype(f64)
+        out["pleural_line_intensity"] = xp.where(has_pl, psum / xp.where(has_pl, pix[:, 0], 1.0), nan)
+    else:
+        out["pleural_line_intensity"] = xp.full(n, nan)
+
+    # A-lines: ladder spacing relative to the pleural depth (mean pleural row)
+    rows = xp.arange(h, dtype=f64)
+    prow_cnt = P.sum(axis=2, dtype=xp.int64).astype(f64)
+    d_p = xp.where(has_pl, (prow_cnt * rows[None, :]).sum(axis=1) / xp.where(has_pl, pix[:, 0], 1.0), nan)
+    is_a = cls_of == 1
+    a_max = _segment(xp, "maximum", comps["centroid_row"][is_a], frame_of[is_a], n, -xp.inf)
+    k_a = counts[:, 1]
+    ok = (k_a > 0) & has_pl & (d_p != 0)
+    ratio = ((a_max - d_p) / xp.where(ok, k_a, 1.0)) / xp.where(ok, d_p, 1.0)
+    out["a_line_spacing_ratio"] = xp.where(ok, ratio, nan)
+
+    # B-lines relative to r_p (first row below the pleura)
+    B = masks[:, 2]
+    band = pixels_for("band", spacing)
+    is_b = cls_of == 2
+    in_band = is_b & (comps["bbox_min_row"] < (r_p + band)[frame_of])
+    out["b_line_count_band"] = xp.bincount(frame_of[in_band], minlength=n).astype(f64)
+    r_d = xp.minimum(r_p + pixels_for("reference_depth", spacing), h - 1)
+    brow = B[xp.arange(n), r_d]  # (N, W)
+    out["b_line_width_ref"] = brow.sum(axis=1).astype(f64) * scale
+    pc = xp.where(has_pl[:, None], pcol, True)
+    wp = pc.sum(axis=1).astype(f64)
+    frac = (brow & pc).sum(axis=1).astype(f64) / wp
+    out["b_line_pleural_fraction"] = frac
+    out["b_line_confluent"] = 10.0 * frac
+    below = rows[None, :] >= r_p[:, None].astype(f64)  # (N, H)
+    bb = B & below[:, :, None]
+    nbelow = (h - r_p).astype(f64)
+    bsum = (bb & pc[:, None, :]).sum(axis=(1, 2)).astype(f64)
+    out["b_line_blas"] = xp.where(nbelow > 0, bsum / (wp * xp.where(nbelow > 0, nbelow, 1.0)), 0.0)
+    if images is not None:
+        bcol = bb.any(axis=1)  # (N, W)
+        k = pixels_for("neighbour_width", spacing)
+        cs = xp.concatenate([xp.zeros((n, 1), dtype=xp.int64), xp.cumsum(bcol, axis=1)], axis=1)
+        hi = xp.minimum(cols[None, :] + k[:, None] + 1, w)
+        lo = xp.maximum(cols[None, :] - k[:, None], 0)
+        near = (xp.take_along_axis(cs, hi, axis=1) - xp.take_along_axis(cs, lo, axis=1)) > 0
+        ncol = near & ~bcol
+        nb_count = ncol.sum(axis=1).astype(f64) * nbelow
+        num_b = bb.sum(axis=(1, 2)).astype(f64)
+        isum_b = (img * bb).sum(axis=(1, 2)).astype(f64)
+        isum_n = (img * (below[:, :, None] & ncol[:, None, :])).sum(axis=(1, 2)).astype(f64)
+        okb = (num_b > 0) & (nb_count > 0) & (isum_n > 0)
+        mean_b = isum_b / xp.where(okb, num_b, 1.0)
+        mean_n = isum_n / xp.where(okb, nb_count, 1.0)
+        out["b_line_intensity_ratio"] = xp.where(okb, mean_b / xp.where(okb, mean_n, 1.0), nan)
+    else:
+        out["b_line_intensity_ratio"] = xp.full(n, nan)
+
+    # consolidation
+    is_c = cls_of == 3
+    fc = frame_of[is_c]
+    k_c = counts[:, 3]
+    has_c = k_c > 0
+    safe_c = xp.where(has_c, k_c, 1.0)
+    amax = _segment(xp, "maximum", comps["area"][is_c].astype(f64), fc, n, 0.0)
+    out["consolidation_area_max"] = amax * area_u
+    depth = xp.maximum(comps["bbox_max_row"][is_c] - r_p[fc], 0).astype(f64)
+    out["consolidation_depth_max"] = xp.where(
+        has_c, _segment(xp, "maximum", depth, fc, n, -xp.inf) * scale, nan)
+    out["consolidation_depth_mean"] = xp.where(
+        has_c, _segment(xp, "add", depth, fc, n, 0.0) / safe_c * scale, nan)
+    irr = comps["perimeter"][is_c] / comps["perimeter_convex"][is_c]
+    out["consolidation_irregularity"] = xp.where(
+        has_c, _segment(xp, "add", irr, fc, n, 0.0) / safe_c, nan)
+    out["consolidation_solidity"] = xp.where(
+        has_c, _segment(xp, "add", comps["solidity"][is_c], fc, n, 0.0) / safe_c, nan)
+
+    out["effusion_thickness_max"] = (
+        masks[:, 4].sum(axis=1, dtype=xp.int64).max(axis=1).astype(f64) * scale)
+
+    score = xp.where(
+        k_c > 0, 3.0,
+        xp.where(frac >= 0.3, 2.0, xp.where(out["b_line_count_band"] >= 3, 1.0, 0.0)))
+    out["lus_score"] = score
+    return out
