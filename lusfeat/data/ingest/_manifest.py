@@ -140,9 +140,10 @@ def read_manifest(path: str | os.PathLike, problems: Problems) -> tuple[list[Man
         frame_index = None
         if vals.get("frame_index") is not None:
             try:
-                frame_index = int(vals["frame_index"])
-                if frame_index < 0:
+                as_float = float(vals["frame_index"])  # "7.0" from spreadsheets is fine
+                if not as_float.is_integer() or as_float < 0:
                     raise ValueError
+                frame_index = int(as_float)
             except ValueError:
                 problems.error(f"{where}: frame_index {vals['frame_index']!r} is not a non-negative integer")
                 continue

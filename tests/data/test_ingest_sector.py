@@ -1,0 +1,77 @@
+"""Scan-region detection and per-frame preprocessing on synthetic frames."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+from ingest_helpers import fan_frame, rect_frame
+
+from lusfeat import InputError
+from lusfeat.data.ingest import detect_scan_region, preprocess_frame
+
+
+def test_fan_region_matches_truth_and_excludes_text():
+    img, fan = fan_frame()
+    r = detect_scan_region(img)
+    assert r.kind == "sector"
+    inter = (r.mask & fan).sum()
+    union = (r.mask | fan).sum()
+    assert inter / union > 0.95
+    assert not r.mask[4:12, 3:22].any()  # burned-in text is outside the region
+    assert r.mask[img.shape[0] // 2 + 20, img.shape[1] // 2]
+
+
+@settings(max_examples=15, deadline=None)
+@given(
+    y0=st.integers(0, 30), x0=st.integers(0, 40),
+    h=st.integers(30, 60), w=st.integers(30, 80), seed=st.integers(0, 100),
+)
+def test_rectangle_bbox_is_exact(y0, x0, h, w, seed):
+    img = rect_frame(100, 140, (y0, y0 + h, x0, x0 + w), seed=seed)
+    r = detect_scan_region(img)
+    assert r.kind == "rectangle"
+    assert r.bbox == (y0, y0 + h, x0, x0 + w)
+
+
+def test_stack_uses_all_frames():
+    a, fan = fan_frame(seed=1)
+    b = a.copy()
+    a[60:, :] = 0  # deep part dark in one frame only
+    r = detect_scan_region(np.stack([a, b]))
+    assert (r.mask & fan).sum() / fan.sum() > 0.95
+
+
+def test_bad_shape_is_input_error():
+    with pytest.raises(InputError, match="expects"):
+        detect_scan_region(np.zeros((2, 3, 4, 5), np.uint8))
+
+
+def test_preprocess_masks_outside_and_records_geometry():
+    img, fan = fan_frame(rgb=True)
+    r = detect_scan_region(img)
+    out, rec = preprocess_frame(img, r, 64)
+    assert out.shape == (64, 64) and out.dtype == np.uint8
+    y0, y1, x0, x1 = r.bbox
+    side = max(y1 - y0, x1 - x0)
+    assert rec["scale"] == pytest.approx(64 / side)
+    assert (rec["crop_y0"], rec["crop_y1"], rec["crop_x0"], rec["crop_x1"]) == r.bbox
+    assert rec["colour_pixels"] == 24  # the yellow caliper inside the fan
+    # the corners (outside the fan) are black, the centre is not
+    assert out[0, 0] == 0 and out[0, -1] == 0
+    assert out[40:50, 28:36].mean() > 30
+
+
+def test_colour_overlay_inside_region_is_filled_with_gray():
+    img, _ = fan_frame(rgb=True)
+    r = detect_scan_region(img)
+    out_full, _ = preprocess_frame(img, r, 160)
+    h, w = img.shape[:2]
+    cy, cx = int(0.75 * h), int(w / 2)
+    gray_val = 0.299 * 255 + 0.587 * 255  # luma of the yellow mark
+    # after geometry the mark lands somewhere; check no pixel is as bright as the mark's luma
+    # relative to its surroundings: the filled values stay within the texture range
+    assert out_full.max() <= 200 + 2
+    assert gray_val > 200
+    assert img[cy, cx, 2] == 0
