@@ -1,10 +1,61 @@
 """Morphology features of lung ultrasound masks: dictionary, backends, tables.
 
-Temporary export list; completed below.
+Interpretable findings (B-line count and coverage, consolidation size and
+depth, pleural-line breaks and roughness, A-line ladder, effusion thickness)
+computed from masks of any source (truth, thresholded labels, predictions).
+
+Backends
+--------
+``reference``
+    scikit-image, frame by frame and component by component: the
+    specification of every number (:mod:`._reference`).
+``cpu``
+    batched row-run labelling with exact integer moments (numba,
+    :mod:`._runs`) and whole-batch NumPy frame features (:mod:`._lus`).
+``cuda``
+    CuPy kernels, one block per frame-class plane (:mod:`._cuda_kernels`);
+    the CPU twin of the kernel algorithm is :mod:`._runs`.
+``auto``
+    ``cuda`` when CuPy sees a GPU, else ``cpu``.
+
+Units: component features are in pixels (scikit-image definitions). Frame
+features are in mm / mm^2 where the frame's ``pixel_spacing_mm`` is known,
+else in pixels; ``features.json`` says which. NaN marks values that are
+undefined (see the ``nan`` column of :data:`DICTIONARY`).
+
+Output folder written by :func:`extract` (``lusfeat features``)::
+
+    OUT/
+      features.json        what made it: masks source, backend, cohort fingerprint,
+                           versions, units, parameters, timings, frames/s
+      dictionary.csv       the feature dictionary
+      components.parquet   one row per component (frame ids + component features)
+      frame_wide.parquet   one row per frame (frame ids + frame features)
+      frame.parquet        long: frame ids, feature, value
+      clip.parquet         long: patient_id, exam_id, zone, clip_id, feature, aggregate, value
+      zone.parquet         long: patient_id, exam_id, zone, feature, aggregate, value
+      exam.parquet         long: patient_id, exam_id, feature, aggregate, value
+      exam_wide.parquet    one row per exam: exam_id, patient_id, <feature>_<aggregate>
+      patient.parquet      long: patient_id, first/last exam, n_exams, feature, aggregate, value
+
+Aggregation rules are in :mod:`._aggregate`.
 """
 
+from ._aggregate import aggregate_levels
 from ._compute import Backend, available_backends, compute, compute_components
-from ._dictionary import DICTIONARY, Feature, FeatureDictionary
+from ._dictionary import DICTIONARY, LUS_PARAMETERS, Feature, FeatureDictionary
+from ._extract import extract, read_features
 
-__all__ = ["Backend", "DICTIONARY", "Feature", "FeatureDictionary", "available_backends",
-           "compute", "compute_components"]
+__all__ = [
+    "Backend",
+    "DICTIONARY",
+    "Feature",
+    "FeatureDictionary",
+    "LUS_PARAMETERS",
+    "aggregate_levels",
+    "available_backends",
+    "compute",
+    "compute_components",
+    "extract",
+    "read_features",
+]

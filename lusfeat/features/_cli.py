@@ -1,0 +1,44 @@
+"""``lusfeat features``: compute the feature tables of a cohort."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Annotated
+
+import typer
+
+
+def register(app: typer.Typer) -> None:
+    """Add the ``features`` command to the lusfeat app."""
+
+    @app.command("features")
+    def features(
+        cohort: Annotated[Path | None, typer.Argument(
+            help="Cohort folder (from `lusfeat simulate` or `lusfeat ingest`).")] = None,
+        masks: Annotated[str, typer.Option(
+            "--masks", help="Mask source: 'truth', 'labels:T' (mean annotator confidence >= T "
+            "percent, e.g. labels:60) or a mask-set folder.")] = "truth",
+        out: Annotated[Path | None, typer.Option(
+            "--out", help="Output folder for the feature tables, e.g. study/features/truth.")] = None,
+        backend: Annotated[str, typer.Option(
+            "--backend", help="auto | reference | cpu | cuda (auto: cuda when a GPU is seen).")] = "auto",
+        batch: Annotated[int, typer.Option("--batch", min=1, help="Frames per batch.")] = 256,
+        overwrite: Annotated[bool, typer.Option("--overwrite", help="Replace an existing --out.")] = False,
+        no_progress: Annotated[bool, typer.Option("--no-progress", help="Hide the progress bar.")] = False,
+        describe: Annotated[bool, typer.Option(
+            "--describe", help="Print the feature dictionary and exit.")] = False,
+    ) -> None:
+        """Compute morphology features (component -> frame -> clip -> zone -> exam -> patient)."""
+        from .._errors import InputError
+        from ._dictionary import DICTIONARY
+
+        if describe:
+            typer.echo(DICTIONARY.to_text())
+            return
+        if cohort is None or out is None:
+            raise InputError("give a COHORT folder and --out DIR (or --describe)")
+        from ._extract import extract
+
+        path = extract(cohort, masks, out, backend=backend, batch=batch,
+                       progress=not no_progress, overwrite=overwrite)
+        typer.echo(f"features written to {path}")
