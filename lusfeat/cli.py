@@ -14,6 +14,7 @@ import sys
 
 import typer
 from rich.console import Console
+from rich.markup import escape
 
 from ._errors import LusfeatError
 
@@ -73,7 +74,7 @@ def main() -> None:
     try:
         app(standalone_mode=False)
     except LusfeatError as exc:
-        err_console.print(f"[bold red]error:[/] {exc}", highlight=False, markup=True)
+        err_console.print(f"[bold red]error:[/] {escape(str(exc))}", highlight=False, soft_wrap=True)
         sys.exit(1)
     except KeyboardInterrupt:
         err_console.print("[yellow]interrupted[/]; finished outputs are kept, partial ones discarded")

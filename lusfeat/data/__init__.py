@@ -12,6 +12,7 @@ from ._format import (
 from ._masks import MaskSet, MaskWriter, open_masks
 from ._simulate import SimulationConfig, simulate_cohort
 from ._show import show_cohort
+from ._validate import CohortSummary, validate_cohort
 
 __all__ = [
     "CLASS_NAMES",
@@ -27,4 +28,6 @@ __all__ = [
     "SimulationConfig",
     "simulate_cohort",
     "show_cohort",
+    "CohortSummary",
+    "validate_cohort",
 ]

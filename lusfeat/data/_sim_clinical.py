@@ -15,10 +15,10 @@ metadata):
   :mod:`lusfeat.data._sim_scene`).
 * True oxygenation: ``SF* = sf_intercept + sf_slope * s_e + N(0, sf_noise)``
   (S/F in %/fraction). The bedside team titrates oxygen: room air
-  (FiO2 0.21) when ``SF* x 0.21 >= 94``; otherwise the lowest FiO2 from the
-  device ladder (nasal cannula 1-6 L/min ~ 0.24-0.44, Venturi mask 0.50,
-  non-rebreather 0.60-0.80, high-flow 0.90-1.00) that brings SpO2 to 92%.
-  Observed ``SpO2 = min(100, SF* x FiO2 + N(0, 1))`` rounded to 1%, which
+  (FiO2 0.21) when ``SF* x 0.21 >= 94``; otherwise FiO2 (0.01 steps, 0.22-1.0)
+  aimed at a target SpO2 ~ U(92, 96) %, delivered by nasal cannula (up to
+  0.45), Venturi mask (0.60), non-rebreather (0.80) or high-flow (1.0).
+  Observed ``SpO2 = min(100, SF* x FiO2 + N(0, 1.5))`` rounded to 1%, which
   reproduces the ceiling effect at 100% and ``sf_ratio = SpO2 / FiO2``.
 * The last exam is the discharge exam. 30-day readmission is Bernoulli with
   ``logit p = r_intercept + r_severity * s_discharge + r_trend * trend
@@ -42,19 +42,13 @@ __all__ = ["ClinicalParams", "simulate_clinical", "zone_names", "zone_offset"]
 ETIOLOGIES = ("covid19", "bacterial_pneumonia", "heart_failure", "ards_other")
 #: Mean baseline severity per etiology.
 ETIOLOGY_MEAN = {"covid19": 2.6, "bacterial_pneumonia": 2.2, "heart_failure": 2.0, "ards_other": 3.2}
-#: (device name, FiO2 fraction) ladder, lowest first.
-O2_LADDER = (
-    ("room_air", 0.21),
-    ("nasal_cannula_1L", 0.24),
-    ("nasal_cannula_2L", 0.28),
-    ("nasal_cannula_3L", 0.32),
-    ("nasal_cannula_4L", 0.36),
-    ("nasal_cannula_6L", 0.44),
-    ("venturi_mask", 0.50),
-    ("nonrebreather", 0.60),
-    ("nonrebreather_high", 0.80),
-    ("high_flow", 0.90),
-    ("high_flow_max", 1.00),
+#: Oxygen devices and the highest FiO2 (fraction) each delivers, lowest first.
+#: Nasal cannula: about 0.21 + 0.04 per L/min up to 6 L/min.
+O2_DEVICES = (
+    ("nasal_cannula", 0.45),
+    ("venturi_mask", 0.60),
+    ("nonrebreather", 0.80),
+    ("high_flow", 1.00),
 )
 
 
@@ -116,12 +110,18 @@ def zone_offset(zone: str, n_zones: int) -> float:
     return -0.6 + 0.6 * (i - 1)
 
 
-def _choose_device(sf_true: float) -> tuple[str, float]:
-    for name, fio2 in O2_LADDER:
-        spo2 = sf_true * fio2
-        if (name == "room_air" and spo2 >= 94.0) or (name != "room_air" and spo2 >= 92.0):
+def _choose_oxygen(rng: np.random.Generator, sf_true: float) -> tuple[str, float]:
+    """Titrate oxygen: room air if SpO2 >= 94 % on it, else the FiO2 (0.01 steps)
+    that aims at a target SpO2 drawn from U(92, 96) %, and the device that
+    delivers it."""
+    if sf_true * 0.21 >= 94.0:
+        return "room_air", 0.21
+    target = rng.uniform(92.0, 96.0)
+    fio2 = float(np.clip(np.round(target / sf_true, 2), 0.22, 1.0))
+    for name, top in O2_DEVICES:
+        if fio2 <= top:
             return name, fio2
-    return O2_LADDER[-1]
+    return O2_DEVICES[-1][0], fio2
 
 
 def simulate_clinical(
@@ -176,8 +176,8 @@ def simulate_clinical(
         readmit = int(rng.random() < 1 / (1 + np.exp(-logit)))
         discharge = f"{pid}-E{n_ex}"
         for e in range(n_ex):
-            device, fio2 = _choose_device(sf_true[e])
-            spo2 = float(np.clip(np.round(sf_true[e] * fio2 + rng.normal(0, 1.0)), 50, 100))
+            device, fio2 = _choose_oxygen(rng, sf_true[e])
+            spo2 = float(np.clip(np.round(sf_true[e] * fio2 + rng.normal(0, 1.5)), 50, 100))
             rows.append(
                 {
                     "patient_id": pid,

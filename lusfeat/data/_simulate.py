@@ -18,6 +18,7 @@ from __future__ import annotations
 import logging
 import os
 import time
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import asdict, dataclass
 from pathlib import Path
 
@@ -208,7 +209,9 @@ def simulate_cohort(
         [probe] * n_clips if probe != "mixed" else list(np.where(probe_rng.random(n_clips) < 0.5, "convex", "linear"))
     )
     rows = []
-    with CohortWriter(out, n_frames, size, size, annotators, with_truth=True, overwrite=overwrite) as w:
+    writer_pool = ThreadPoolExecutor(max_workers=1)
+    pending = None
+    with writer_pool, CohortWriter(out, n_frames, size, size, annotators, with_truth=True, overwrite=overwrite) as w:
         bar = _progress(progress, n_clips)
         start = 0
         buf: dict[str, list] = {"images": [], "truth": [], "confidence": []}
@@ -237,7 +240,11 @@ def simulate_cohort(
                 buf[key].append(clip[key])
             start += frames
             if start - buf_start >= 64 or k == n_clips - 1:
-                w.write(
+                # compress and write in the background while the next clips render
+                if pending is not None:
+                    pending.result()
+                pending = writer_pool.submit(
+                    w.write,
                     buf_start,
                     np.concatenate(buf["images"]),
                     np.concatenate(buf["confidence"]),
@@ -247,6 +254,8 @@ def simulate_cohort(
                 buf_start = start
             if bar is not None:
                 bar[0].update(bar[1], advance=1)
+        if pending is not None:
+            pending.result()
         if bar is not None:
             bar[0].stop()
         frames_df = pd.DataFrame(rows)

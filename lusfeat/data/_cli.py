@@ -1,0 +1,83 @@
+"""CLI commands of the data stage: ``simulate``, ``validate``, ``show``."""
+
+from __future__ import annotations
+
+import logging
+from pathlib import Path
+from typing import Annotated
+
+import typer
+
+from .._errors import InputError
+
+log = logging.getLogger("lusfeat.data")
+
+
+def _parse_exams(text: str) -> tuple[int, int]:
+    try:
+        if "-" in text:
+            lo, hi = text.split("-", 1)
+            return int(lo), int(hi)
+        v = int(text)
+        return v, v
+    except ValueError:
+        raise InputError(f"--exams must be N or LO-HI (e.g. 3 or 2-4), got {text!r}") from None
+
+
+def simulate(
+    out: Annotated[Path, typer.Argument(help="Cohort folder to create.")],
+    patients: Annotated[int, typer.Option(help="Number of patients.")] = 24,
+    exams: Annotated[str, typer.Option(help="Exams per patient: N or a range LO-HI.")] = "2-3",
+    zones: Annotated[int, typer.Option(help="Lung zones per exam: 6 or 12.")] = 6,
+    frames: Annotated[int, typer.Option(help="Frames per clip.")] = 4,
+    size: Annotated[int, typer.Option(help="Frame height and width in pixels.")] = 128,
+    probe: Annotated[str, typer.Option(help="linear, convex or mixed.")] = "mixed",
+    annotators: Annotated[int, typer.Option(help="Simulated annotators per frame.")] = 3,
+    seed: Annotated[int, typer.Option(help="Random seed (same seed, same bytes).")] = 0,
+    overwrite: Annotated[bool, typer.Option(help="Replace an existing cohort.")] = False,
+) -> None:
+    """Simulate a synthetic LUS cohort with known ground truth."""
+    from ._simulate import simulate_cohort
+
+    path = simulate_cohort(
+        out, patients=patients, exams=_parse_exams(exams), zones=zones, frames=frames, size=size,
+        probe=probe, annotators=annotators, seed=seed, overwrite=overwrite, progress=True,
+    )
+    typer.echo(f"cohort written to {path}")
+
+
+def validate(
+    path: Annotated[Path, typer.Argument(help="Cohort folder.")],
+    strict: Annotated[bool, typer.Option(help="Treat warnings as errors.")] = False,
+) -> None:
+    """Check a cohort and print its summary; exit code 1 on any problem."""
+    from .._errors import ValidationError
+    from ._validate import validate_cohort
+
+    summary = validate_cohort(path)
+    typer.echo(summary.to_text())
+    if strict and summary.warnings:
+        raise ValidationError(summary.warnings, header="warnings treated as errors (--strict)")
+    typer.echo("valid")
+
+
+def show(
+    path: Annotated[Path, typer.Argument(help="Cohort folder.")],
+    out: Annotated[Path, typer.Option("--out", "-o", help="PNG file to write.")] = Path("cohort.png"),
+    n: Annotated[int, typer.Option("-n", help="Number of frames.")] = 8,
+    frame: Annotated[list[int] | None, typer.Option("--frame", help="Array index to show (repeatable).")] = None,
+    annotator: Annotated[int | None, typer.Option(help="One annotator instead of the mean.")] = None,
+    seed: Annotated[int, typer.Option(help="Seed for picking frames.")] = 0,
+) -> None:
+    """Render frames with confidence (and truth) overlays to a PNG grid."""
+    from ._show import show_cohort
+
+    p = show_cohort(path, out, n=n, frames=frame or None, annotator=annotator, seed=seed)
+    typer.echo(f"figure written to {p}")
+
+
+def register(app: typer.Typer) -> None:
+    """Add the data commands to the app."""
+    app.command()(simulate)
+    app.command()(validate)
+    app.command()(show)

@@ -1,0 +1,47 @@
+"""CLI end to end for simulate / show through the launcher's main()."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+from pathlib import Path
+
+from typer.testing import CliRunner
+
+from lusfeat.cli import app
+from lusfeat.data import open_cohort
+
+ROOT = Path(__file__).resolve().parents[2]
+
+
+def test_simulate_show(tmp_path):
+    out = tmp_path / "c"
+    r = CliRunner().invoke(
+        app, ["simulate", str(out), "--patients", "2", "--exams", "2", "--frames", "1", "--size", "48", "--seed", "1"]
+    )
+    assert r.exit_code == 0, r.output
+    c = open_cohort(out)
+    assert c.n_frames == 2 * 2 * 6 * 1
+    png = tmp_path / "g.png"
+    r = CliRunner().invoke(app, ["show", str(out), "--out", str(png), "-n", "3"])
+    assert r.exit_code == 0, r.output
+    assert png.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+
+
+def test_launcher_reports_errors_in_one_line(tmp_path):
+    r = subprocess.run(
+        [sys.executable, str(ROOT / "cli.py"), "simulate", str(tmp_path / "c"), "--zones", "5"],
+        capture_output=True, text=True, cwd=tmp_path,
+    )
+    assert r.returncode == 1
+    assert "zones must be 6 or 12" in r.stderr
+    assert "Traceback" not in r.stderr
+    r = subprocess.run([sys.executable, str(ROOT / "cli.py"), "validate", str(tmp_path / "none")], capture_output=True, text=True)
+    assert r.returncode == 1 and "does not exist" in r.stderr and "Traceback" not in r.stderr
+
+
+def test_help_lists_commands():
+    r = CliRunner().invoke(app, ["--help"])
+    assert r.exit_code == 0
+    for cmd in ("simulate", "validate", "show"):
+        assert cmd in r.output
