@@ -117,7 +117,7 @@ def cluster_bootstrap(
         flat = idx.reshape(-1, idx.shape[-1])
         w = _counts(flat, n_groups)[:, row_group]
         out = np.asarray(statistic(w))
-        if on_batch is not None and idx.shape[-1] == n_groups:
+        if on_batch is not None and idx.ndim > 1 and idx.shape[-1] == n_groups:
             on_batch(flat.shape[0])
         return out.reshape((out.shape[0],) + lead)
 

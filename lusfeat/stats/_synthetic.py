@@ -9,9 +9,8 @@ mask pipeline is (truth masks: small noise; low-threshold labels: large).
 
 from __future__ import annotations
 
-from collections.abc import Mapping
-
 import zlib
+from collections.abc import Mapping
 
 import numpy as np
 import pandas as pd
@@ -34,6 +33,8 @@ def synthetic_study(
     exams: tuple[int, int] = (2, 3),
     noise: Mapping[str, float] | None = None,
     n_noise_features: int = 4,
+    slope_mean: float = -0.25,
+    slope_sd: float = 0.25,
     seed: int = 0,
 ) -> tuple[pd.DataFrame, dict[str, pd.DataFrame], pd.Series]:
     """Draw a clinical table and exam-level feature tables with known signal.
@@ -49,6 +50,8 @@ def synthetic_study(
         ``{"truth": 0.3, "noisy": 1.5}``.
     n_noise_features : int
         Extra pure-noise columns per table.
+    slope_mean, slope_sd : float
+        Severity change per day across patients (negative = improving).
     seed : int
 
     Returns
@@ -68,7 +71,7 @@ def synthetic_study(
         age = float(np.clip(np.round(rng.normal(62, 14)), 18, 95))
         sex = "M" if rng.random() < 0.55 else "F"
         s0 = rng.normal(2.5, 0.8)
-        slope = rng.normal(-0.25, 0.25)
+        slope = rng.normal(slope_mean, slope_sd)
         n_ex = int(rng.integers(exams[0], exams[1] + 1))
         days = np.r_[0, np.cumsum(rng.integers(1, 5, n_ex - 1))].astype(int)
         sev = np.clip(s0 + slope * days + rng.normal(0, 0.25, n_ex), 0, 5)

@@ -1,0 +1,134 @@
+"""Linear models recover known coefficients; XGBoost is reproducible; no fold leaks."""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from lusfeat import InputError
+from lusfeat.stats import fit_model
+from lusfeat.stats._analyze import _cross_validate, _Progress
+from lusfeat.stats._tasks import TaskData
+
+TRUE = np.array([5.0, 2.0, -0.3, 10.0])  # intercept, a, b, c
+
+
+def _regression(rng, n_patients=80, rows=3):
+    g = np.repeat(np.arange(n_patients), rows)
+    x = rng.normal(size=(g.size, 3)) * [1.0, 10.0, 0.1]
+    u = rng.normal(0, 1.0, n_patients)[g]  # patient random intercept: clustered errors
+    y = TRUE[0] + x @ TRUE[1:] + u + rng.normal(0, 1.0, g.size)
+    return x, y, g
+
+
+def test_ols_recovers_coefficients_within_cis():
+    x, y, g = _regression(np.random.default_rng(0))
+    t = fit_model("linear", "regression", x, y, g, ["a", "b", "c"]).table
+    assert list(t.index) == ["const", "a", "b", "c"]
+    covered = (t["ci_low"] <= TRUE) & (TRUE <= t["ci_high"])
+    assert covered.sum() >= 3, t  # P(<3 of 4 covered) is about 1.4% for exact 95% CIs
+    assert (np.abs(t["coef"] - TRUE) < 3.5 * t["se"]).all(), t
+
+
+def test_ols_cluster_ci_coverage_is_nominal():
+    """Over repeated simulations the 95% CIs cover the truth ~95% of the time."""
+    rng = np.random.default_rng(11)
+    sims, hits, total = 150, 0, 0
+    for _ in range(sims):
+        x, y, g = _regression(rng, n_patients=60)
+        t = fit_model("linear", "regression", x, y, g, ["a", "b", "c"]).table
+        cover = (t["ci_low"].to_numpy() <= TRUE) & (TRUE <= t["ci_high"].to_numpy())
+        hits += cover.sum()
+        total += cover.size
+    rate = hits / total
+    # 600 intervals; 3 binomial SEs (~0.027); intervals of one fit are not independent, so
+    # we allow 3.5 SEs of the per-simulation count
+    assert abs(rate - 0.95) < 3.5 * np.sqrt(0.95 * 0.05 / sims), rate
+
+
+def test_naive_ols_ses_would_fail_the_coverage_that_cluster_ses_pass():
+    """Guard against silently dropping the cluster-robust covariance: on strongly
+    clustered errors with a patient-level regressor naive SEs are far too small."""
+    import statsmodels.api as sm
+
+    rng = np.random.default_rng(3)
+    g = np.repeat(np.arange(50), 6)
+    xp = rng.normal(size=50)[g][:, None]
+    y = 1 + 0.5 * xp[:, 0] + rng.normal(0, 2, 50)[g] + rng.normal(0, 0.3, g.size)
+    t = fit_model("linear", "regression", xp, y, g, ["x"]).table
+    naive = sm.OLS(y, sm.add_constant(xp)).fit().bse[1]
+    assert t.loc["x", "se"] > 1.5 * naive
+
+
+def test_mixedlm_recovers_coefficients():
+    x, y, g = _regression(np.random.default_rng(1))
+    m = fit_model("linear", "regression", x, y, g, ["a", "b", "c"], sf_model="mixedlm")
+    assert m.method == "mixedlm"
+    t = m.table
+    assert ((t["ci_low"] <= TRUE) & (TRUE <= t["ci_high"])).all(), t
+
+
+def test_logit_recovers_odds_ratios_and_switches_to_l2():
+    rng = np.random.default_rng(2)
+    n = 1500
+    x = rng.normal(size=(n, 2))
+    beta = np.array([-0.5, 1.0, -0.7])
+    y = (rng.random(n) < 1 / (1 + np.exp(-(beta[0] + x @ beta[1:])))).astype(float)
+    m = fit_model("linear", "binary", x, y, np.arange(n), ["a", "b"])
+    assert m.method == "logit"
+    t = m.table
+    assert ((t["ci_low"] <= beta) & (beta <= t["ci_high"])).all(), t
+    np.testing.assert_allclose(t["odds_ratio"], np.exp(t["coef"]))
+    many = np.c_[x[:100], rng.normal(size=(100, 30))]
+    m2 = fit_model("linear", "binary", many, y[:100], np.arange(100), [f"f{i}" for i in range(32)])
+    assert m2.method == "logit-l2" and "L2" in m2.summary().as_text()
+
+
+def test_xgboost_reproducible_and_uses_early_stopping():
+    x, y, g = _regression(np.random.default_rng(4))
+    a = fit_model("xgboost", "regression", x, y, g, ["a", "b", "c"], seed=3)
+    b = fit_model("xgboost", "regression", x, y, g, ["a", "b", "c"], seed=3)
+    np.testing.assert_array_equal(a.predict(x), b.predict(x))
+    assert dict(a.info)["Early stopping"].endswith("inner patients")
+    assert "xgboost" in str(a.summary())
+
+
+def test_summary_text_and_frame():
+    x, y, g = _regression(np.random.default_rng(5))
+    s = fit_model("linear", "regression", x, y, g, ["a", "b", "c"]).summary("S/F on truth")
+    text = s.as_text()
+    assert "S/F on truth" in text and "cluster-robust" in text and "ci_low" in text
+    assert s.as_frame().shape[0] == 4
+
+
+def test_bad_model_options():
+    x, y, g = _regression(np.random.default_rng(6), n_patients=10)
+    with pytest.raises(InputError, match="--model"):
+        fit_model("forest", "regression", x, y, g, ["a", "b", "c"])
+    with pytest.raises(InputError, match="sf_model"):
+        fit_model("linear", "regression", x, y, g, ["a", "b", "c"], sf_model="gee")
+
+
+@pytest.mark.parametrize("model", ["linear", "xgboost"])
+def test_test_fold_outcomes_never_reach_the_model(model):
+    """Changing the outcomes of rows cannot change those rows' out-of-fold predictions,
+    while it does change other rows' predictions (so the check can fail)."""
+    rng = np.random.default_rng(7)
+    x, y, g = _regression(rng, n_patients=30)
+    feats = pd.DataFrame(x, columns=["a", "b", "c"])
+    rows = pd.DataFrame({"row_id": np.arange(len(y)), "patient_id": g})
+
+    def run(yv):
+        data = TaskData("sf", "regression", yv, g.astype(object), rows, {"p": feats})
+        preds, fold_of = _cross_validate(data, model, ["p"], folds=3, repeats=1, seed=0, n_jobs=1,
+                                         fit_kw={"sf_model": "ols"}, progress=_Progress(False, 0, 0))
+        return preds["p"][0], fold_of[0]
+
+    base, fold_of = run(y)
+    y2 = y.copy()
+    in_fold0 = fold_of == 0
+    y2[in_fold0] += rng.normal(0, 50, in_fold0.sum())
+    moved, _ = run(y2)
+    np.testing.assert_array_equal(base[in_fold0], moved[in_fold0])
+    assert not np.allclose(base[~in_fold0], moved[~in_fold0])
