@@ -1,0 +1,92 @@
+"""Checkpoints: everything needed to reuse a trained U-Net, loadable with ``weights_only=True``.
+
+A checkpoint (``model.pt``) is a dict of plain Python values and tensors::
+
+    format, format_version    "lusfeat-unet-checkpoint", 1
+    state_dict                the network's weights (CPU, float32)
+    model                     UNetConfig as a dict (depth, width, in/out channels)
+    strategy                  label strategy spec, e.g. "threshold:60"
+    class_names               list of class names (output channel order)
+    input_size                [H, W] the network was trained at
+    frame_size                [H, W] of the cohort's frames
+    normalisation             {"mean": m, "std": s}: x = (pixel / 255 - m) / s
+    data_fingerprint          cohort fingerprint (see cohort_fingerprint)
+    versions                  lusfeat, torch, numpy, python
+    fold, epoch, metrics      which fold, best epoch, its validation metrics
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+from typing import Any
+
+import torch
+
+from .._errors import InputError
+from .._io import atomic_file
+from ._unet import UNet, UNetConfig
+
+__all__ = ["save_checkpoint", "load_checkpoint", "load_model"]
+
+CHECKPOINT_FORMAT = "lusfeat-unet-checkpoint"
+CHECKPOINT_VERSION = 1
+
+
+def save_checkpoint(path: str | os.PathLike, model: UNet, **meta: Any) -> None:
+    """Write ``model`` and ``meta`` (plain values) to ``path`` atomically."""
+    state = {k: v.detach().to("cpu", torch.float32) if v.is_floating_point() else v.detach().cpu()
+             for k, v in _unwrap(model).state_dict().items()}
+    payload = {
+        "format": CHECKPOINT_FORMAT,
+        "format_version": CHECKPOINT_VERSION,
+        "state_dict": state,
+        "model": _unwrap(model).config.to_dict(),
+        **meta,
+    }
+    with atomic_file(path) as tmp:
+        torch.save(payload, tmp)
+
+
+def _unwrap(model: torch.nn.Module) -> UNet:
+    return getattr(model, "_orig_mod", model)  # torch.compile wrapper
+
+
+def load_checkpoint(path: str | os.PathLike) -> dict[str, Any]:
+    """Load a checkpoint dict safely (``torch.load(weights_only=True)``).
+
+    Raises
+    ------
+    InputError
+        When the file is missing, not a lusfeat checkpoint, or of an unknown version.
+    """
+    path = Path(path)
+    if not path.is_file():
+        raise InputError(f"checkpoint {path} does not exist; train a model with `lusfeat train`")
+    try:
+        ckpt = torch.load(path, map_location="cpu", weights_only=True)
+    except Exception as exc:
+        raise InputError(f"{path} is not a loadable checkpoint ({type(exc).__name__}: {exc})") from None
+    if not isinstance(ckpt, dict) or ckpt.get("format") != CHECKPOINT_FORMAT:
+        raise InputError(f"{path} is not a lusfeat U-Net checkpoint")
+    if ckpt.get("format_version") != CHECKPOINT_VERSION:
+        raise InputError(
+            f"{path}: checkpoint version {ckpt.get('format_version')!r} is unknown to this lusfeat "
+            f"(reads {CHECKPOINT_VERSION}); retrain or upgrade lusfeat"
+        )
+    return ckpt
+
+
+def load_model(path: str | os.PathLike, device: str | torch.device = "cpu") -> tuple[UNet, dict[str, Any]]:
+    """Rebuild the U-Net stored in a checkpoint, in eval mode on ``device``.
+
+    Returns
+    -------
+    model : UNet
+    checkpoint : dict
+        The checkpoint's metadata (see the module docstring).
+    """
+    ckpt = load_checkpoint(path)
+    model = UNet(UNetConfig.from_dict(ckpt["model"]))
+    model.load_state_dict(ckpt["state_dict"])
+    return model.to(device).eval(), ckpt

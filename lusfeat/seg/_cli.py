@@ -1,0 +1,92 @@
+"""``lusfeat train``, ``lusfeat segment`` and ``lusfeat evaluate``."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Annotated
+
+import typer
+from rich.console import Console
+
+__all__ = ["register"]
+
+console = Console()
+
+
+def train_command(
+    cohort: Annotated[Path, typer.Argument(help="Cohort folder.")],
+    out: Annotated[Path, typer.Option("--out", "-o", help="Run folder to write, e.g. runs/threshold-60.")],
+    strategy: Annotated[str, typer.Option(
+        help="Label strategy: threshold:T, soft, weighted:T or ignore:LO-HI, optionally @mean|@max|"
+             "@majority|@staple (e.g. threshold:60@staple).")] = "threshold:60",
+    folds: Annotated[int, typer.Option(help="Cross-fitting folds K: K models on patient folds so every "
+                                            "frame gets an out-of-fold prediction (1: one model).")] = 1,
+    epochs: Annotated[int, typer.Option(help="Training epochs per model.")] = 30,
+    device: Annotated[str, typer.Option(help="auto, cpu, cuda or cuda:N.")] = "auto",
+    size: Annotated[int | None, typer.Option(help="Train at SxS pixels (frames resized on the fly); "
+                                                  "default: the cohort's frame size.")] = None,
+    depth: Annotated[int, typer.Option(help="U-Net poolings.")] = 4,
+    width: Annotated[int, typer.Option(help="U-Net channels of the first level.")] = 16,
+    batch_size: Annotated[int, typer.Option(help="Frames per step.")] = 8,
+    lr: Annotated[float, typer.Option(help="Peak AdamW learning rate (cosine schedule).")] = 1e-2,
+    seed: Annotated[int, typer.Option(help="Seed of folds, initial weights and augmentation.")] = 0,
+    threads: Annotated[int | None, typer.Option(help="CPU threads for torch (default: torch's).")] = None,
+    compile: Annotated[bool, typer.Option("--compile/--no-compile", help="torch.compile the network.")] = False,
+    overwrite: Annotated[bool, typer.Option(help="Replace an existing run folder.")] = False,
+    progress: Annotated[bool, typer.Option("--progress/--no-progress", help="Show progress bars.")] = True,
+) -> None:
+    """Train U-Nets under a label strategy (resumes an interrupted run of the same command)."""
+    from . import UNetConfig, train
+
+    run = train(cohort, out, strategy, folds=folds, epochs=epochs, device=device, size=size, seed=seed,
+                model=UNetConfig(depth=depth, width=width), batch_size=batch_size, lr=lr, threads=threads,
+                compile=compile, progress=progress, overwrite=overwrite)
+    console.print(f"run written to [bold]{run}[/]")
+
+
+def segment_command(
+    cohort: Annotated[Path, typer.Argument(help="Cohort folder.")],
+    run: Annotated[Path, typer.Argument(help="Run folder written by `lusfeat train`.")],
+    out: Annotated[Path | None, typer.Option("--out", "-o", help="Mask set folder (default: RUN/masks).")] = None,
+    device: Annotated[str, typer.Option(help="auto, cpu, cuda or cuda:N.")] = "auto",
+    batch_size: Annotated[int, typer.Option(help="Frames per forward pass.")] = 64,
+    threads: Annotated[int | None, typer.Option(help="CPU threads for torch.")] = None,
+    overwrite: Annotated[bool, typer.Option(help="Replace an existing mask set.")] = False,
+    progress: Annotated[bool, typer.Option("--progress/--no-progress", help="Show progress bars.")] = True,
+) -> None:
+    """Predict masks and probabilities for every frame (out-of-fold for cross-fitted runs)."""
+    from ..data import open_masks
+    from . import segment
+
+    path = segment(cohort, run, out if out is not None else run / "masks", device=device,
+                   batch_size=batch_size, threads=threads, progress=progress, overwrite=overwrite)
+    fps = open_masks(path).meta.get("frames_per_second")
+    console.print(f"masks written to [bold]{path}[/] ({fps:.1f} frames/s)")
+
+
+def evaluate_command(
+    cohort: Annotated[Path, typer.Argument(help="Cohort folder.")],
+    masks: Annotated[Path, typer.Argument(help="Mask set folder (from `lusfeat segment`).")],
+    out: Annotated[Path | None, typer.Option("--out", "-o", help="Folder for the Parquet tables and "
+                                                                  "evaluation.json (default: MASKS/evaluation).")] = None,
+    bootstrap: Annotated[int, typer.Option(help="Patient-level bootstrap draws for 95% CIs.")] = 1000,
+    fusion: Annotated[str, typer.Option(help="Annotator fusion of the confidence references.")] = "mean",
+    seed: Annotated[int, typer.Option(help="Bootstrap seed.")] = 0,
+    overwrite: Annotated[bool, typer.Option(help="Replace an existing output folder.")] = False,
+    progress: Annotated[bool, typer.Option("--progress/--no-progress", help="Show progress bars.")] = True,
+) -> None:
+    """Dice, IoU, precision, recall and HD95 against truth and confidence references; calibration."""
+    from . import evaluate
+
+    dest = out if out is not None else masks / "evaluation"
+    result = evaluate(cohort, masks, dest, fusion=fusion, bootstrap=bootstrap, seed=seed, progress=progress,
+                      overwrite=overwrite)
+    console.print(result.summary_text(), highlight=False, markup=False)
+    console.print(f"evaluation written to [bold]{dest}[/]")
+
+
+def register(app: typer.Typer) -> None:
+    """Add the segmentation commands to the lusfeat app."""
+    app.command("train")(train_command)
+    app.command("segment")(segment_command)
+    app.command("evaluate")(evaluate_command)

@@ -1,0 +1,147 @@
+"""Preload a cohort's frames and strategy targets into memory as compact tensors.
+
+Training on small cohorts is fastest when everything sits in memory (or GPU
+memory) and batches are plain index operations, with no per-sample Python and
+no loader processes. Images, targets and weights are stored as ``uint8``
+(targets and weights quantised to 1/255) and converted per batch.
+"""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+import torch
+from torch.nn import functional as F
+
+from ..labels import Strategy, fuse
+from ._device import resize
+
+__all__ = ["FrameData", "load_frames", "read_images", "augment"]
+
+logger = logging.getLogger(__name__)
+
+#: Frames read from Zarr per step while preloading.
+READ_CHUNK = 64
+
+
+@dataclass
+class FrameData:
+    """Frames in memory at training size.
+
+    Attributes
+    ----------
+    indices : (N,) int64 ndarray
+        Cohort array indices of the rows.
+    images : (N, 1, S, S') uint8 tensor
+    target : (N, C, S, S') uint8 tensor, ``round(255 * target)``
+    weight : (N, C, S, S') uint8 tensor, ``round(255 * weight)``
+    """
+
+    indices: np.ndarray
+    images: torch.Tensor
+    target: torch.Tensor
+    weight: torch.Tensor
+
+
+def _read(array: Any, idx: np.ndarray) -> np.ndarray:
+    """Read rows ``idx`` (sorted) of a Zarr array; contiguous runs are sliced."""
+    if idx.size and idx[-1] - idx[0] + 1 == idx.size:
+        return np.asarray(array[int(idx[0]) : int(idx[-1]) + 1])
+    return np.asarray(array.oindex[idx])
+
+
+def read_images(cohort: Any, idx: np.ndarray, size: tuple[int, int]) -> torch.Tensor:
+    """Images ``(B, 1, S, S') float32`` in 0..1 for cohort rows ``idx``, resized to ``size``."""
+    img = torch.from_numpy(_read(cohort.images, idx)).unsqueeze(1).float().div_(255.0)
+    return resize(img, size)
+
+
+def _quantise(x: torch.Tensor) -> torch.Tensor:
+    return x.mul(255.0).round_().clamp_(0, 255).to(torch.uint8)
+
+
+def load_frames(
+    cohort: Any, indices: np.ndarray, strategy: Strategy, size: tuple[int, int], progress: Any = None
+) -> FrameData:
+    """Read frames ``indices`` and compute the strategy's targets at ``size``.
+
+    The fused confidence is resized (bilinear) before the strategy is applied,
+    so binary targets stay binary at any size.
+
+    Parameters
+    ----------
+    cohort : Cohort
+    indices : (N,) int ndarray
+        Sorted array indices.
+    strategy : Strategy
+    size : (int, int)
+        Training size ``(S, S')``.
+    progress : callable, optional
+        Called with the number of frames read after each chunk.
+    """
+    indices = np.asarray(indices, dtype=np.int64)
+    imgs, tgts, wts = [], [], []
+    for start in range(0, indices.size, READ_CHUNK):
+        idx = indices[start : start + READ_CHUNK]
+        imgs.append(_quantise(read_images(cohort, idx, size)))
+        fused = torch.from_numpy(fuse(_read(cohort.confidence, idx), strategy.fusion))
+        target, weight = strategy.targets_from_fused(resize(fused, size).numpy())
+        tgts.append(_quantise(torch.from_numpy(target)))
+        wts.append(_quantise(torch.from_numpy(weight)))
+        if progress is not None:
+            progress(idx.size)
+    c = len(cohort.class_names)
+    empty = torch.zeros((0, c) + tuple(size), dtype=torch.uint8)
+    return FrameData(
+        indices=indices,
+        images=torch.cat(imgs) if imgs else empty[:, :1],
+        target=torch.cat(tgts) if tgts else empty,
+        weight=torch.cat(wts) if wts else empty,
+    )
+
+
+def augment(
+    x: torch.Tensor, target: torch.Tensor, weight: torch.Tensor, generator: torch.Generator
+) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+    """Ultrasound-safe augmentation of one batch, all samples at once.
+
+    - horizontal flip with probability 1/2 (never vertical: depth runs down the image);
+    - gain and contrast: ``x' = clip(g * x**gamma, 0, 1)``, ``g ~ U(0.8, 1.2)``,
+      ``gamma ~ U(0.8, 1.25)``;
+    - scale ``s ~ U(0.9, 1.1)`` and shifts of up to 5 % of the frame each way
+      (bilinear resampling; pixels coming from outside the frame get weight 0).
+
+    Parameters
+    ----------
+    x : (B, 1, H, W) float tensor in 0..1
+    target, weight : (B, C, H, W) float tensors
+    generator : torch.Generator
+        CPU generator; random numbers are drawn on the CPU and moved to ``x.device``.
+
+    Returns
+    -------
+    x, target, weight : tensors of the same shapes
+    """
+    b, c = x.shape[0], target.shape[1]
+    dev = x.device
+
+    def u(lo: float, hi: float) -> torch.Tensor:
+        return (lo + (hi - lo) * torch.rand(b, generator=generator)).to(dev)
+
+    flip = (torch.rand(b, generator=generator) < 0.5).to(dev)
+    gain, gamma = u(0.8, 1.2), u(0.8, 1.25)
+    scale, tx, ty = u(0.9, 1.1), u(-0.1, 0.1), u(-0.1, 0.1)
+    sign = torch.where(flip, -1.0, 1.0).to(x.dtype)
+    theta = torch.zeros(b, 2, 3, device=dev, dtype=x.dtype)
+    theta[:, 0, 0] = sign / scale  # a negative x scale is the horizontal flip
+    theta[:, 1, 1] = 1.0 / scale
+    theta[:, 0, 2] = tx
+    theta[:, 1, 2] = ty
+    stack = torch.cat([x, target, weight], dim=1)
+    grid = F.affine_grid(theta, list(stack.shape), align_corners=False)
+    out = F.grid_sample(stack, grid, mode="bilinear", padding_mode="zeros", align_corners=False)
+    x = out[:, :1].clamp_(1e-6, 1.0).pow_(gamma.view(b, 1, 1, 1)).mul_(gain.view(b, 1, 1, 1)).clamp_(0, 1)
+    return x, out[:, 1 : 1 + c], out[:, 1 + c :]

@@ -1,0 +1,187 @@
+"""Batched inference over every frame of a cohort, out-of-fold for cross-fitted runs."""
+
+from __future__ import annotations
+
+import logging
+import os
+import time
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pandas as pd
+import torch
+
+from .._errors import InputError
+from .._io import read_json
+from ..data import MaskWriter, open_cohort
+from ._checkpoint import load_model
+from ._data import read_images
+from ._device import autocast, cohort_fingerprint, resize, resolve_device, thread_limit, versions
+from ._train import RUN_FORMAT
+
+__all__ = ["segment", "open_run"]
+
+logger = logging.getLogger(__name__)
+
+
+def open_run(run: str | os.PathLike) -> tuple[dict[str, Any], pd.DataFrame]:
+    """Read a run folder's ``run.json`` and ``folds.parquet``.
+
+    Raises
+    ------
+    InputError
+        When ``run`` is not a finished run folder.
+    """
+    run = Path(run)
+    meta_path = run / "run.json"
+    if not meta_path.is_file():
+        partial = run.parent / f".{run.name}.partial"
+        hint = (f"; an interrupted run is in {partial}: rerun the same `lusfeat train` command to finish it"
+                if partial.exists() else "; train one with `lusfeat train`")
+        raise InputError(f"{run} is not a run folder (no run.json){hint}")
+    meta = read_json(meta_path)
+    if meta.get("format") != RUN_FORMAT:
+        raise InputError(f"{meta_path}: format is {meta.get('format')!r}, expected {RUN_FORMAT!r}")
+    try:
+        folds = pd.read_parquet(run / "folds.parquet")
+    except Exception as exc:
+        raise InputError(f"{run / 'folds.parquet'} is missing or unreadable ({exc}); retrain the run") from None
+    return meta, folds
+
+
+def segment(
+    cohort: Any,
+    run: str | os.PathLike,
+    out: str | os.PathLike,
+    *,
+    device: str = "auto",
+    batch_size: int = 64,
+    threshold: float = 0.5,
+    threads: int | None = None,
+    progress: bool = True,
+    overwrite: bool = False,
+) -> Path:
+    """Predict masks and probabilities for every frame of a cohort with a trained run.
+
+    In a cross-fitted run (``folds >= 2``) each frame is predicted by the model
+    of its patient's fold, which never saw that patient (patients missing from
+    the run's fold table, e.g. added later, get model 0). Frames are resized to
+    the run's input size, predicted (bf16 autocast and channels_last on CUDA),
+    and the logits resized back to the cohort's frame size (bilinear) before
+    the sigmoid.
+
+    Parameters
+    ----------
+    cohort : Cohort or path-like
+    run : path-like
+        Run folder written by :func:`train`.
+    out : path-like
+        Mask set folder (see :mod:`lusfeat.data._masks`): ``masks`` ``(N, C, H, W) bool``
+        and ``probabilities`` ``(N, C, H, W) uint8`` (``round(255 p)``), plus
+        ``masks.json`` recording the run, strategy, fold use, device and frames/s.
+    device : {"auto", "cpu", "cuda", "cuda:N"}
+    batch_size : int
+        Frames per forward pass.
+    threshold : float
+        Probability at or above which a pixel is in the mask (0.5).
+    threads : int, optional
+        ``torch.set_num_threads`` for the call.
+    progress : bool
+    overwrite : bool
+
+    Returns
+    -------
+    Path
+        The mask set folder.
+
+    Raises
+    ------
+    InputError
+        When the run does not fit the cohort (classes) or options are invalid.
+    """
+    cohort = open_cohort(cohort) if isinstance(cohort, (str, os.PathLike)) else cohort
+    meta, fold_table = open_run(run)
+    dev = resolve_device(device)
+    if int(batch_size) < 1:
+        raise InputError(f"batch_size must be >= 1, got {batch_size}")
+    if not 0.0 < threshold < 1.0:
+        raise InputError(f"threshold must be in (0, 1), got {threshold}")
+    if list(meta["class_names"]) != list(cohort.class_names):
+        raise InputError(
+            f"run {run} predicts classes {meta['class_names']} but the cohort has {list(cohort.class_names)}"
+        )
+    data_fp = cohort_fingerprint(cohort)
+    if data_fp != meta["cohort"]["fingerprint"]:
+        logger.info("cohort %s differs from the one run %s was trained on", cohort.path, run)
+    n_folds = int(meta["folds"])
+    fold_of = dict(zip(fold_table["patient_id"].astype(str), fold_table["fold"].astype(int), strict=True))
+    patients = cohort.frames["patient_id"].astype(str).to_numpy()
+    frame_fold = np.array([fold_of.get(p, -1) for p in patients], dtype=np.int64)
+    unseen = int((frame_fold < 0).sum())
+    if unseen:
+        logger.warning("%d frame(s) of patients unknown to run %s are predicted by model 0", unseen, run)
+    if n_folds == 1:
+        frame_fold[:] = 0
+    frame_fold[frame_fold < 0] = 0
+    h, w = cohort.shape
+    n = cohort.n_frames
+    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+
+    t0 = time.perf_counter()
+    model_s = 0.0
+    with thread_limit(threads):
+        models = []
+        for k in range(n_folds):
+            net, ck = load_model(Path(run) / f"fold-{k}" / "model.pt", dev)
+            net = net.to(memory_format=torch.channels_last)
+            models.append((net, ck["normalisation"]["mean"], ck["normalisation"]["std"], tuple(ck["input_size"])))
+        with (
+            MaskWriter(out, n, h, w, with_probabilities=True, overwrite=overwrite) as writer,
+            Progress(TextColumn("segment"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn(),
+                     disable=not progress) as bar,
+        ):
+            task = bar.add_task("segment", total=n)
+            for start in range(0, n, int(batch_size)):
+                idx = np.arange(start, min(n, start + int(batch_size)))
+                probs = np.empty((idx.size, len(cohort.class_names), h, w), np.uint8)
+                raw = None
+                for k in np.unique(frame_fold[idx]):
+                    net, mean, std, size = models[int(k)]
+                    sel = np.flatnonzero(frame_fold[idx] == k)
+                    if raw is None or raw.shape[-2:] != size:
+                        raw = read_images(cohort, idx, size)
+                    tm = time.perf_counter()
+                    p = _predict(net, raw[sel], mean, std, (h, w), dev)
+                    model_s += time.perf_counter() - tm
+                    probs[sel] = p
+                writer.write(start, probs >= np.uint8(round(255 * threshold)), probs)
+                bar.advance(task, idx.size)
+            elapsed = time.perf_counter() - t0
+            fps = n / elapsed if elapsed > 0 else float("inf")
+            writer.finish({
+                "producer": "lusfeat.seg.segment", "run": str(Path(run)), "strategy": meta["strategy"],
+                "strategy_name": meta["strategy_name"], "run_fingerprint": meta["fingerprint"],
+                "cohort": {"path": str(cohort.path), "fingerprint": data_fp},
+                "out_of_fold": bool(meta["cross_fitted"]), "folds": n_folds,
+                "frames_unknown_to_run": unseen, "threshold": float(threshold), "device": str(dev),
+                "batch_size": int(batch_size), "frames_per_second": fps,
+                "model_frames_per_second": n / model_s if model_s > 0 else None,
+                "elapsed_s": elapsed, "versions": versions(),
+            })
+    logger.info("segmented %d frames in %.2f s (%.1f frames/s, model only %.1f) -> %s",
+                n, elapsed, fps, n / max(model_s, 1e-9), out)
+    return Path(out)
+
+
+@torch.no_grad()
+def _predict(
+    net: torch.nn.Module, x: torch.Tensor, mean: float, std: float, frame_size: tuple[int, int],
+    dev: torch.device,
+) -> np.ndarray:
+    """Probabilities ``(B, C, H, W) uint8`` (``round(255 p)``) at ``frame_size``."""
+    x = ((x.to(dev, non_blocking=True) - mean) / std).contiguous(memory_format=torch.channels_last)
+    with autocast(dev):
+        logits = net(x)
+    p = torch.sigmoid(resize(logits.float(), frame_size))
+    return p.mul_(255.0).round_().to(torch.uint8).cpu().numpy()
