@@ -108,7 +108,7 @@ def frame_features(
     cols = xp.arange(w)
     first = xp.argmax(pcol, axis=1)
     last = w - 1 - xp.argmax(pcol[:, ::-1], axis=1)
-    z = (~pcol) & (cols[None, :] > first[:, None]) & (cols[None, :] < last[:, None])
+    z = (~pcol) & (cols[None, :] > first[:, None]) & (cols[None, :] < last[:, None]) & has_pl[:, None]
     zstart = z & ~xp.concatenate([xp.zeros((n, 1), dtype=bool), z[:, :-1]], axis=1)
     run_id = xp.cumsum(zstart, axis=1) * z
     key = (xp.arange(n)[:, None] * (w + 1) + run_id)[z]

@@ -1,0 +1,99 @@
+"""Cohort extraction, output folder and readers (pandas, polars, DuckDB)."""
+
+from __future__ import annotations
+
+import json
+
+import numpy as np
+import pytest
+
+from lusfeat import InputError
+from lusfeat.data import MaskWriter, open_cohort
+from lusfeat.features import extract, read_features
+
+
+@pytest.fixture(scope="module")
+def truth_features(tiny_cohort, tmp_path_factory):
+    return extract(tiny_cohort, "truth", tmp_path_factory.mktemp("f") / "truth",
+                   backend="cpu", batch=50, progress=False)
+
+
+def test_folder_layout_and_metadata(truth_features, tiny_cohort):
+    names = {p.name for p in truth_features.iterdir()}
+    assert {"features.json", "dictionary.csv", "components.parquet", "frame.parquet",
+            "frame_wide.parquet", "clip.parquet", "zone.parquet", "exam.parquet",
+            "exam_wide.parquet", "patient.parquet"} <= names
+    meta = json.loads((truth_features / "features.json").read_text())
+    assert meta["backend"] == "cpu" and meta["masks"]["source"] == "truth"
+    assert meta["lengths_unit"] == "mm"
+    assert meta["timings"]["frames_per_s"] > 0
+    assert meta["cohort"]["n_frames"] == open_cohort(tiny_cohort).n_frames
+
+
+def test_exam_table_joins_clinical(truth_features, tiny_cohort):
+    c = open_cohort(tiny_cohort)
+    exams = read_features(truth_features)
+    assert exams["exam_id"].is_unique
+    assert set(exams["exam_id"]) == set(c.clinical["exam_id"])
+    table = exams.merge(c.clinical, on="exam_id")
+    assert len(table) == len(exams)
+    num = exams.drop(columns=["exam_id", "patient_id"])
+    assert all(str(t) == "float64" for t in num.dtypes)
+    # truly-undefined only: every count/area/score column is complete
+    complete = [k for k in num.columns if "_count_" in k or "_area_" in k or k.startswith("lus_")]
+    assert not num[complete].isna().any().any()
+
+
+def test_severity_drives_b_lines(truth_features, tiny_cohort):
+    sev = open_cohort(tiny_cohort).latent_severity()
+    exams = read_features(truth_features).set_index("exam_id")
+    rho = np.corrcoef(sev.loc[exams.index].to_numpy(float), exams["lus_score_sum"])[0, 1]
+    assert rho > 0.3
+
+
+@pytest.mark.parametrize("level", ["component", "frame", "clip", "zone", "exam", "patient"])
+def test_every_level_reads_in_both_forms(truth_features, level):
+    df = read_features(truth_features, level)
+    assert len(df) > 0
+    if level != "component":
+        other = "long" if level == "exam" else "wide"
+        assert len(read_features(truth_features, level, form=other)) > 0
+
+
+def test_parquet_opens_in_polars_and_duckdb(truth_features):
+    import duckdb
+    import polars as pl
+
+    wide = pl.read_parquet(truth_features / "exam_wide.parquet")
+    n = duckdb.sql(f"select count(*) from '{truth_features / 'exam.parquet'}'").fetchall()[0][0]
+    assert wide.height > 0 and n > 0
+
+
+def test_labels_masks_and_mask_set_agree(tiny_cohort, tmp_path):
+    c = open_cohort(tiny_cohort)
+    out = extract(c, "labels:50", tmp_path / "lab", backend="cpu", progress=False)
+    conf = np.asarray(c.confidence[:])
+    masks = conf.astype(np.float32).mean(axis=1) >= 50
+    with MaskWriter(tmp_path / "ms", c.n_frames, *c.shape) as w:
+        w.write(0, masks)
+        w.finish({"producer": "test"})
+    out2 = extract(c, tmp_path / "ms", tmp_path / "ms_f", backend="cpu", progress=False)
+    out3 = extract(c, masks, tmp_path / "arr_f", backend="cpu", progress=False)
+    a = read_features(out, "frame", form="wide")
+    for o in (out2, out3):
+        b = read_features(o, "frame", form="wide")
+        np.testing.assert_array_equal(a["b_line_count"], b["b_line_count"])
+
+
+def test_bad_inputs(tiny_cohort, tmp_path, truth_features):
+    c = open_cohort(tiny_cohort)
+    with pytest.raises(InputError, match="shape"):
+        extract(c, np.zeros((3, 5, 8, 8), bool), tmp_path / "x", progress=False)
+    with pytest.raises(InputError, match="bool"):
+        extract(c, np.zeros((c.n_frames, 5, *c.shape), np.uint8), tmp_path / "x", progress=False)
+    with pytest.raises(InputError, match="labels:60"):
+        extract(c, "labels:abc", tmp_path / "x", progress=False)
+    with pytest.raises(InputError, match="already exists"):
+        extract(c, "truth", truth_features, progress=False)
+    with pytest.raises(InputError, match="level"):
+        read_features(truth_features, "ward")
