@@ -82,7 +82,7 @@ def read_clinical(
     column_map : mapping, optional
         lusfeat column -> column in the file, e.g. ``{"spo2": "SpO2 (%)"}``. One source
         column may feed several lusfeat columns. Unmapped lusfeat columns are taken from
-        a column of the same name when present. ``o2_flow_lpm`` (oxygen flow, L/min)
+        a column of the same name (any letter case) when present. ``o2_flow_lpm`` (oxygen flow, L/min)
         is read too.
     na_codes : sequence
         Extra missing-value codes such as ``-99`` (empty, NA, n/a, nan, none, null,
@@ -119,7 +119,8 @@ def read_clinical(
             problems.error(f"--map {target}={source}: {target!r} is not a clinical column; use one of {list(known)}")
         elif source not in raw.columns:
             problems.error(f"--map {target}={source}: {name} has no column {source!r}; its columns are {list(raw.columns)}")
-    cols = {t: column_map.get(t, t) for t in known}
+    lower = {c.lower(): c for c in raw.columns}
+    cols = {t: column_map.get(t, lower.get(t, t)) for t in known}  # same name, any case
     cols = {t: s for t, s in cols.items() if s in raw.columns}
     if "exam_id" not in cols:
         problems.error(f"{name} has no exam_id column; add one or map it with --map exam_id=<column>")

@@ -54,10 +54,17 @@ def _disk(radius: int) -> np.ndarray:
 
 
 def _kind_of(mask: np.ndarray, bbox: tuple[int, int, int, int]) -> str:
-    """``"rectangle"`` when the region fills its bounding box, else ``"sector"``."""
+    """``"rectangle"`` when the region fills its bounding box or its top is full width.
+
+    A fan's top (near the probe) is much narrower than its bounding box; a linear image
+    (or a crop inside a fan) is full width at the top even when a deep corner is dark.
+    """
     y0, y1, x0, x1 = bbox
-    fill = mask[y0:y1, x0:x1].mean()
-    return "rectangle" if fill >= 0.97 else "sector"
+    box = mask[y0:y1, x0:x1]
+    fill = box.mean()
+    band = max(1, (y1 - y0) // 20)
+    top = float(np.median(box[:band].sum(axis=1))) / (x1 - x0)
+    return "rectangle" if fill >= 0.97 or (fill >= 0.9 and top >= 0.95) else "sector"
 
 
 def _mirror_complete(hull: np.ndarray, bbox: tuple[int, int, int, int]) -> np.ndarray:
@@ -65,7 +72,8 @@ def _mirror_complete(hull: np.ndarray, bbox: tuple[int, int, int, int]) -> np.nd
 
     Fans are symmetric about the probe axis; where the deep part of one side is dark
     (acoustic shadow) the detected hull is cut diagonally, and the other side restores
-    it. The axis is the mean midpoint of the upper fifth of the region.
+    it. The axis is the mean midpoint of the upper fifth of the region; only the lower half
+    is mirrored, so an off-axis crop with a black top corner keeps its corner out.
     """
     y0, y1, _, _ = bbox
     band = max(1, (y1 - y0) // 5)
@@ -78,6 +86,7 @@ def _mirror_complete(hull: np.ndarray, bbox: tuple[int, int, int, int]) -> np.nd
     ok = (src >= 0) & (src < w)
     mirrored = np.zeros_like(hull)
     mirrored[:, ok] = hull[:, src[ok]]
+    mirrored[: y0 + (y1 - y0) // 2] = False  # only the deep half: the top edges are reliable
     return hull | mirrored
 
 
@@ -159,7 +168,7 @@ def detect_scan_region(
         from skimage.morphology import convex_hull_image
 
         mask = convex_hull_image(_mirror_complete(mask, bbox))
-    else:
+    elif mask[bbox[0] : bbox[1], bbox[2] : bbox[3]].mean() >= 0.99:  # a clean rectangle
         y0, y1, x0, x1 = bbox
         mask = np.zeros_like(mask)
         mask[y0:y1, x0:x1] = True

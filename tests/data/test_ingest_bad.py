@@ -1,0 +1,125 @@
+"""Bad inputs: every problem is named with its file/line and fix, all in one report,
+and nothing is left in OUT."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+from ingest_helpers import fan_frame, rect_frame, write_dicom, write_manifest, write_png, write_video
+
+from lusfeat import ValidationError
+from lusfeat.data.ingest import ingest
+
+
+def _row(path, **kw):
+    row = {"path": path, "patient_id": "P1", "exam_id": "E1", "zone": "R1"}
+    row.update(kw)
+    return row
+
+
+def _fails(tmp_path, manifest, **kw) -> list[str]:
+    out = tmp_path / "out"
+    with pytest.raises(ValidationError) as info:
+        ingest(manifest, out, size=32, **kw)
+    assert not out.exists()
+    assert not [p for p in tmp_path.iterdir() if p.name.startswith(".out.tmp")]
+    return info.value.problems
+
+
+@pytest.fixture()
+def good(tmp_path):
+    write_png(tmp_path / "f.png", rect_frame())
+    return tmp_path
+
+
+def test_all_problems_in_one_report(good):
+    tmp = good
+    (tmp / "trunc.png").write_bytes((tmp / "f.png").read_bytes()[:200])
+    write_dicom(tmp / "c.dcm", np.stack([fan_frame()[0]] * 2))
+    (tmp / "trunc.dcm").write_bytes((tmp / "c.dcm").read_bytes()[:-5000])
+    write_video(tmp / "v.mp4", np.stack([fan_frame(seed=s)[0] for s in range(4)]))
+    (tmp / "trunc.mp4").write_bytes((tmp / "v.mp4").read_bytes()[:300])
+    write_png(tmp / "small.png", np.zeros((50, 50), np.uint8))
+    m = write_manifest(tmp / "m.csv", [
+        _row("missing.png"),                                     # line 2
+        _row("trunc.png"),                                       # line 3
+        _row("trunc.dcm"),                                       # line 4
+        _row("trunc.mp4"),                                       # line 5
+        _row("f.png", mask_b_line="small.png"),                  # line 6: size mismatch
+        _row("f.png", clip_id="f", frame_index=0, zone="R1", annotator="x"),  # duplicate frame id via same key
+    ])
+    problems = _fails(tmp, m)
+    text = "\n".join(problems)
+    assert "m.csv line 2" in text and "missing.png does not exist" in text
+    assert "m.csv line 3: cannot read trunc.png" in text
+    assert "m.csv line 4: cannot read trunc.dcm" in text
+    assert "m.csv line 5: cannot read trunc.mp4" in text
+    assert "m.csv line 6: mask small.png (b_line) is (50, 50) (W x H) but its image is 140 x 100" in text
+    assert "m.csv line 7: duplicate frame ID 'f#0'" in text
+    assert len(problems) == 6
+
+
+def test_duplicate_frame_ids(good):
+    write_png(good / "g.png", rect_frame(seed=3))
+    m = write_manifest(good / "m.csv", [
+        _row("f.png", clip_id="c1", frame_index=0), _row("g.png", clip_id="c1", frame_index=0),
+    ])
+    (p,) = _fails(good, m)
+    assert "m.csv line 3: duplicate frame ID 'c1#0' (also from m.csv line 2)" in p
+    assert "distinct clip_id or frame_index" in p
+
+
+def test_duplicate_annotator_row(good):
+    m = write_manifest(good / "m.csv", [_row("f.png", annotator="a"), _row("f.png", annotator="a")])
+    (p,) = _fails(good, m)
+    assert "line 3" in p and "remove the duplicate row" in p
+
+
+@pytest.mark.parametrize(
+    ("value", "scale", "expect"),
+    [(150, "percent", "above 100"), (300, "auto", "above 255"), (300, "byte", "above 255")],
+)
+def test_confidence_out_of_range(good, value, scale, expect):
+    mask = np.zeros((100, 140), np.uint16)
+    mask[10:20, 10:20] = value
+    write_png(good / "mk.png", mask)
+    m = write_manifest(good / "m.csv", [_row("f.png", mask_b_line="mk.png")])
+    (p,) = _fails(good, m, confidence_scale=scale)
+    assert "m.csv line 2" in p and expect in p
+
+
+def test_unknown_class_column_and_table(good):
+    mask = np.zeros((100, 140), np.uint8)
+    mask[10:20, 10:20] = 1
+    write_png(good / "mk.png", mask)
+    (good / "t.csv").write_text("class,region,confidence\nbline,1,50\n")
+    m = write_manifest(good / "m.csv", [_row("f.png", mask_bline="mk.png")])
+    (p,) = _fails(good, m)
+    assert "'mask_bline' names unknown class 'bline'" in p
+    m = write_manifest(good / "m.csv", [_row("f.png", mask_b_line="mk.png", confidence_table="t.csv")])
+    (p,) = _fails(good, m)
+    assert "t.csv line 2: unknown class name 'bline'" in p
+
+
+def test_missing_required_column(good):
+    m = write_manifest(good / "m.csv", [{"path": "f.png", "patient_id": "P1", "exam_id": "E1"}])
+    (p,) = _fails(good, m)
+    assert "lacks the column(s) ['zone']" in p
+
+
+def test_masks_on_video_need_frame_index(good):
+    write_video(good / "v.mp4", np.stack([fan_frame(seed=s)[0] for s in range(2)]))
+    write_png(good / "mk.png", np.zeros((120, 160), np.uint8))
+    m = write_manifest(good / "m.csv", [_row("v.mp4", mask_b_line="mk.png")])
+    (p,) = _fails(good, m)
+    assert "need a frame_index" in p
+
+
+def test_existing_output_refused(good):
+    m = write_manifest(good / "m.csv", [_row("f.png")])
+    ingest(m, good / "coh", size=32)
+    from lusfeat import InputError
+
+    with pytest.raises(InputError, match="--overwrite"):
+        ingest(m, good / "coh", size=32)
+    ingest(m, good / "coh", size=32, overwrite=True)
