@@ -58,7 +58,6 @@ def write_dicom(
     patient_id: str = "PID-0042",
 ) -> Path:
     """A multi-frame ultrasound DICOM with identifying tags and region calibration."""
-    import pydicom
     from pydicom.dataset import Dataset, FileMetaDataset
     from pydicom.uid import ExplicitVRLittleEndian, UltrasoundMultiFrameImageStorage, generate_uid
 

@@ -5,7 +5,14 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
-from ingest_helpers import fan_frame, rect_frame, write_dicom, write_manifest, write_png, write_video
+from ingest_helpers import (
+    fan_frame,
+    rect_frame,
+    write_dicom,
+    write_manifest,
+    write_png,
+    write_video,
+)
 
 from lusfeat import ValidationError
 from lusfeat.data.ingest import ingest

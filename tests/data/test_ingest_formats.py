@@ -7,7 +7,14 @@ import hashlib
 import numpy as np
 import pytest
 import tifffile
-from ingest_helpers import fan_frame, rect_frame, write_dicom, write_manifest, write_png, write_video
+from ingest_helpers import (
+    fan_frame,
+    rect_frame,
+    write_dicom,
+    write_manifest,
+    write_png,
+    write_video,
+)
 
 from lusfeat.data import open_cohort
 from lusfeat.data.ingest import DICOM_IDENTIFYING_TAGS, ingest, read_source
