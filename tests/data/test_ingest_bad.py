@@ -5,14 +5,25 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
-from ingest_helpers import (
-    fan_frame,
-    rect_frame,
-    write_dicom,
-    write_manifest,
-    write_png,
-    write_video,
-)
+
+try:  # tests/data as a package or as a plain folder on sys.path
+    from .ingest_helpers import (
+        fan_frame,
+        rect_frame,
+        write_dicom,
+        write_manifest,
+        write_png,
+        write_video,
+    )
+except ImportError:
+    from ingest_helpers import (
+        fan_frame,
+        rect_frame,
+        write_dicom,
+        write_manifest,
+        write_png,
+        write_video,
+    )
 
 from lusfeat import ValidationError
 from lusfeat.data.ingest import ingest

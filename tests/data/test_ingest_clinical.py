@@ -5,7 +5,11 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 import pytest
-from ingest_helpers import rect_frame, write_manifest, write_png
+
+try:  # tests/data as a package or as a plain folder on sys.path
+    from .ingest_helpers import rect_frame, write_manifest, write_png
+except ImportError:
+    from ingest_helpers import rect_frame, write_manifest, write_png
 
 from lusfeat import ValidationError
 from lusfeat.data import CLINICAL_COLUMNS, open_cohort

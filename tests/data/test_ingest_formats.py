@@ -7,14 +7,25 @@ import hashlib
 import numpy as np
 import pytest
 import tifffile
-from ingest_helpers import (
-    fan_frame,
-    rect_frame,
-    write_dicom,
-    write_manifest,
-    write_png,
-    write_video,
-)
+
+try:  # tests/data as a package or as a plain folder on sys.path
+    from .ingest_helpers import (
+        fan_frame,
+        rect_frame,
+        write_dicom,
+        write_manifest,
+        write_png,
+        write_video,
+    )
+except ImportError:
+    from ingest_helpers import (
+        fan_frame,
+        rect_frame,
+        write_dicom,
+        write_manifest,
+        write_png,
+        write_video,
+    )
 
 from lusfeat.data import open_cohort
 from lusfeat.data.ingest import DICOM_IDENTIFYING_TAGS, ingest, read_source

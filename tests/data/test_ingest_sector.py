@@ -6,7 +6,11 @@ import numpy as np
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
-from ingest_helpers import fan_frame, rect_frame
+
+try:  # tests/data as a package or as a plain folder on sys.path
+    from .ingest_helpers import fan_frame, rect_frame
+except ImportError:
+    from ingest_helpers import fan_frame, rect_frame
 
 from lusfeat import InputError
 from lusfeat.data.ingest import detect_scan_region, preprocess_frame
