@@ -13,6 +13,8 @@ A checkpoint (``model.pt``) is a dict of plain Python values and tensors::
     data_fingerprint          cohort fingerprint (see cohort_fingerprint)
     versions                  lusfeat, torch, numpy, python
     fold, epoch, metrics      which fold, best epoch, its validation metrics
+    train_patients, val_patients, test_patients
+                              patient IDs by role for this model (test: its held-out fold)
 """
 
 from __future__ import annotations

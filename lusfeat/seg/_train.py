@@ -234,9 +234,12 @@ def train(
             if done.exists():
                 results.append(read_json(done))
                 continue
+            fold_meta = dict(base_meta, **{
+                f"{role}_patients": sorted(roles.index[roles == role].tolist()) for role in ("train", "val", "test")
+            })
             res = _fit_fold(
                 k, data, np.flatnonzero(role_of_row == "train"), np.flatnonzero(role_of_row == "val"),
-                cfg, options, base_meta, fold_dir, dev, bar,
+                cfg, options, fold_meta, fold_dir, dev, bar,
             )
             write_json(done, res)
             results.append(res)

@@ -68,3 +68,13 @@ def write_cohort(path, patients: int = 4, frames_per_patient: int = 4, size: int
 def small_cohort(tmp_path_factory):
     """Cohort: 4 patients x 4 frames of 32x32, 2 annotators, with truth."""
     return write_cohort(tmp_path_factory.mktemp("seg") / "cohort")
+
+
+@pytest.fixture
+def make_cohort(tmp_path):
+    """Factory: ``make_cohort(name, **kwargs)`` writes a hand-made cohort under ``tmp_path``."""
+
+    def make(name: str = "cohort", **kwargs):
+        return write_cohort(tmp_path / name, **kwargs)
+
+    return make
