@@ -142,18 +142,30 @@ def _finish_components(cols: dict[str, Any], has_images: bool, xp: Any) -> dict[
     return out
 
 
-def _run_cpu(masks: np.ndarray, images: np.ndarray | None, spacing: np.ndarray):
-    from ._lus import frame_features
+def _run_cpu(masks: np.ndarray, images: np.ndarray | None, spacing: np.ndarray,
+             pixel_path: str = "numba"):
+    """Row-run labelling (numba) + per-frame pixel statistics + finishing.
+
+    ``pixel_path="array"`` uses the whole-array NumPy version of the pixel
+    statistics (the one the cuda backend runs with CuPy) instead of numba.
+    """
+    from ._lus import finish, pixel_stats
+    from ._profiles import pixel_stats_numba
     from ._props import component_columns
     from ._runs import plane_stats
 
     n, c, h, w = masks.shape
-    planes = np.ascontiguousarray(masks).reshape(n * c, h, w).view(np.uint8)
+    masks = np.ascontiguousarray(masks)
+    planes = masks.reshape(n * c, h, w).view(np.uint8)
     img = np.ascontiguousarray(images) if images is not None else np.zeros((1, 1, 1), np.uint8)
     plane_image = np.arange(n * c, dtype=np.int64) // c
     stats, hper = plane_stats(planes, img, plane_image, images is not None)
     cols = component_columns(stats, hper)
-    frames = frame_features(masks, images, spacing, cols)
+    if pixel_path == "numba":
+        raw = pixel_stats_numba(masks, images, spacing)
+    else:
+        raw = pixel_stats(masks, images, spacing)
+    frames = finish(raw, cols, spacing, h, w, images is not None)
     return frames, _finish_components(cols, images is not None, np)
 
 

@@ -1,10 +1,17 @@
 """Frame-level LUS features, batched over frames (NumPy or CuPy).
 
-The ``cpu`` and ``cuda`` backends compute every frame feature of the
-dictionary here, from the masks, the images and the component table, with
-whole-batch array operations (no loop per frame or per component). The
-definitions are those of :mod:`._reference`, which computes the same numbers
-frame by frame; a parity test holds the two together.
+Two stages:
+
+1. :func:`pixel_stats` reduces the masks and images of every frame to a few
+   per-frame numbers (pleural columns, the first row below the pleura
+   ``r_p``, B-line occupancy counts, intensity sums...). This is the
+   whole-array version (NumPy or CuPy); :func:`._profiles.pixel_stats_numba`
+   computes the same numbers in one pass per frame for the ``cpu`` backend.
+2. :func:`finish` turns them, with the component table, into the features of
+   the dictionary (O(frames + components) work).
+
+The definitions are those of :mod:`._reference`, which computes the same
+numbers frame by frame; parity tests hold the versions together.
 """
 
 from __future__ import annotations
@@ -16,10 +23,16 @@ import numpy as np
 from ._dictionary import LUS_PARAMETERS
 from ._props import get_xp
 
-__all__ = ["frame_features", "pixels_for", "scale_for"]
+__all__ = ["RAW_FIELDS", "finish", "frame_features", "pixel_stats", "pixels_for", "scale_for"]
 
 N_CLASSES = 5
 _CLS = ("pleural_line", "a_line", "b_line", "consolidation", "effusion")
+
+#: Per-frame raw statistics (after the 5 class pixel counts ``pix_0..pix_4``).
+RAW_FIELDS: tuple[str, ...] = (
+    "ncov", "r_p", "sum_top", "thick_mean", "thick_sd", "breaks", "rough", "p_isum", "p_rowsum",
+    "b_ref", "b_ref_pc", "wp", "b_below_pc", "b_below", "b_isum", "n_isum", "n_count", "e_thick",
+)
 
 
 def scale_for(spacing: Any) -> Any:
@@ -52,41 +65,24 @@ def _segment(xp: Any, op: str, values: Any, seg: Any, n: int, fill: float) -> An
     return out
 
 
-def frame_features(
-    masks: Any, images: Any | None, spacing: Any, comps: dict[str, Any]
-) -> dict[str, Any]:
-    """All frame-level features of the dictionary.
+def pixel_stats(masks: Any, images: Any | None, spacing: Any) -> dict[str, Any]:
+    """Per-frame raw statistics with whole-batch array operations.
 
     Parameters
     ----------
     masks : (N, 5, H, W) bool
     images : (N, H, W) uint8 or None
     spacing : (N,) float64
-        mm per pixel, NaN when unknown.
-    comps : dict of (K,) arrays
-        :func:`._props.component_columns` output (``plane = frame * 5 + class``).
 
     Returns
     -------
     dict of str to (N,) float64
+        ``pix`` ((N, 5) pixel counts) and :data:`RAW_FIELDS`.
     """
     xp = get_xp(masks)
     n, _, h, w = masks.shape
     f64 = xp.float64
-    scale = scale_for(spacing)
-    area_u = scale * scale
-    out: dict[str, Any] = {}
-    nan = xp.nan
-
-    plane = comps["plane"]
-    frame_of = plane // N_CLASSES
-    cls_of = plane % N_CLASSES
-    counts = xp.bincount(plane, minlength=n * N_CLASSES).reshape(n, N_CLASSES).astype(f64)
-    pix = masks.sum(axis=(2, 3), dtype=xp.int64).astype(f64)  # (N, C)
-    for ci, name in enumerate(_CLS):
-        out[f"{name}_count"] = counts[:, ci]
-        out[f"{name}_area"] = pix[:, ci] * area_u
-
+    raw: dict[str, Any] = {"pix": masks.sum(axis=(2, 3), dtype=xp.int64).astype(f64)}
     P = masks[:, 0]
     pcol = P.any(axis=1)  # (N, W)
     ncov = pcol.sum(axis=1).astype(f64)
@@ -96,15 +92,13 @@ def frame_features(
     r_p = xp.where(has_pl, h - xp.argmax(prow[:, ::-1], axis=1), 0).astype(xp.int64)
     top = xp.argmax(P, axis=1).astype(f64)  # (N, W) first pleural row per column
     colcnt = P.sum(axis=1, dtype=xp.int64).astype(f64)
-    out["pleural_line_coverage"] = ncov / w
-    out["pleural_line_depth"] = xp.where(
-        has_pl, (top * pcol).sum(axis=1) / safe_cov * scale, nan)
+    raw["ncov"] = ncov
+    raw["r_p"] = r_p.astype(f64)
+    raw["sum_top"] = (top * pcol).sum(axis=1)
     tmean = (colcnt * pcol).sum(axis=1) / safe_cov
-    tvar = (((colcnt - tmean[:, None]) ** 2) * pcol).sum(axis=1) / safe_cov
-    out["pleural_line_thickness_mean"] = xp.where(has_pl, tmean * scale, nan)
-    out["pleural_line_thickness_sd"] = xp.where(has_pl, xp.sqrt(tvar) * scale, nan)
+    raw["thick_mean"] = tmean
+    raw["thick_sd"] = xp.sqrt((((colcnt - tmean[:, None]) ** 2) * pcol).sum(axis=1) / safe_cov)
 
-    # breaks: interior runs of uncovered columns at least break_length wide
     cols = xp.arange(w)
     first = xp.argmax(pcol, axis=1)
     last = w - 1 - xp.argmax(pcol[:, ::-1], axis=1)
@@ -114,62 +108,42 @@ def frame_features(
     key = (xp.arange(n)[:, None] * (w + 1) + run_id)[z]
     lengths = xp.bincount(key, minlength=n * (w + 1)).reshape(n, w + 1)[:, 1:]
     brk = pixels_for("break_length", spacing)
-    out["pleural_line_breaks"] = (lengths >= brk[:, None]).sum(axis=1).astype(f64)
+    raw["breaks"] = (lengths >= brk[:, None]).sum(axis=1).astype(f64)
 
     # roughness: residual of the upper edge from a weighted quadratic (modified Gram-Schmidt)
     wt = pcol.astype(f64)
     x = cols.astype(f64)[None, :]
     xm = (wt * x).sum(axis=1, keepdims=True) / safe_cov[:, None]
     q1 = (x - xm) * wt
-    q1n = xp.where(has_pl, (q1 * q1).sum(axis=1), 1.0)[:, None]
+    q1n = (q1 * q1).sum(axis=1, keepdims=True)
+    q1n = xp.where(q1n == 0, 1.0, q1n)
     u2 = q1 * q1
     q2 = (u2 - (u2 * wt).sum(axis=1, keepdims=True) / safe_cov[:, None]) * wt
-    q2 = q2 - ((q2 * q1).sum(axis=1, keepdims=True) / xp.where(q1n == 0, 1.0, q1n)) * q1
+    q2 = q2 - ((q2 * q1).sum(axis=1, keepdims=True) / q1n) * q1
     q2n = (q2 * q2).sum(axis=1, keepdims=True)
+    q2n = xp.where(q2n == 0, 1.0, q2n)
     y = (top - (top * wt).sum(axis=1, keepdims=True) / safe_cov[:, None]) * wt
-    y = y - ((q1 * y).sum(axis=1, keepdims=True) / xp.where(q1n == 0, 1.0, q1n)) * q1
-    y = y - ((q2 * y).sum(axis=1, keepdims=True) / xp.where(q2n == 0, 1.0, q2n)) * q2
-    rough = xp.sqrt((y * y).sum(axis=1) / safe_cov)
-    out["pleural_line_roughness"] = xp.where(ncov >= 3, rough * scale, nan)
+    y = y - ((q1 * y).sum(axis=1, keepdims=True) / q1n) * q1
+    y = y - ((q2 * y).sum(axis=1, keepdims=True) / q2n) * q2
+    raw["rough"] = xp.where(ncov >= 3, xp.sqrt((y * y).sum(axis=1) / safe_cov), xp.nan)
 
-    if images is not None:
-        img = images.astype(xp.int64)
-        psum = (img * P).sum(axis=(1, 2)).astype(f64)
-        out["pleural_line_intensity"] = xp.where(has_pl, psum / xp.where(has_pl, pix[:, 0], 1.0), nan)
-    else:
-        out["pleural_line_intensity"] = xp.full(n, nan)
-
-    # A-lines: ladder spacing relative to the pleural depth (mean pleural row)
     rows = xp.arange(h, dtype=f64)
-    prow_cnt = P.sum(axis=2, dtype=xp.int64).astype(f64)
-    d_p = xp.where(has_pl, (prow_cnt * rows[None, :]).sum(axis=1) / xp.where(has_pl, pix[:, 0], 1.0), nan)
-    is_a = cls_of == 1
-    a_max = _segment(xp, "maximum", comps["centroid_row"][is_a], frame_of[is_a], n, -xp.inf)
-    k_a = counts[:, 1]
-    ok = (k_a > 0) & has_pl & (d_p != 0)
-    ratio = ((a_max - d_p) / xp.where(ok, k_a, 1.0)) / xp.where(ok, d_p, 1.0)
-    out["a_line_spacing_ratio"] = xp.where(ok, ratio, nan)
+    raw["p_rowsum"] = (P.sum(axis=2, dtype=xp.int64).astype(f64) * rows[None, :]).sum(axis=1)
 
-    # B-lines relative to r_p (first row below the pleura)
     B = masks[:, 2]
-    band = pixels_for("band", spacing)
-    is_b = cls_of == 2
-    in_band = is_b & (comps["bbox_min_row"] < (r_p + band)[frame_of])
-    out["b_line_count_band"] = xp.bincount(frame_of[in_band], minlength=n).astype(f64)
     r_d = xp.minimum(r_p + pixels_for("reference_depth", spacing), h - 1)
     brow = B[xp.arange(n), r_d]  # (N, W)
-    out["b_line_width_ref"] = brow.sum(axis=1).astype(f64) * scale
     pc = xp.where(has_pl[:, None], pcol, True)
-    wp = pc.sum(axis=1).astype(f64)
-    frac = (brow & pc).sum(axis=1).astype(f64) / wp
-    out["b_line_pleural_fraction"] = frac
-    out["b_line_confluent"] = 10.0 * frac
+    raw["b_ref"] = brow.sum(axis=1).astype(f64)
+    raw["b_ref_pc"] = (brow & pc).sum(axis=1).astype(f64)
+    raw["wp"] = pc.sum(axis=1).astype(f64)
     below = rows[None, :] >= r_p[:, None].astype(f64)  # (N, H)
     bb = B & below[:, :, None]
-    nbelow = (h - r_p).astype(f64)
-    bsum = (bb & pc[:, None, :]).sum(axis=(1, 2)).astype(f64)
-    out["b_line_blas"] = xp.where(nbelow > 0, bsum / (wp * xp.where(nbelow > 0, nbelow, 1.0)), 0.0)
+    raw["b_below_pc"] = (bb & pc[:, None, :]).sum(axis=(1, 2)).astype(f64)
+    raw["b_below"] = bb.sum(axis=(1, 2)).astype(f64)
     if images is not None:
+        img = images.astype(xp.int64)
+        raw["p_isum"] = (img * P).sum(axis=(1, 2)).astype(f64)
         bcol = bb.any(axis=1)  # (N, W)
         k = pixels_for("neighbour_width", spacing)
         cs = xp.concatenate([xp.zeros((n, 1), dtype=xp.int64), xp.cumsum(bcol, axis=1)], axis=1)
@@ -177,18 +151,94 @@ def frame_features(
         lo = xp.maximum(cols[None, :] - k[:, None], 0)
         near = (xp.take_along_axis(cs, hi, axis=1) - xp.take_along_axis(cs, lo, axis=1)) > 0
         ncol = near & ~bcol
-        nb_count = ncol.sum(axis=1).astype(f64) * nbelow
-        num_b = bb.sum(axis=(1, 2)).astype(f64)
-        isum_b = (img * bb).sum(axis=(1, 2)).astype(f64)
-        isum_n = (img * (below[:, :, None] & ncol[:, None, :])).sum(axis=(1, 2)).astype(f64)
-        okb = (num_b > 0) & (nb_count > 0) & (isum_n > 0)
-        mean_b = isum_b / xp.where(okb, num_b, 1.0)
-        mean_n = isum_n / xp.where(okb, nb_count, 1.0)
+        raw["n_count"] = ncol.sum(axis=1).astype(f64) * (h - r_p).astype(f64)
+        raw["b_isum"] = (img * bb).sum(axis=(1, 2)).astype(f64)
+        raw["n_isum"] = (img * (below[:, :, None] & ncol[:, None, :])).sum(axis=(1, 2)).astype(f64)
+    else:
+        for key_ in ("p_isum", "b_isum", "n_isum", "n_count"):
+            raw[key_] = xp.full(n, xp.nan)
+    raw["e_thick"] = masks[:, 4].sum(axis=1, dtype=xp.int64).max(axis=1).astype(f64)
+    return raw
+
+
+def finish(raw: dict[str, Any], comps: dict[str, Any], spacing: Any, h: int, w: int,
+           has_images: bool) -> dict[str, Any]:
+    """Frame features from the raw per-frame statistics and the component table.
+
+    Parameters
+    ----------
+    raw : dict
+        :func:`pixel_stats` (or the numba twin) output.
+    comps : dict of (K,) arrays
+        :func:`._props.component_columns` output (``plane = frame * 5 + class``).
+    spacing : (N,) float64
+    h, w : int
+        Frame size.
+    has_images : bool
+
+    Returns
+    -------
+    dict of str to (N,) float64
+    """
+    xp = get_xp(raw["ncov"])
+    f64 = xp.float64
+    n = raw["ncov"].shape[0]
+    nan = xp.nan
+    scale = scale_for(spacing)
+    area_u = scale * scale
+    out: dict[str, Any] = {}
+    plane = comps["plane"]
+    frame_of = plane // N_CLASSES
+    cls_of = plane % N_CLASSES
+    counts = xp.bincount(plane, minlength=n * N_CLASSES).reshape(n, N_CLASSES).astype(f64)
+    pix = raw["pix"]
+    for ci, name in enumerate(_CLS):
+        out[f"{name}_count"] = counts[:, ci]
+        out[f"{name}_area"] = pix[:, ci] * area_u
+
+    ncov = raw["ncov"]
+    has_pl = ncov > 0
+    safe_cov = xp.where(has_pl, ncov, 1.0)
+    r_p = raw["r_p"].astype(xp.int64)
+    out["pleural_line_coverage"] = ncov / w
+    out["pleural_line_depth"] = xp.where(has_pl, raw["sum_top"] / safe_cov * scale, nan)
+    out["pleural_line_breaks"] = raw["breaks"]
+    out["pleural_line_thickness_mean"] = xp.where(has_pl, raw["thick_mean"] * scale, nan)
+    out["pleural_line_thickness_sd"] = xp.where(has_pl, raw["thick_sd"] * scale, nan)
+    out["pleural_line_roughness"] = xp.where(ncov >= 3, raw["rough"] * scale, nan)
+    safe_p = xp.where(has_pl, pix[:, 0], 1.0)
+    if has_images:
+        out["pleural_line_intensity"] = xp.where(has_pl, raw["p_isum"] / safe_p, nan)
+    else:
+        out["pleural_line_intensity"] = xp.full(n, nan)
+
+    d_p = xp.where(has_pl, raw["p_rowsum"] / safe_p, nan)
+    is_a = cls_of == 1
+    a_max = _segment(xp, "maximum", comps["centroid_row"][is_a], frame_of[is_a], n, -xp.inf)
+    k_a = counts[:, 1]
+    ok = (k_a > 0) & has_pl & (d_p != 0)
+    ratio = ((a_max - d_p) / xp.where(ok, k_a, 1.0)) / xp.where(ok, d_p, 1.0)
+    out["a_line_spacing_ratio"] = xp.where(ok, ratio, nan)
+
+    band = pixels_for("band", spacing)
+    is_b = cls_of == 2
+    in_band = is_b & (comps["bbox_min_row"] < (r_p + band)[frame_of])
+    out["b_line_count_band"] = xp.bincount(frame_of[in_band], minlength=n).astype(f64)
+    out["b_line_width_ref"] = raw["b_ref"] * scale
+    frac = raw["b_ref_pc"] / raw["wp"]
+    out["b_line_pleural_fraction"] = frac
+    out["b_line_confluent"] = 10.0 * frac
+    nbelow = (h - r_p).astype(f64)
+    out["b_line_blas"] = xp.where(
+        nbelow > 0, raw["b_below_pc"] / (raw["wp"] * xp.where(nbelow > 0, nbelow, 1.0)), 0.0)
+    if has_images:
+        okb = (raw["b_below"] > 0) & (raw["n_count"] > 0) & (raw["n_isum"] > 0)
+        mean_b = raw["b_isum"] / xp.where(okb, raw["b_below"], 1.0)
+        mean_n = raw["n_isum"] / xp.where(okb, raw["n_count"], 1.0)
         out["b_line_intensity_ratio"] = xp.where(okb, mean_b / xp.where(okb, mean_n, 1.0), nan)
     else:
         out["b_line_intensity_ratio"] = xp.full(n, nan)
 
-    # consolidation
     is_c = cls_of == 3
     fc = frame_of[is_c]
     k_c = counts[:, 3]
@@ -206,12 +256,29 @@ def frame_features(
         has_c, _segment(xp, "add", irr, fc, n, 0.0) / safe_c, nan)
     out["consolidation_solidity"] = xp.where(
         has_c, _segment(xp, "add", comps["solidity"][is_c], fc, n, 0.0) / safe_c, nan)
-
-    out["effusion_thickness_max"] = (
-        masks[:, 4].sum(axis=1, dtype=xp.int64).max(axis=1).astype(f64) * scale)
-
-    score = xp.where(
+    out["effusion_thickness_max"] = raw["e_thick"] * scale
+    out["lus_score"] = xp.where(
         k_c > 0, 3.0,
         xp.where(frac >= 0.3, 2.0, xp.where(out["b_line_count_band"] >= 3, 1.0, 0.0)))
-    out["lus_score"] = score
     return out
+
+
+def frame_features(masks: Any, images: Any | None, spacing: Any, comps: dict[str, Any]) -> dict[str, Any]:
+    """All frame-level features with whole-array operations (NumPy or CuPy).
+
+    Parameters
+    ----------
+    masks : (N, 5, H, W) bool
+    images : (N, H, W) uint8 or None
+    spacing : (N,) float64
+        mm per pixel, NaN when unknown.
+    comps : dict of (K,) arrays
+        :func:`._props.component_columns` output.
+
+    Returns
+    -------
+    dict of str to (N,) float64
+    """
+    _, _, h, w = masks.shape
+    raw = pixel_stats(masks, images, spacing)
+    return finish(raw, comps, spacing, h, w, images is not None)

@@ -80,3 +80,25 @@ def test_simulated_truth_cpu_equals_reference(tiny_cohort):
     assert_components_equal(ref[1], cpu[1])
     assert_frames_equal(ref[0], cpu[0])
     assert np.isfinite(cpu[0]["b_line_intensity_ratio"]).any()
+
+
+@pytest.mark.parametrize("seed", [0, 1, 2])
+def test_array_pixel_stats_equal_numba_twin(seed):
+    """The whole-array pixel statistics (run with CuPy by the cuda backend) equal numba's."""
+    from lusfeat.features._lus import pixel_stats
+    from lusfeat.features._profiles import pixel_stats_numba
+
+    from ._helpers import random_masks
+
+    rng = np.random.default_rng(seed)
+    m = random_masks(rng, 6, 37, 29)
+    m[0] = False
+    m[1, 0] = True
+    img = rng.integers(0, 256, (6, 37, 29), dtype=np.uint8)
+    sp = np.array([np.nan, 0.1, 0.3, 1.0, 2.5, np.nan])
+    for images in (img, None):
+        a = pixel_stats(m, images, sp)
+        b = pixel_stats_numba(m, images, sp)
+        assert set(a) == set(b)
+        for k in a:
+            np.testing.assert_allclose(b[k], a[k], rtol=1e-9, atol=1e-9, equal_nan=True, err_msg=k)

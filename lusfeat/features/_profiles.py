@@ -1,0 +1,228 @@
+"""Per-frame raw statistics in one numba pass per frame (the ``cpu`` backend).
+
+Computes exactly the quantities of :func:`lusfeat.features._lus.pixel_stats`
+(see :data:`~lusfeat.features._lus.RAW_FIELDS`) frame by frame inside one
+compiled loop, reading each needed plane once instead of materialising
+whole-batch temporaries. This is also the order in which a CUDA block would
+accumulate them for its frame.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+from numba import njit
+
+from ._lus import RAW_FIELDS, pixels_for
+
+__all__ = ["pixel_stats_numba"]
+
+_IDX = {name: i for i, name in enumerate(RAW_FIELDS)}
+_NR = len(RAW_FIELDS)
+
+
+@njit(cache=True, nogil=True)
+def _frames_kernel(masks, images, has_images, brk, ref, nbw):
+    n, nc, h, w = masks.shape
+    pix = np.zeros((n, nc), dtype=np.float64)
+    out = np.zeros((n, 18), dtype=np.float64)
+    colcnt = np.zeros(w, dtype=np.int64)
+    top = np.zeros(w, dtype=np.int64)
+    pc = np.zeros(w, dtype=np.uint8)
+    bcol = np.zeros(w, dtype=np.uint8)
+    cs = np.zeros(w + 1, dtype=np.int64)
+    xs = np.zeros(w, dtype=np.float64)
+    ys = np.zeros(w, dtype=np.float64)
+    q1 = np.zeros(w, dtype=np.float64)
+    q2 = np.zeros(w, dtype=np.float64)
+    for i in range(n):
+        for ci in (1, 3):
+            cnt = 0
+            plane = masks[i, ci]
+            for r in range(h):
+                for c in range(w):
+                    cnt += plane[r, c]
+            pix[i, ci] = cnt
+        # pleural line
+        P = masks[i, 0]
+        for c in range(w):
+            colcnt[c] = 0
+            top[c] = -1
+        pcount = 0
+        rowsum = 0
+        isum = 0
+        last_row = -1
+        for r in range(h):
+            for c in range(w):
+                if P[r, c]:
+                    colcnt[c] += 1
+                    if top[c] < 0:
+                        top[c] = r
+                    pcount += 1
+                    rowsum += r
+                    last_row = r
+                    if has_images:
+                        isum += images[i, r, c]
+        pix[i, 0] = pcount
+        ncov = 0
+        sum_top = 0
+        sum_cnt = 0
+        first = -1
+        last = -1
+        for c in range(w):
+            if colcnt[c] > 0:
+                xs[ncov] = c
+                ys[ncov] = top[c]
+                ncov += 1
+                sum_top += top[c]
+                sum_cnt += colcnt[c]
+                if first < 0:
+                    first = c
+                last = c
+        has_pl = ncov > 0
+        r_p = last_row + 1 if has_pl else 0
+        o = out[i]
+        o[0] = ncov
+        o[1] = r_p
+        o[2] = sum_top
+        if has_pl:
+            tm = sum_cnt / ncov
+            acc = 0.0
+            for c in range(w):
+                if colcnt[c] > 0:
+                    acc += (colcnt[c] - tm) ** 2
+            o[3] = tm
+            o[4] = np.sqrt(acc / ncov)
+            breaks = 0
+            gap = 0
+            for c in range(first, last + 1):
+                if colcnt[c] > 0:
+                    if gap >= brk[i]:
+                        breaks += 1
+                    gap = 0
+                else:
+                    gap += 1
+            o[5] = breaks
+        if ncov >= 3:
+            xm = 0.0
+            ym = 0.0
+            for j in range(ncov):
+                xm += xs[j]
+                ym += ys[j]
+            xm /= ncov
+            ym /= ncov
+            q1n = 0.0
+            u2m = 0.0
+            for j in range(ncov):
+                q1[j] = xs[j] - xm
+                q1n += q1[j] * q1[j]
+                u2m += q1[j] * q1[j]
+            u2m /= ncov
+            dot = 0.0
+            for j in range(ncov):
+                q2[j] = q1[j] * q1[j] - u2m
+                dot += q2[j] * q1[j]
+            q2n = 0.0
+            for j in range(ncov):
+                q2[j] -= dot / q1n * q1[j]
+                q2n += q2[j] * q2[j]
+            d1 = 0.0
+            for j in range(ncov):
+                ys[j] -= ym
+                d1 += q1[j] * ys[j]
+            d2 = 0.0
+            for j in range(ncov):
+                ys[j] -= d1 / q1n * q1[j]
+                d2 += q2[j] * ys[j]
+            ss = 0.0
+            for j in range(ncov):
+                ys[j] -= (d2 / q2n if q2n != 0 else 0.0) * q2[j]
+                ss += ys[j] * ys[j]
+            o[6] = np.sqrt(ss / ncov)
+        else:
+            o[6] = np.nan
+        o[7] = isum if has_images else np.nan
+        o[8] = rowsum
+        # B-lines
+        B = masks[i, 2]
+        wp = 0
+        for c in range(w):
+            pc[c] = 1 if (colcnt[c] > 0 or not has_pl) else 0
+            wp += pc[c]
+            bcol[c] = 0
+        r_d = min(r_p + ref[i], h - 1)
+        b_ref = 0
+        b_ref_pc = 0
+        for c in range(w):
+            if B[r_d, c]:
+                b_ref += 1
+                b_ref_pc += pc[c]
+        bcount = 0
+        b_below = 0
+        b_below_pc = 0
+        b_isum = 0
+        for r in range(h):
+            for c in range(w):
+                if B[r, c]:
+                    bcount += 1
+                    if r >= r_p:
+                        b_below += 1
+                        b_below_pc += pc[c]
+                        bcol[c] = 1
+                        if has_images:
+                            b_isum += images[i, r, c]
+        pix[i, 2] = bcount
+        o[9] = b_ref
+        o[10] = b_ref_pc
+        o[11] = wp
+        o[12] = b_below_pc
+        o[13] = b_below
+        if has_images:
+            cs[0] = 0
+            for c in range(w):
+                cs[c + 1] = cs[c] + bcol[c]
+            n_cols = 0
+            n_isum = 0
+            k = nbw[i]
+            for c in range(w):
+                lo = max(c - k, 0)
+                hi = min(c + k + 1, w)
+                if bcol[c] == 0 and cs[hi] - cs[lo] > 0:
+                    n_cols += 1
+                    for r in range(r_p, h):
+                        n_isum += images[i, r, c]
+            o[14] = b_isum
+            o[15] = n_isum
+            o[16] = n_cols * (h - r_p)
+        else:
+            o[14] = np.nan
+            o[15] = np.nan
+            o[16] = np.nan
+        # effusion
+        E = masks[i, 4]
+        ecount = 0
+        emax = 0
+        for c in range(w):
+            colcnt[c] = 0
+        for r in range(h):
+            for c in range(w):
+                if E[r, c]:
+                    colcnt[c] += 1
+                    ecount += 1
+        for c in range(w):
+            if colcnt[c] > emax:
+                emax = colcnt[c]
+        pix[i, 4] = ecount
+        o[17] = emax
+    return pix, out
+
+
+def pixel_stats_numba(masks: np.ndarray, images: np.ndarray | None, spacing: np.ndarray) -> dict:
+    """Numba twin of :func:`lusfeat.features._lus.pixel_stats` (same keys and values)."""
+    m = np.ascontiguousarray(masks).view(np.uint8)
+    img = np.ascontiguousarray(images) if images is not None else np.zeros((1, 1, 1), np.uint8)
+    pix, out = _frames_kernel(m, img, images is not None, pixels_for("break_length", spacing),
+                              pixels_for("reference_depth", spacing),
+                              pixels_for("neighbour_width", spacing))
+    raw = {name: out[:, j] for name, j in _IDX.items()}
+    raw["pix"] = pix
+    return raw
