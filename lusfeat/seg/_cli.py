@@ -51,6 +51,7 @@ def segment_command(
     device: Annotated[str, typer.Option(help="auto, cpu, cuda or cuda:N.")] = "auto",
     batch_size: Annotated[int, typer.Option(help="Frames per forward pass.")] = 64,
     threads: Annotated[int | None, typer.Option(help="CPU threads for torch.")] = None,
+    compile: Annotated[bool, typer.Option("--compile/--no-compile", help="torch.compile the networks.")] = False,
     overwrite: Annotated[bool, typer.Option(help="Replace an existing mask set.")] = False,
     progress: Annotated[bool, typer.Option("--progress/--no-progress", help="Show progress bars.")] = True,
 ) -> None:
@@ -59,7 +60,7 @@ def segment_command(
     from . import segment
 
     path = segment(cohort, run, out if out is not None else run / "masks", device=device,
-                   batch_size=batch_size, threads=threads, progress=progress, overwrite=overwrite)
+                   batch_size=batch_size, threads=threads, compile=compile, progress=progress, overwrite=overwrite)
     fps = open_masks(path).meta.get("frames_per_second")
     console.print(f"masks written to [bold]{path}[/] ({fps:.1f} frames/s)")
 

@@ -18,6 +18,7 @@ from ..data import MaskWriter, open_cohort
 from ._checkpoint import load_model
 from ._data import read_images
 from ._device import autocast, cohort_fingerprint, resize, resolve_device, thread_limit, versions
+from ._fast import prepare_inference
 from ._train import RUN_FORMAT
 
 __all__ = ["segment", "open_run"]
@@ -59,6 +60,7 @@ def segment(
     batch_size: int = 64,
     threshold: float = 0.5,
     threads: int | None = None,
+    compile: bool = False,
     progress: bool = True,
     overwrite: bool = False,
 ) -> Path:
@@ -67,8 +69,9 @@ def segment(
     In a cross-fitted run (``folds >= 2``) each frame is predicted by the model
     of its patient's fold, which never saw that patient (patients missing from
     the run's fold table, e.g. added later, get model 0). Frames are resized to
-    the run's input size, predicted (bf16 autocast and channels_last on CUDA),
-    and the logits resized back to the cohort's frame size (bilinear) before
+    the run's input size, predicted by the network with BatchNorm folded into the
+    convolutions, channels_last, bf16 weights on CUDA (fp32 on the CPU), and the
+    logits resized back to the cohort's frame size (bilinear) before
     the sigmoid.
 
     Parameters
@@ -87,6 +90,8 @@ def segment(
         Probability at or above which a pixel is in the mask (0.5).
     threads : int, optional
         ``torch.set_num_threads`` for the call.
+    compile : bool
+        ``torch.compile`` the networks (worth it on CUDA for large cohorts).
     progress : bool
     overwrite : bool
 
@@ -134,7 +139,7 @@ def segment(
         models = []
         for k in range(n_folds):
             net, ck = load_model(Path(run) / f"fold-{k}" / "model.pt", dev)
-            net = net.to(memory_format=torch.channels_last)
+            net = prepare_inference(net, dev, compile=compile)
             models.append((net, ck["normalisation"]["mean"], ck["normalisation"]["std"], tuple(ck["input_size"])))
         with (
             MaskWriter(out, n, h, w, with_probabilities=True, overwrite=overwrite) as writer,
@@ -165,7 +170,7 @@ def segment(
                 "cohort": {"path": str(cohort.path), "fingerprint": data_fp},
                 "out_of_fold": bool(meta["cross_fitted"]), "folds": n_folds,
                 "frames_unknown_to_run": unseen, "threshold": float(threshold), "device": str(dev),
-                "batch_size": int(batch_size), "frames_per_second": fps,
+                "batch_size": int(batch_size), "compile": bool(compile), "frames_per_second": fps,
                 "model_frames_per_second": n / model_s if model_s > 0 else None,
                 "elapsed_s": elapsed, "versions": versions(),
             })
@@ -180,7 +185,8 @@ def _predict(
     dev: torch.device,
 ) -> np.ndarray:
     """Probabilities ``(B, C, H, W) uint8`` (``round(255 p)``) at ``frame_size``."""
-    x = ((x.to(dev, non_blocking=True) - mean) / std).contiguous(memory_format=torch.channels_last)
+    dtype = next(net.parameters()).dtype
+    x = ((x.to(dev, non_blocking=True) - mean) / std).to(dtype).contiguous(memory_format=torch.channels_last)
     with autocast(dev):
         logits = net(x)
     p = torch.sigmoid(resize(logits.float(), frame_size))

@@ -15,8 +15,8 @@ TINY = UNetConfig(depth=2, width=4)
 
 @pytest.fixture(scope="module")
 def crossfit_run(small_cohort, tmp_path_factory):
-    return train(small_cohort, tmp_path_factory.mktemp("run") / "run", "threshold:60", folds=2, epochs=4,
-                 model=TINY, size=16, progress=False)
+    return train(small_cohort, tmp_path_factory.mktemp("run") / "run", "threshold:60", folds=2, epochs=6,
+                 batch_size=2, model=TINY, size=16, progress=False)
 
 
 def test_segment_is_out_of_fold(small_cohort, crossfit_run, tmp_path):
@@ -35,11 +35,11 @@ def test_segment_is_out_of_fold(small_cohort, crossfit_run, tmp_path):
         net, ck = load_model(crossfit_run / f"fold-{k}" / "model.pt")
         own = _predict(net, read_images(cohort, np.array([i]), (16, 16)), ck["normalisation"]["mean"],
                        ck["normalisation"]["std"], (32, 32), net.head.weight.device)
-        np.testing.assert_array_equal(probs[i], own[0])
+        assert np.abs(probs[i].astype(int) - own[0]).max() <= 1  # BatchNorm folded for inference
         other, ck2 = load_model(crossfit_run / f"fold-{1 - k}" / "model.pt")
         alt = _predict(other, read_images(cohort, np.array([i]), (16, 16)), ck2["normalisation"]["mean"],
                        ck2["normalisation"]["std"], (32, 32), net.head.weight.device)
-        assert not np.array_equal(probs[i], alt[0])
+        assert np.abs(probs[i].astype(int) - alt[0]).max() > 1
 
 
 def test_batch_size_does_not_change_results(small_cohort, crossfit_run, tmp_path):
