@@ -142,10 +142,10 @@ def detect_scan_region(
         )
     if is_colour:
         a = arr.astype(np.int16)
-        gray = a.mean(axis=-1)
+        gray = a.mean(axis=-1).astype(np.uint8)
         gray[(a.max(axis=-1) - a.min(axis=-1)) > 30] = 0  # colour overlay: not image
     else:
-        gray = arr.astype(np.float32)
+        gray = arr
     if gray.ndim == 3:  # stack of frames
         gray = gray.max(axis=0)
     h, w = gray.shape
