@@ -56,6 +56,7 @@ def write_dicom(
     spacing_cm: float | None = 0.02,
     patient_name: str = "DOE^JANE",
     patient_id: str = "PID-0042",
+    pixel_spacing_mm: float | None = None,
 ) -> Path:
     """A multi-frame ultrasound DICOM with identifying tags and region calibration."""
     from pydicom.dataset import Dataset, FileMetaDataset
@@ -97,6 +98,8 @@ def write_dicom(
         reg.PhysicalUnitsXDirection = reg.PhysicalUnitsYDirection = 3
         reg.PhysicalDeltaX = reg.PhysicalDeltaY = spacing_cm
         ds.SequenceOfUltrasoundRegions = [reg]
+    if pixel_spacing_mm is not None:
+        ds.PixelSpacing = [pixel_spacing_mm, pixel_spacing_mm]
     ds.PixelData = frames.tobytes()
     ds.save_as(path, enforce_file_format=True)
     return path

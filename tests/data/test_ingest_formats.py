@@ -177,3 +177,48 @@ def test_mask_stack_npy_and_region_table(tmp_path):
     c = coh.confidence[0, 0, 2]
     assert coh.frames.loc[0, "pad_top"] == 20  # 100 x 140 padded to 140 x 140
     assert c[35, 15] == 30 and c[90, 110] == 90 and c[70, 50] == 0
+
+
+def test_palette_mask_reads_stored_values(tmp_path):
+    from PIL import Image
+
+    _masks_setup(tmp_path)
+    idx = np.zeros((100, 140), np.uint8)
+    idx[20:40, 30:60] = 70
+    im = Image.frombytes("P", (140, 100), idx.tobytes())
+    im.putpalette([0, 0, 0] * 70 + [255, 0, 0] + [0, 0, 0] * 185)
+    im.save(tmp_path / "p.png")
+    m = write_manifest(tmp_path / "m.csv", [_row("f.png", mask_a_line="p.png")])
+    coh = open_cohort(ingest(m, tmp_path / "coh", size=140))
+    assert coh.confidence[0, 0, 1].max() == 70
+
+
+@pytest.mark.parametrize("suffix", [".jpg", ".bmp", ".mov"])
+def test_more_formats_decode(tmp_path, suffix):
+    img = fan_frame(seed=4)[0]
+    if suffix == ".mov":
+        write_video(tmp_path / f"x{suffix}", np.stack([img, img]))
+    else:
+        write_png(tmp_path / f"x{suffix}", img)  # imageio picks the format from the suffix
+    src = read_source(tmp_path / f"x{suffix}")
+    assert src.frames.shape[1:3] == img.shape
+    assert np.abs(src.frames[0].astype(float) - img).mean() < 15
+
+
+def test_single_frame_dicom_pixel_spacing_fallback(tmp_path):
+    write_dicom(tmp_path / "one.dcm", fan_frame()[0][None], spacing_cm=None, pixel_spacing_mm=0.3)
+    src = read_source(tmp_path / "one.dcm")
+    assert src.frames.shape == (1, 120, 160)
+    assert src.spacing_mm == pytest.approx(0.3) and src.spacing_source == "dicom_pixel_spacing"
+
+
+def test_not_an_image_is_reported(tmp_path):
+    (tmp_path / "junk.png").write_bytes(b"not a png at all")
+    (tmp_path / "junk.dcm").write_bytes(b"\x00" * 300)
+    m = write_manifest(tmp_path / "m.csv", [_row("junk.png"), _row("junk.dcm", exam_id="E2")])
+    from lusfeat import ValidationError
+
+    with pytest.raises(ValidationError) as info:
+        ingest(m, tmp_path / "coh", size=32)
+    text = str(info.value)
+    assert "m.csv line 2: cannot read junk.png" in text and "m.csv line 3: cannot read junk.dcm" in text

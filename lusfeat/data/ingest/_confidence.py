@@ -25,12 +25,11 @@ def _read_plane_file(path: Path) -> np.ndarray:
         import tifffile
 
         return tifffile.imread(path)
-    import imageio.v3 as iio
     from PIL import Image
 
     with Image.open(path) as im:
         im.load()  # raises on truncated files
-    arr = iio.imread(path)
+        arr = np.asarray(im)  # raw stored values: palette images give their indices
     if arr.ndim == 3 and arr.shape[-1] in (3, 4):
         if not (np.array_equal(arr[..., 0], arr[..., 1]) and np.array_equal(arr[..., 0], arr[..., 2])):
             raise ValueError("mask is a colour image; save it as single-channel grayscale")
