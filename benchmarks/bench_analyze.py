@@ -1,0 +1,77 @@
+"""Benchmark of ``lusfeat.stats.analyze``.
+
+Full setting of the issue: all three tasks, both model families, 5x2
+patient-grouped CV and 2,000 patient bootstrap resamples on a 200-patient
+synthetic study (clinical model of the simulator, exam features linear in the
+latent severity plus noise, and noise columns: 97 features per table,
+as many as the exam-level table of ``lusfeat features``). Also the sweep's small
+setting: three pipelines, 3x1 CV, 500 resamples. Threads are pinned to one
+per library (``OMP_NUM_THREADS=1``, XGBoost ``n_jobs=1``).
+
+Run::
+
+    python benchmarks/bench_analyze.py            # prints a table and JSON
+    python benchmarks/bench_analyze.py --quick    # sweep setting only
+"""
+
+from __future__ import annotations
+
+import os
+
+os.environ.setdefault("OMP_NUM_THREADS", "1")
+os.environ.setdefault("OPENBLAS_NUM_THREADS", "1")
+os.environ.setdefault("MKL_NUM_THREADS", "1")
+
+import argparse  # noqa: E402
+import json  # noqa: E402
+import time  # noqa: E402
+
+
+def _run(name, features, clinical, compare, **kw):
+    from lusfeat.stats import analyze
+
+    t0 = time.perf_counter()
+    res = analyze(features, clinical, compare=compare, progress=False, **kw)
+    dt = time.perf_counter() - t0
+    return {"case": name, "seconds": round(dt, 2), "rows": len(res.results),
+            "skipped": sorted(res.skipped), **{k: v for k, v in kw.items()}}
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--patients", type=int, default=200)
+    ap.add_argument("--quick", action="store_true", help="only the sweep setting")
+    ap.add_argument("--seed", type=int, default=0)
+    args = ap.parse_args()
+
+    import lusfeat.stats  # noqa: F401  (import cost outside the timings)
+    import statsmodels.api  # noqa: F401
+    import xgboost  # noqa: F401
+    from lusfeat.stats._synthetic import synthetic_study
+
+    clinical, feats, _ = synthetic_study(
+        args.patients, noise={"truth": 0.3, "t60": 0.8, "t50": 1.5}, seed=args.seed,
+        slope_mean=0.0, slope_sd=0.4, n_noise_features=63,
+    )
+    rows = []
+    if not args.quick:
+        rows.append(_run("full: 1 pipeline, 3 tasks, 2 models, 5x2 CV, B=2000",
+                         {"truth": feats["truth"]}, clinical, (), folds=5, repeats=2,
+                         bootstrap=2000, seed=args.seed, n_jobs=1))
+        rows.append(_run("full + 2 comparisons",
+                         {"truth": feats["truth"]}, clinical,
+                         {"t60": feats["t60"], "t50": feats["t50"]}, folds=5, repeats=2,
+                         bootstrap=2000, seed=args.seed, n_jobs=1))
+    rows.append(_run("sweep: 3 pipelines, 3x1 CV, B=500",
+                     {"truth": feats["truth"]}, clinical,
+                     {"t60": feats["t60"], "t50": feats["t50"]}, folds=3, repeats=1,
+                     bootstrap=500, seed=args.seed, n_jobs=1))
+    print(f"{'case':<55} {'seconds':>8}")
+    for r in rows:
+        print(f"{r['case']:<55} {r['seconds']:>8.2f}")
+    print(json.dumps({"patients": args.patients, "exams": len(clinical), "cpu_count": os.cpu_count(),
+                      "results": rows}, indent=2))
+
+
+if __name__ == "__main__":
+    main()
