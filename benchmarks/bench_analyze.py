@@ -44,9 +44,10 @@ def main() -> None:
     ap.add_argument("--seed", type=int, default=0)
     args = ap.parse_args()
 
-    import lusfeat.stats  # noqa: F401  (import cost outside the timings)
     import statsmodels.api  # noqa: F401
     import xgboost  # noqa: F401
+
+    import lusfeat.stats  # noqa: F401  (import cost outside the timings)
     from lusfeat.stats._synthetic import synthetic_study
 
     clinical, feats, _ = synthetic_study(
