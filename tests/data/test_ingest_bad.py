@@ -141,3 +141,22 @@ def test_existing_output_refused(good):
     with pytest.raises(InputError, match="--overwrite"):
         ingest(m, good / "coh", size=32)
     ingest(m, good / "coh", size=32, overwrite=True)
+
+
+def test_exam_with_two_patients_and_duplicate_image_row(good):
+    write_png(good / "g.png", rect_frame(seed=3))
+    m = write_manifest(good / "m.csv", [
+        _row("f.png"), _row("f.png"), _row("g.png", patient_id="P2"),
+    ])
+    problems = _fails(good, m)
+    assert problems[0] == "m.csv line 3: f.png is listed twice; remove the duplicate row"
+    assert problems[1].startswith("m.csv line 4: exam 'E1' belongs to patient 'P1' in m.csv line 2 but to 'P2'")
+    assert len(problems) == 2
+
+
+def test_odd_zone_is_a_warning(good, caplog):
+    m = write_manifest(good / "m.csv", [_row("f.png", zone="anterior")])
+    ingest(m, good / "coh", size=32)
+    assert "zone 'anterior' is not of the form" in caplog.text
+    (p,) = _fails(good, m, strict=True)
+    assert "made an error by --strict" in p

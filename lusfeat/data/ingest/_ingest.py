@@ -28,6 +28,10 @@ __all__ = ["PREPROCESSING_COLUMNS", "ingest"]
 
 logger = logging.getLogger(__name__)
 
+#: Decoded frames kept between the checking and the writing pass (bytes); beyond this
+#: sources are decoded again rather than held in memory.
+CACHE_BYTES = 512 * 2**20
+
 #: Frame-table columns ingest adds to :data:`lusfeat.data.FRAME_COLUMNS`.
 PREPROCESSING_COLUMNS = (
     "source_path", "source_kind", "source_frame", "orig_height", "orig_width",
@@ -152,7 +156,9 @@ def ingest(
 
     # ---- pass 1: check every source and mask ----------------------------------------
     counts: dict[int, int] = {}
-    raw_max = 0.0
+    cache: dict[int, SourceFrames] = {}
+    cached_bytes = 0
+    ann_max: list[tuple[str, float]] = []
     frame_ids: dict[str, str] = {}
     clip_next: dict[str, int] = {}
     ids: dict[int, list[tuple[str, int]]] = {}
@@ -163,17 +169,19 @@ def ingest(
             problems.error(f"{entry.where}: cannot read {entry.rel} ({type(exc).__name__}: {exc}); "
                            "re-export the file (it may be truncated or corrupt)")
             continue
+        if cached_bytes + src.frames.nbytes <= CACHE_BYTES:  # decoded once when it fits
+            cache[k] = src
+            cached_bytes += src.frames.nbytes
         for note in src.notes:
             problems.note(f"{entry.rel}: {note}")
         counts[k] = src.frames.shape[0]
-        shape = src.frames.shape[1:3]
         if entry.annotations and counts[k] > 1:
             problems.error(f"{entry.where}: masks given for {entry.rel}, which has {counts[k]} frames; "
                            "add a frame_index column selecting the annotated frame")
         for ann in entry.annotations:
-            raw = load_annotation(ann, shape, problems)
+            raw = load_annotation(ann, src.frames.shape[1:3], problems)
             if raw is not None and ann.table is None and np.isfinite(raw).any():
-                raw_max = max(raw_max, float(np.nanmax(raw)))
+                ann_max.append((ann.where, float(np.nanmax(raw))))
         ids[k] = []
         for idx in src.indices.tolist():
             if entry.kind == "image" and src.frames.shape[0] == 1:
@@ -187,20 +195,20 @@ def ingest(
                                "give the files distinct clip_id or frame_index values")
             frame_ids[fid] = entry.where
             ids[k].append((fid, fi))
-    scale = choose_scale(confidence_scale, raw_max, problems)
+    scale = choose_scale(confidence_scale, max((m for _, m in ann_max), default=0.0), problems)
     limit = {"percent": 100.0, "byte": 255.0, "binary": 1.0}[scale]
-    if raw_max > limit:
-        for entry in entries:
-            for ann in entry.annotations:
-                if ann.table is None:
-                    problems.error(f"{ann.where}: confidence values go above {limit:g} (largest mask value in the "
-                                   f"manifest {raw_max:g}) for --confidence-scale {scale}; "
-                                   + ("use --confidence-scale byte for 0-255 masks" if scale == "percent"
-                                      else "masks must be 8-bit (0-255)"))
-                    break
-            else:
-                continue
-            break
+    for where, top in ann_max:
+        if top > limit:
+            fix = ("pass --confidence-scale byte if the masks are 0-255" if scale == "percent"
+                   else "masks must hold 8-bit values (0-255)")
+            problems.error(f"{where}: confidence values go up to {top:g}, above {limit:g} "
+                           f"(--confidence-scale {confidence_scale}, read as {scale}); {fix}")
+    patient_of: dict[str, ManifestEntry] = {}
+    for entry in entries:
+        first = patient_of.setdefault(entry.exam_id, entry)
+        if first.patient_id != entry.patient_id:
+            problems.error(f"{entry.where}: exam {entry.exam_id!r} belongs to patient {first.patient_id!r} in "
+                           f"{first.where} but to {entry.patient_id!r} here; one exam has one patient")
     exams = (pd.DataFrame([(e.exam_id, e.patient_id) for e in entries], columns=["exam_id", "patient_id"])
              .drop_duplicates("exam_id", keep="first").reset_index(drop=True))
     if clinical is not None:
@@ -220,7 +228,7 @@ def ingest(
     with CohortWriter(out, n, size, size, n_ann, overwrite=overwrite) as writer:
         start = 0
         for k, entry in enumerate(_progress(entries, progress, "ingesting")):
-            src = _read(entry, every, deidentify)
+            src = cache.pop(k, None) or _read(entry, every, deidentify)
             if src.header:
                 headers[entry.rel] = src.header
             region = detect_scan_region(src.frames)

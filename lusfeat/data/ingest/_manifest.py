@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import math
 import os
+import re
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -20,6 +21,8 @@ OPTIONAL_COLUMNS = (
     "clip_id", "frame_index", "pixel_spacing_mm", "probe", "annotator", "mask_path", "confidence_table",
 ) + tuple(f"mask_{c}" for c in CLASS_NAMES)
 PROBES = ("convex", "linear", "phased", "unknown")
+#: Usual zone names (right/left, 1-6); others are accepted with a warning.
+ZONE_PATTERN = re.compile(r"^[RL](?:[1-9]|1[0-2])$")
 
 
 @dataclass
@@ -160,6 +163,8 @@ def read_manifest(path: str | os.PathLike, problems: Problems) -> tuple[list[Man
         if probe is not None and probe.lower() not in PROBES:
             problems.error(f"{where}: probe {probe!r} is not one of {list(PROBES)}")
             continue
+        if not ZONE_PATTERN.match(vals["zone"]):
+            problems.warn(f"{where}: zone {vals['zone']!r} is not of the form R1..R6 / L1..L6; check it")
         key = (str(src.resolve()), frame_index)
         entry = entries.get(key)
         if entry is None:
@@ -187,11 +192,11 @@ def read_manifest(path: str | os.PathLike, problems: Problems) -> tuple[list[Man
         if ann is None:
             continue
         if (key[0], key[1], ann.annotator) in seen:
-            problems.error(
-                f"{where}: annotator {ann.annotator!r} already labelled {entry.rel}"
-                + (f" frame {frame_index}" if frame_index is not None else "")
-                + "; remove the duplicate row"
-            )
+            frame = entry.rel + (f" frame {frame_index}" if frame_index is not None else "")
+            if ann.class_paths or ann.stack_path is not None:
+                problems.error(f"{where}: annotator {ann.annotator!r} already labelled {frame}; remove the duplicate row")
+            else:
+                problems.error(f"{where}: {frame} is listed twice; remove the duplicate row")
             continue
         seen.add((key[0], key[1], ann.annotator))
         if ann.class_paths or ann.stack_path is not None:
