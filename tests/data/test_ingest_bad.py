@@ -77,6 +77,16 @@ def test_all_problems_in_one_report(good):
     assert len(problems) == 6
 
 
+@pytest.mark.parametrize("suffix", [".avi", ".gif"])
+def test_video_cut_mid_stream(good, suffix):
+    write_video(good / f"v{suffix}", np.stack([fan_frame(seed=s)[0] for s in range(6)]))
+    data = (good / f"v{suffix}").read_bytes()
+    (good / f"cut{suffix}").write_bytes(data[: len(data) // 2])
+    m = write_manifest(good / "m.csv", [_row(f"cut{suffix}")])
+    (p,) = _fails(good, m)
+    assert f"m.csv line 2: cannot read cut{suffix}" in p and "truncated or corrupt" in p
+
+
 def test_duplicate_frame_ids(good):
     write_png(good / "g.png", rect_frame(seed=3))
     m = write_manifest(good / "m.csv", [

@@ -131,8 +131,11 @@ def _read_video(path: Path, every: int, frame_index: int | None, notes: list[str
     frames = _parse_ppm_stream(proc.stdout)
     if not frames:
         raise ValueError("no frames could be decoded" + (f" (frame_index {frame_index} beyond the end?)" if frame_index is not None else ""))
-    if err:
-        notes.append(f"decoder reported: {err.splitlines()[-1]}")
+    if err:  # ffmpeg keeps going after damaged data: the last frames would be garbage
+        raise ValueError(
+            f"decoded {len(frames)} frame(s), then the decoder failed ({err.splitlines()[-1]}): "
+            "the video is truncated or corrupt"
+        )
     arr = np.stack(frames)
     if frame_index is not None:
         idx = np.array([int(frame_index)])
