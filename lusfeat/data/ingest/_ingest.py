@@ -62,6 +62,15 @@ def _read(entry: ManifestEntry, every: int, deidentify: bool) -> SourceFrames:
     return src
 
 
+def _fix_for(exc: Exception) -> str:
+    """The fix to suggest for a source that could not be decoded."""
+    text = str(exc).lower()
+    if "plugin" in text or "handler" in text or "decompress" in text:
+        return ("install the pydicom pixel-data plugin for its transfer syntax (e.g. pylibjpeg, "
+                "python-gdcm) or export the DICOM uncompressed")
+    return "re-export the file (it may be truncated or corrupt)"
+
+
 def _versions() -> dict[str, str]:
     import pydicom
     import skimage
@@ -166,8 +175,7 @@ def ingest(
         try:
             src = _read(entry, every, deidentify)
         except Exception as exc:
-            problems.error(f"{entry.where}: cannot read {entry.rel} ({type(exc).__name__}: {exc}); "
-                           "re-export the file (it may be truncated or corrupt)")
+            problems.error(f"{entry.where}: cannot read {entry.rel} ({type(exc).__name__}: {exc}); {_fix_for(exc)}")
             continue
         if cached_bytes + src.frames.nbytes <= CACHE_BYTES:  # decoded once when it fits
             cache[k] = src
