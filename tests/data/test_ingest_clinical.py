@@ -5,6 +5,8 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 try:  # tests/data as a package or as a plain folder on sys.path
     from .ingest_helpers import rect_frame, write_manifest, write_png
@@ -107,3 +109,19 @@ def test_unknown_map_target_and_source(tmp_path):
     text = "\n".join(probs.errors)
     assert "--map sp02=spo2: 'sp02' is not a clinical column" in text
     assert "--map fio2=FiO2_pct: c.csv has no column 'FiO2_pct'" in text
+
+
+@settings(max_examples=25, deadline=None)
+@given(
+    fio2=st.one_of(st.floats(0.21, 1.0), st.floats(21.0, 100.0)),
+    spo2=st.floats(50.0, 100.0),
+)
+def test_fio2_fraction_or_percent_gives_the_same_sf(tmp_path_factory, fio2, spo2):
+    p = tmp_path_factory.mktemp("c") / "c.csv"
+    p.write_text(f"exam_id,spo2,fio2\nE1,{spo2!r},{fio2!r}\n")
+    probs = Problems()
+    t = read_clinical(p, EXAMS.iloc[:1], probs)
+    assert not probs.errors
+    frac = fio2 / 100 if fio2 > 1 else fio2
+    assert t.loc[0, "fio2"] == pytest.approx(frac)
+    assert t.loc[0, "sf_ratio"] == pytest.approx(spo2 / frac)

@@ -3,7 +3,8 @@
 Every geometric step is recorded so features computed on the stored frame map back to
 the original pixels and to millimetres::
 
-    stored (y, x)  ->  original (crop_y0 - pad_top + y / scale,  crop_x0 - pad_left + x / scale)
+    stored (y, x)  ->  original (crop_y0 - pad_top + (y + 0.5) / scale - 0.5,
+                                 crop_x0 - pad_left + (x + 0.5) / scale - 0.5)
     pixel_spacing_mm (stored) = orig_pixel_spacing_mm / scale
 """
 
