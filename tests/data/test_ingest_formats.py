@@ -222,3 +222,18 @@ def test_not_an_image_is_reported(tmp_path):
         ingest(m, tmp_path / "coh", size=32)
     text = str(info.value)
     assert "m.csv line 2: cannot read junk.png" in text and "m.csv line 3: cannot read junk.dcm" in text
+
+
+def test_one_region_per_clip_of_images(tmp_path):
+    a, fan = fan_frame(seed=5)
+    b = a.copy()
+    a[:, : a.shape[1] // 2] = 0  # left half dark in one frame, right half in the other
+    b[:, a.shape[1] // 2 :] = 0
+    write_png(tmp_path / "a.png", a)
+    write_png(tmp_path / "b.png", b)
+    m = write_manifest(tmp_path / "m.csv", [_row("a.png", clip_id="c"), _row("b.png", clip_id="c")])
+    f = open_cohort(ingest(m, tmp_path / "coh", size=64)).frames
+    assert list(f["frame_id"]) == ["c#0", "c#1"]
+    boxes = f[["crop_y0", "crop_y1", "crop_x0", "crop_x1"]].drop_duplicates()
+    assert len(boxes) == 1  # the same crop for the whole clip
+    assert f.loc[0, "crop_x1"] - f.loc[0, "crop_x0"] > 0.9 * fan.any(axis=0).sum()

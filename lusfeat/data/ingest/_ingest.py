@@ -103,7 +103,8 @@ def ingest(
 
     Every input is checked first; all problems are reported together in one
     :class:`lusfeat.ValidationError` and nothing is written. Then each source is decoded,
-    its scan region detected (per file: on the maximum over its frames), each frame
+    its scan region detected (once per multi-frame file or per clip of single images, on
+    the pixelwise maximum over the frames), each frame
     preprocessed (gray, colour overlays filled, outside-region pixels zeroed, cropped,
     padded to a square, resized to ``size``), masks transformed alike, and the cohort
     written atomically.
@@ -166,6 +167,8 @@ def ingest(
     # ---- pass 1: check every source and mask ----------------------------------------
     counts: dict[int, int] = {}
     cache: dict[int, SourceFrames] = {}
+    region_of: dict[int, tuple] = {}
+    region_max: dict[tuple, np.ndarray] = {}
     cached_bytes = 0
     ann_max: list[tuple[str, float]] = []
     frame_ids: dict[str, str] = {}
@@ -183,6 +186,11 @@ def ingest(
         for note in src.notes:
             problems.note(f"{entry.rel}: {note}")
         counts[k] = src.frames.shape[0]
+        # one scan region per clip of single images (same size), one per multi-frame file
+        rkey = (entry.clip_id, src.frames.shape[1:]) if entry.kind == "image" else (k,)
+        region_of[k] = rkey
+        top = src.frames.max(axis=0)
+        region_max[rkey] = top if rkey not in region_max else np.maximum(region_max[rkey], top)
         if entry.annotations and counts[k] > 1:
             problems.error(f"{entry.where}: masks given for {entry.rel}, which has {counts[k]} frames; "
                            "add a frame_index column selecting the annotated frame")
@@ -227,6 +235,8 @@ def ingest(
     if not entries and not problems.errors:
         problems.error(f"manifest {manifest} lists no frames; add rows")
     problems.raise_if_any(f"ingest of {manifest}")
+    regions = {key: detect_scan_region(top) for key, top in region_max.items()}
+    del region_max
 
     # ---- pass 2: preprocess and write ----------------------------------------------
     n = sum(counts.values())
@@ -239,7 +249,7 @@ def ingest(
             src = cache.pop(k, None) or _read(entry, every, deidentify)
             if src.header:
                 headers[entry.rel] = src.header
-            region = detect_scan_region(src.frames)
+            region = regions[region_of[k]]
             f = src.frames.shape[0]
             images = np.zeros((f, size, size), np.uint8)
             conf = np.zeros((f, n_ann, len(CLASS_NAMES), size, size), np.uint8)
