@@ -237,3 +237,15 @@ def test_one_region_per_clip_of_images(tmp_path):
     boxes = f[["crop_y0", "crop_y1", "crop_x0", "crop_x1"]].drop_duplicates()
     assert len(boxes) == 1  # the same crop for the whole clip
     assert f.loc[0, "crop_x1"] - f.loc[0, "crop_x0"] > 0.9 * fan.any(axis=0).sum()
+
+
+def test_fingerprints_follow_file_contents(tmp_path):
+    write_png(tmp_path / "f.png", rect_frame(seed=1))
+    m = write_manifest(tmp_path / "m.csv", [_row("f.png")])
+    a = open_cohort(ingest(m, tmp_path / "a", size=32)).meta["source"]
+    b = open_cohort(ingest(m, tmp_path / "b", size=32)).meta["source"]
+    write_png(tmp_path / "f.png", rect_frame(seed=2))  # same name, new pixels
+    c = open_cohort(ingest(m, tmp_path / "c", size=32)).meta["source"]
+    assert a["sources_fingerprint"] == b["sources_fingerprint"] != c["sources_fingerprint"]
+    assert a["manifest_fingerprint"] == c["manifest_fingerprint"]
+    assert a["clinical"] is None

@@ -171,6 +171,7 @@ def ingest(
     region_max: dict[tuple, np.ndarray] = {}
     cached_bytes = 0
     ann_max: list[tuple[str, float]] = []
+    hashes: list[tuple[str, str]] = []
     frame_ids: dict[str, str] = {}
     clip_next: dict[str, int] = {}
     ids: dict[int, list[tuple[str, int]]] = {}
@@ -186,6 +187,11 @@ def ingest(
         for note in src.notes:
             problems.note(f"{entry.rel}: {note}")
         counts[k] = src.frames.shape[0]
+        hashes.append((entry.rel, _file_fingerprint(entry.path)))
+        for ann in entry.annotations:
+            for mask_file in [*ann.class_paths.values(), ann.stack_path, ann.table]:
+                if mask_file is not None:
+                    hashes.append((str(mask_file), _file_fingerprint(mask_file)))
         # one scan region per clip of single images (same size), one per multi-frame file
         rkey = (entry.clip_id, src.frames.shape[1:]) if entry.kind == "image" else (k,)
         region_of[k] = rkey
@@ -291,7 +297,7 @@ def ingest(
                 "manifest_fingerprint": _file_fingerprint(manifest),
                 "clinical": str(Path(clinical).resolve()) if clinical is not None else None,
                 "clinical_fingerprint": _file_fingerprint(Path(clinical)) if clinical is not None else None,
-                "sources_fingerprint": fingerprint(sorted(frames["source_path"].unique().tolist())),
+                "sources_fingerprint": fingerprint(sorted(hashes)),  # contents of frames and masks
             },
             "annotators": annotators or ["none"],
             "ingest": {
