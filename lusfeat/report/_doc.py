@@ -1,0 +1,209 @@
+"""The report's document model: sections made of paragraphs, notes, tables and figures.
+
+Section builders produce these blocks; :mod:`lusfeat.report._render` turns the
+same blocks into HTML and Markdown, so both forms always hold the same content.
+"""
+
+from __future__ import annotations
+
+import math
+import re
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+
+import numpy as np
+
+__all__ = [
+    "Cell",
+    "Table",
+    "Figure",
+    "Para",
+    "Note",
+    "Heading",
+    "Details",
+    "Section",
+    "Block",
+    "fmt",
+    "fmt_p",
+    "ci_cell",
+    "natural_key",
+    "slug",
+    "best_flags",
+]
+
+
+@dataclass
+class Cell:
+    """One table cell.
+
+    Attributes
+    ----------
+    text : str
+        Main text (plain, escaped when rendered).
+    sub : str
+        Secondary text shown smaller below ``text`` in HTML, after it in Markdown
+        (e.g. a confidence interval).
+    sort : float or None
+        Numeric sort key of the HTML table (``None``: sort by text).
+    strong : bool
+        Emphasise (best value of a column, significant p-value).
+    """
+
+    text: str
+    sub: str = ""
+    sort: float | None = None
+    strong: bool = False
+
+
+@dataclass
+class Table:
+    """A table: header strings and rows of :class:`Cell` (or plain values)."""
+
+    header: list[str]
+    rows: list[list[Cell]]
+    caption: str = ""
+    sortable: bool = True
+
+    def __post_init__(self) -> None:
+        self.rows = [[c if isinstance(c, Cell) else _plain_cell(c) for c in row] for row in self.rows]
+
+
+@dataclass
+class Figure:
+    """A PNG image with a caption; ``name`` is its file name in the Markdown folder."""
+
+    png: bytes
+    name: str
+    caption: str = ""
+    alt: str = ""
+
+
+@dataclass
+class Para:
+    """A paragraph of plain text."""
+
+    text: str
+
+
+@dataclass
+class Note:
+    """A highlighted notice, used when an input is absent or a part was skipped."""
+
+    text: str
+
+
+@dataclass
+class Heading:
+    """A sub-heading inside a section (level 3 or 4)."""
+
+    text: str
+    level: int = 3
+
+
+@dataclass
+class Details:
+    """A group of blocks collapsed in HTML (``<details>``) under ``summary``."""
+
+    summary: str
+    blocks: list[Block] = field(default_factory=list)
+    open: bool = False
+
+
+Block = Para | Note | Heading | Table | Figure | Details
+
+
+@dataclass
+class Section:
+    """A numbered report section with an anchor ``id``."""
+
+    id: str
+    title: str
+    blocks: list[Block] = field(default_factory=list)
+
+    @property
+    def notes(self) -> list[str]:
+        """Texts of the top-level notes (what the section could not show)."""
+        return [b.text for b in self.blocks if isinstance(b, Note)]
+
+
+def fmt(value: object, digits: int = 3) -> str:
+    """Format a number for a table: 3 decimals below 10, fewer above, ``n/a`` for NaN/None.
+
+    Examples
+    --------
+    >>> fmt(0.81234), fmt(12.345), fmt(1234.5), fmt(float("nan"))
+    ('0.812', '12.35', '1,234', 'n/a')
+    """
+    if value is None:
+        return "n/a"
+    if isinstance(value, (bool, np.bool_)):
+        return str(bool(value))
+    if isinstance(value, (int, np.integer)):
+        return f"{int(value):,}" if abs(int(value)) >= 10000 else str(int(value))
+    try:
+        v = float(value)  # type: ignore[arg-type]
+    except (TypeError, ValueError):
+        return str(value)
+    if not math.isfinite(v):
+        return "n/a"
+    a = abs(v)
+    if a >= 1000:
+        return f"{v:,.0f}"
+    if a >= 100:
+        return f"{v:.1f}"
+    if a >= 10:
+        return f"{v:.2f}"
+    return f"{v:.{digits}f}"
+
+
+def fmt_p(p: object) -> str:
+    """Format a p-value: ``<0.001`` below 0.001, else 3 decimals; ``n/a`` when missing."""
+    try:
+        v = float(p)  # type: ignore[arg-type]
+    except (TypeError, ValueError):
+        return "n/a"
+    if not math.isfinite(v):
+        return "n/a"
+    return "<0.001" if v < 0.001 else f"{v:.3f}"
+
+
+def _finite(v: object) -> float | None:
+    try:
+        f = float(v)  # type: ignore[arg-type]
+    except (TypeError, ValueError):
+        return None
+    return f if math.isfinite(f) else None
+
+
+def _plain_cell(value: object) -> Cell:
+    if isinstance(value, str):
+        return Cell(value)
+    return Cell(fmt(value), sort=_finite(value))
+
+
+def ci_cell(estimate: object, low: object, high: object, strong: bool = False) -> Cell:
+    """A cell ``estimate`` with ``[low, high]`` below it (omitted when both bounds are missing)."""
+    lo, hi = _finite(low), _finite(high)
+    sub = "" if lo is None and hi is None else f"[{fmt(low)}, {fmt(high)}]"
+    return Cell(fmt(estimate), sub=sub, sort=_finite(estimate), strong=strong)
+
+
+def natural_key(name: str) -> tuple:
+    """Sort key that orders ``threshold-50`` before ``threshold-100``."""
+    return tuple(int(t) if t.isdigit() else t for t in re.split(r"(\d+)", str(name)))
+
+
+def slug(text: str) -> str:
+    """A file- and anchor-safe version of ``text``."""
+    s = re.sub(r"[^A-Za-z0-9._-]+", "-", str(text)).strip("-.")
+    return s or "item"
+
+
+def best_flags(values: Sequence[object], higher_is_better: bool | None) -> list[bool]:
+    """Mark the best finite value(s) of a column (``None``: mark nothing)."""
+    vals = [_finite(v) for v in values]
+    finite = [v for v in vals if v is not None]
+    if higher_is_better is None or len(finite) < 2:
+        return [False] * len(vals)
+    best = max(finite) if higher_is_better else min(finite)
+    return [v is not None and v == best for v in vals]
