@@ -89,8 +89,8 @@ def pixel_stats(masks: Any, images: Any | None, spacing: Any) -> dict[str, Any]:
     has_pl = ncov > 0
     safe_cov = xp.where(has_pl, ncov, 1.0)
     prow = P.any(axis=2)  # (N, H)
-    r_p = xp.where(has_pl, h - xp.argmax(prow[:, ::-1], axis=1), 0).astype(xp.int64)
-    top = xp.argmax(P, axis=1).astype(f64)  # (N, W) first pleural row per column
+    r_p = xp.where(has_pl, h - xp.argmax(prow[:, ::-1].astype(xp.uint8), axis=1), 0).astype(xp.int64)
+    top = xp.argmax(P.astype(xp.uint8), axis=1).astype(f64)  # (N, W) first pleural row per column
     colcnt = P.sum(axis=1, dtype=xp.int64).astype(f64)
     raw["ncov"] = ncov
     raw["r_p"] = r_p.astype(f64)
@@ -100,8 +100,8 @@ def pixel_stats(masks: Any, images: Any | None, spacing: Any) -> dict[str, Any]:
     raw["thick_sd"] = xp.sqrt((((colcnt - tmean[:, None]) ** 2) * pcol).sum(axis=1) / safe_cov)
 
     cols = xp.arange(w)
-    first = xp.argmax(pcol, axis=1)
-    last = w - 1 - xp.argmax(pcol[:, ::-1], axis=1)
+    first = xp.argmax(pcol.astype(xp.uint8), axis=1)
+    last = w - 1 - xp.argmax(pcol[:, ::-1].astype(xp.uint8), axis=1)
     z = (~pcol) & (cols[None, :] > first[:, None]) & (cols[None, :] < last[:, None]) & has_pl[:, None]
     zstart = z & ~xp.concatenate([xp.zeros((n, 1), dtype=bool), z[:, :-1]], axis=1)
     run_id = xp.cumsum(zstart, axis=1) * z

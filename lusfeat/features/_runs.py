@@ -21,7 +21,15 @@ derived from these integers in :mod:`._props`.
 from __future__ import annotations
 
 import numpy as np
-from numba import njit
+
+try:
+    from numba import njit
+except ImportError:  # pure-Python fallback (slow; lets the cuda path import without numba)
+
+    def njit(*args, **kwargs):
+        if args and callable(args[0]):
+            return args[0]
+        return lambda f: f
 
 __all__ = ["STAT_FIELDS", "plane_stats"]
 

@@ -1,0 +1,98 @@
+"""The cuda backend equals the cpu backend (GPU tests skip cleanly without CUDA)."""
+
+from __future__ import annotations
+
+import re
+
+import numpy as np
+import pytest
+
+from lusfeat.features._compute import run_backend
+from lusfeat.features._cuda_kernels import KERNEL_SOURCE, STAT_COLUMNS
+from lusfeat.features._parity import parity_problems
+from lusfeat.features._runs import STAT_FIELDS
+
+from ._helpers import random_masks
+
+
+def test_kernel_field_layout_matches_cpu_twin():
+    defines = dict(re.findall(r"#define (F_\w+) (\d+)", KERNEL_SOURCE))
+    names = {"F_PLANE": "plane", "F_LABEL": "label", "F_AREA": "area", "F_SR": "sum_r",
+             "F_SC": "sum_c", "F_SRR": "sum_rr", "F_SCC": "sum_cc", "F_SRC": "sum_rc",
+             "F_MINR": "min_r", "F_MINC": "min_c", "F_MAXR": "max_r", "F_MAXC": "max_c",
+             "F_SI": "sum_i", "F_P1": "n_p1", "F_P2": "n_p2", "F_P3": "n_p3", "F_CONV": "area_convex"}
+    assert STAT_COLUMNS == len(STAT_FIELDS) == len(defines)
+    for define, idx in defines.items():
+        assert STAT_FIELDS[int(idx)] == names[define]
+
+
+def test_parity_report_flags_differences():
+    m = np.zeros((1, 5, 8, 8), bool)
+    m[0, 1, 2:4, 2:6] = True
+    a = run_backend(m, None, None, "cpu")
+    b = run_backend(m, None, None, "cpu")
+    assert parity_problems(a, b) == []
+    b[1]["area"] = b[1]["area"] + 1
+    b[0]["a_line_area"] = b[0]["a_line_area"] * 1.001
+    problems = parity_problems(a, b)
+    assert any("area" in p for p in problems) and len(problems) == 2
+
+
+@pytest.mark.gpu
+@pytest.mark.parametrize("shape", [(1, 1), (5, 9), (31, 17), (64, 64), (256, 256), (100, 300)])
+def test_cuda_equals_cpu_random(shape):
+    import cupy as cp
+
+    rng = np.random.default_rng(sum(shape))
+    m = random_masks(rng, 8, *shape)
+    img = rng.integers(0, 256, (8, *shape), dtype=np.uint8)
+    sp = np.array([np.nan, 0.2, 0.3, 1.0, np.nan, 0.1, 0.5, 2.0])
+    cpu = run_backend(m, img, sp, "cpu")
+    gpu = run_backend(cp.asarray(m), cp.asarray(img), sp, "cuda")
+    assert parity_problems(cpu, gpu) == []
+
+
+@pytest.mark.gpu
+def test_cuda_adversarial_planes_and_fallback():
+    """Full, checkerboard (many runs: global-memory fallback) and sparse planes."""
+    import cupy as cp
+
+    h, w = 96, 130
+    yy, xx = np.mgrid[:h, :w]
+    planes = [np.zeros((h, w), bool), np.ones((h, w), bool), (yy + xx) % 2 == 0,
+              (xx % 2 == 0), yy == xx % h, (yy * 7 + xx * 3) % 11 == 0]
+    m = np.zeros((len(planes), 5, h, w), bool)
+    for i, p in enumerate(planes):
+        m[i, :] = p
+    cpu = run_backend(m, None, None, "cpu")
+    gpu = run_backend(cp.asarray(m), None, None, "cuda")
+    assert parity_problems(cpu, gpu) == []
+
+
+@pytest.mark.gpu
+def test_cuda_simulated_truth(tiny_cohort):
+    import cupy as cp
+
+    from lusfeat.data import open_cohort
+
+    c = open_cohort(tiny_cohort)
+    m, img, sp = np.asarray(c.truth[:]), np.asarray(c.images[:]), c.spacing
+    cpu = run_backend(m, img, sp, "cpu")
+    gpu = run_backend(cp.asarray(m), cp.asarray(img), sp, "cuda")
+    assert parity_problems(cpu, gpu) == []
+
+
+@pytest.mark.gpu
+def test_cuda_extract_from_device_array(tiny_cohort, tmp_path):
+    import cupy as cp
+
+    from lusfeat.data import open_cohort
+    from lusfeat.features import extract, read_features
+
+    c = open_cohort(tiny_cohort)
+    dev = cp.asarray(np.asarray(c.truth[:]))
+    a = extract(c, dev, tmp_path / "gpu", backend="cuda", progress=False)
+    b = extract(c, "truth", tmp_path / "cpu", backend="cpu", progress=False)
+    ea, eb = read_features(a), read_features(b)
+    np.testing.assert_allclose(ea.iloc[:, 2:].to_numpy(float), eb.iloc[:, 2:].to_numpy(float),
+                               rtol=1e-9, atol=1e-9, equal_nan=True)
