@@ -51,3 +51,20 @@ def test_cli_bad_map_option(tmp_path):
     m = write_manifest(tmp_path / "m.csv", [{"path": "x.png", "patient_id": "P1", "exam_id": "E1", "zone": "R1"}])
     res = runner.invoke(app, ["ingest", "--manifest", str(m), "--map", "spo2", str(tmp_path / "coh")])
     assert res.exit_code != 0 and "LUSFEAT_COLUMN=FILE_COLUMN" in str(res.exception)
+
+
+def test_cli_confidence_scale_choices(tmp_path):
+    img = fan_frame()[0]
+    write_png(tmp_path / "f.png", img)
+    mask = np.zeros(img.shape, np.uint8)
+    mask[60:70, 70:90] = 60
+    write_png(tmp_path / "mk.png", mask)
+    m = write_manifest(tmp_path / "m.csv", [
+        {"path": "f.png", "patient_id": "P1", "exam_id": "E1", "zone": "R1", "mask_b_line": "mk.png"},
+    ])
+    res = runner.invoke(app, ["ingest", "-m", str(m), "--confidence-scale", "bytes", str(tmp_path / "x")])
+    assert res.exit_code == 2 and not (tmp_path / "x").exists()
+    res = runner.invoke(app, ["ingest", "-m", str(m), "--confidence-scale", "byte", "--no-progress",
+                              "--size", str(img.shape[1]), str(tmp_path / "coh")])
+    assert res.exit_code == 0, res.output
+    assert open_cohort(tmp_path / "coh").confidence[0, 0, 2].max() == round(60 * 100 / 255)

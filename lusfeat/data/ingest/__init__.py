@@ -6,6 +6,7 @@ de-identifies DICOM, imports a clinical table and writes a lusfeat cohort.
 """
 
 from ._clinical import EXTRA_CLINICAL_COLUMNS, read_clinical
+from ._confidence import ConfidenceScale
 from ._dicom import DICOM_COPIED_TAGS, DICOM_IDENTIFYING_TAGS, read_dicom
 from ._ingest import PREPROCESSING_COLUMNS, ingest
 from ._preprocess import preprocess_frame
@@ -14,6 +15,7 @@ from ._readers import SourceFrames, read_source
 from ._sector import ScanRegion, detect_scan_region
 
 __all__ = [
+    "ConfidenceScale",
     "DICOM_COPIED_TAGS",
     "DICOM_IDENTIFYING_TAGS",
     "EXTRA_CLINICAL_COLUMNS",

@@ -8,6 +8,7 @@ from typing import Annotated
 import typer
 
 from ..._errors import InputError
+from ._confidence import ConfidenceScale
 
 
 def _parse_map(items: list[str]) -> dict[str, str]:
@@ -26,7 +27,7 @@ def ingest_command(
     clinical: Annotated[Path | None, typer.Option("--clinical", "-c", help="Clinical table (CSV or .xlsx), one row per exam.")] = None,
     size: Annotated[int, typer.Option(help="Side of the stored square frames in pixels (the model's input size).")] = 256,
     every: Annotated[int, typer.Option(help="Keep every N-th frame of videos and multi-frame DICOM.")] = 1,
-    confidence_scale: Annotated[str, typer.Option(help="Mask values: auto (detect), percent (0-100) or byte (0-255).")] = "auto",
+    confidence_scale: Annotated[ConfidenceScale, typer.Option(help="Mask values: auto (detect), percent (0-100) or byte (0-255).")] = ConfidenceScale.AUTO,
     column_map: Annotated[list[str] | None, typer.Option("--map", help="Clinical column mapping LUSFEAT=FILE, repeatable, e.g. --map spo2=SpO2.")] = None,
     na_code: Annotated[list[str] | None, typer.Option("--na-code", help="Missing-value code in the clinical table, repeatable, e.g. --na-code -99.")] = None,
     flow_to_fio2: Annotated[bool, typer.Option("--flow-to-fio2", help="Estimate missing FiO2 from O2 flow: 0.21 + 0.04 x L/min (up to 6 L/min).")] = False,
@@ -40,7 +41,7 @@ def ingest_command(
     from . import ingest
 
     path = ingest(
-        manifest, out, clinical=clinical, size=size, every=every, confidence_scale=confidence_scale,
+        manifest, out, clinical=clinical, size=size, every=every, confidence_scale=confidence_scale.value,
         column_map=_parse_map(column_map or []), na_codes=tuple(na_code or ()), flow_to_fio2=flow_to_fio2,
         sheet=sheet, deidentify=deidentify, strict=strict, overwrite=overwrite, progress=progress,
     )

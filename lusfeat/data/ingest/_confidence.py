@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import math
+from enum import StrEnum
 from pathlib import Path
 
 import numpy as np
@@ -12,10 +13,18 @@ from .._format import CLASS_NAMES
 from ._manifest import Annotation
 from ._problems import Problems
 
-__all__ = ["CONFIDENCE_SCALES", "load_annotation", "choose_scale", "to_percent"]
+__all__ = ["CONFIDENCE_SCALES", "ConfidenceScale", "load_annotation", "choose_scale", "to_percent"]
+
+class ConfidenceScale(StrEnum):
+    """How mask values map to percent (a plain string works too)."""
+
+    AUTO = "auto"  # detect from the largest value of all masks
+    PERCENT = "percent"  # 0-100
+    BYTE = "byte"  # 0-255, scaled to percent
+
 
 #: ``auto`` (detect), ``percent`` (0-100) or ``byte`` (0-255, scaled to percent).
-CONFIDENCE_SCALES = ("auto", "percent", "byte")
+CONFIDENCE_SCALES = tuple(s.value for s in ConfidenceScale)
 
 
 def _read_plane_file(path: Path) -> np.ndarray:
@@ -156,7 +165,7 @@ def choose_scale(option: str, max_value: float, problems: Problems) -> str:
         problems.error(f"confidence scale {option!r} is not one of {list(CONFIDENCE_SCALES)}")
         return "percent"
     if option != "auto":
-        return option
+        return str(ConfidenceScale(option).value)
     if max_value > 100:
         problems.note(f"confidence masks go up to {max_value:g}: read as 0-255 and scaled to percent")
         return "byte"

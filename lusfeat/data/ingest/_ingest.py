@@ -17,7 +17,13 @@ from ..._errors import InputError
 from ..._io import fingerprint
 from .._format import CLASS_NAMES, FRAME_COLUMNS, CohortWriter
 from ._clinical import empty_clinical, read_clinical
-from ._confidence import CONFIDENCE_SCALES, choose_scale, load_annotation, to_percent
+from ._confidence import (
+    CONFIDENCE_SCALES,
+    ConfidenceScale,
+    choose_scale,
+    load_annotation,
+    to_percent,
+)
 from ._manifest import ManifestEntry, read_manifest
 from ._preprocess import apply_geometry, geometry, preprocess_frame
 from ._problems import Problems
@@ -89,7 +95,7 @@ def ingest(
     clinical: str | os.PathLike | None = None,
     size: int = 256,
     every: int = 1,
-    confidence_scale: str = "auto",
+    confidence_scale: str | ConfidenceScale = "auto",
     column_map: Mapping[str, str] | None = None,
     na_codes: Sequence[str | float] = (),
     flow_to_fio2: bool = False,
@@ -158,6 +164,7 @@ def ingest(
         raise InputError(f"every must be a positive integer (1 = every frame); got {every}")
     if confidence_scale not in CONFIDENCE_SCALES:
         raise InputError(f"confidence_scale must be one of {list(CONFIDENCE_SCALES)}; got {confidence_scale!r}")
+    confidence_scale = str(confidence_scale)
     out, manifest = Path(out), Path(manifest)
     if out.exists() and not overwrite and (not out.is_dir() or any(out.iterdir())):
         raise InputError(f"output {out} already exists; choose another path or pass --overwrite")
