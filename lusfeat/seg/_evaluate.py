@@ -141,6 +141,12 @@ def evaluate(
     ------
     InputError
         When the mask set does not match the cohort or an option is invalid.
+
+    Examples
+    --------
+    >>> res = evaluate("cohort", "masks/t60", "eval/t60", bootstrap=1000)  # doctest: +SKIP
+    >>> res.summary.query("reference == 'truth' and metric == 'dice'")  # doctest: +SKIP
+    >>> print(res.summary_text())  # doctest: +SKIP
     """
     cohort = open_cohort(cohort) if isinstance(cohort, (str, os.PathLike)) else cohort
     mset = open_masks(masks) if isinstance(masks, (str, os.PathLike)) else masks

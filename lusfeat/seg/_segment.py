@@ -104,6 +104,12 @@ def segment(
     ------
     InputError
         When the run does not fit the cohort (classes) or options are invalid.
+
+    Examples
+    --------
+    >>> masks = segment("cohort", "runs/t60", "masks/t60", device="auto")  # doctest: +SKIP
+    >>> lusfeat.data.open_masks(masks).meta["frames_per_second"]  # doctest: +SKIP
+    812.4
     """
     cohort = open_cohort(cohort) if isinstance(cohort, (str, os.PathLike)) else cohort
     meta, fold_table = open_run(run)
