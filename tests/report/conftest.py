@@ -16,6 +16,12 @@ def study_dir(tmp_path_factory, tiny_cohort) -> Path:
 
 
 @pytest.fixture(scope="session")
+def bare_study(tmp_path_factory, tiny_cohort) -> Path:
+    """A study of the tiny cohort with study.json only (no tables, masks or plots): quick to report."""
+    return make_study(tmp_path_factory.mktemp("bare") / "study", tiny_cohort, tables=(), masks=False, plots=False)
+
+
+@pytest.fixture(scope="session")
 def report_html(tmp_path_factory, study_dir) -> Path:
     """The report of :func:`study_dir`, built once."""
     from lusfeat.report import build_report

@@ -153,18 +153,19 @@ def test_markdown_and_files(report_html):
         assert len(counts) == 1, block
 
 
-def test_rebuild_replaces_and_no_markdown(tmp_path, study_dir):
+def test_rebuild_replaces_and_no_markdown(tmp_path, bare_study):
     out = tmp_path / "r.html"
-    build_report(study_dir, out, max_examples=1, progress=False)
+    build_report(bare_study, out, max_examples=1, progress=False)
     old = (tmp_path / "r_files" / "report.json").read_text()
-    build_report(study_dir, out, markdown=False, max_examples=0, progress=False)
+    assert out.read_text().count("<img") == 1
+    build_report(bare_study, out, markdown=False, max_examples=0, progress=False)
     html = out.read_text()
     assert "No example frames requested" in html
     assert (tmp_path / "r_files" / "report.json").read_text() == old  # untouched without markdown
     assert sorted(p.name for p in tmp_path.iterdir()) == ["r.html", "r.md", "r_files"]
 
 
-def test_failure_leaves_previous_report(tmp_path, study_dir, monkeypatch):
+def test_failure_leaves_previous_report(tmp_path, bare_study, monkeypatch):
     out = tmp_path / "report.html"
     out.write_text("previous")
     import lusfeat.report._build as b
@@ -174,7 +175,7 @@ def test_failure_leaves_previous_report(tmp_path, study_dir, monkeypatch):
 
     monkeypatch.setattr(b, "to_html", boom)
     with pytest.raises(RuntimeError, match="render failed"):
-        build_report(study_dir, out, markdown=False, max_examples=0, progress=False)
+        build_report(bare_study, out, markdown=False, max_examples=0, progress=False)
     assert out.read_text() == "previous"
     assert sorted(p.name for p in tmp_path.iterdir()) == ["report.html"]
 
