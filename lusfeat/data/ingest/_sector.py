@@ -167,7 +167,9 @@ def detect_scan_region(
     if kind == "sector":
         from skimage.morphology import convex_hull_image
 
-        mask = convex_hull_image(_mirror_complete(mask, bbox))
+        completed = _mirror_complete(mask, bbox)
+        if (completed & ~mask).any():  # the hull only changes when mirroring added pixels
+            mask = convex_hull_image(completed)
     elif mask[bbox[0] : bbox[1], bbox[2] : bbox[3]].mean() >= 0.99:  # a clean rectangle
         y0, y1, x0, x1 = bbox
         mask = np.zeros_like(mask)
