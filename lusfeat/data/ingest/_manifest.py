@@ -107,7 +107,7 @@ def read_manifest(path: str | os.PathLike, problems: Problems) -> tuple[list[Man
         problems.error(f"manifest {path} does not exist; check the --manifest path")
         return [], []
     except Exception as exc:
-        problems.error(f"manifest {path} is not a readable CSV ({type(exc).__name__}: {exc}); save it as CSV")
+        problems.error(f"manifest {path} is not a readable CSV ({type(exc).__name__}: {exc}); save it as UTF-8 CSV with a header row")
         return [], []
     df.columns = [str(c).strip() for c in df.columns]
     missing = [c for c in REQUIRED_COLUMNS if c not in df.columns]
