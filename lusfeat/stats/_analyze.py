@@ -7,7 +7,7 @@ is computed on them. One cluster bootstrap per (task, model) resamples
 patients and evaluates the metrics of every pipeline *and* their differences
 to the reference on the same resamples (a paired bootstrap); it gives
 percentile and BCa CIs for the metrics, percentile CIs and two-sided p-values
-for the differences. Where each patient contributes one row (readmission),
+(from the bootstrap standard error) for the differences. Where each patient contributes one row (readmission),
 AUCs are also compared with DeLong's test. Holm and Benjamini-Hochberg
 adjustments span all comparison p-values of the run.
 """
@@ -116,7 +116,8 @@ def _metric_rows(task, model, methods, names, data, boot, mnames, n) -> list[dic
                              "estimate": boot.estimate[k], "ci_low": ci[k, 0], "ci_high": ci[k, 1],
                              "ci_method": ci_method})
     offset = len(names) * m
-    pvals = bootstrap_p_value(boot.distribution[offset:]) if len(names) > 1 else np.array([])
+    pvals = (bootstrap_p_value(boot.estimate[offset:], boot.distribution[offset:])
+             if len(names) > 1 else np.array([]))
     for i, p in enumerate(names[1:]):
         for j, metric in enumerate(mnames):
             k = offset + i * m + j

@@ -151,27 +151,43 @@ def cluster_bootstrap(
     )
 
 
-def bootstrap_p_value(distribution: np.ndarray) -> np.ndarray:
-    """Two-sided bootstrap p-value of ``H0: difference = 0``.
+def bootstrap_p_value(estimate: np.ndarray, distribution: np.ndarray) -> np.ndarray:
+    """Two-sided p-value of ``H0: difference = 0`` from the bootstrap standard error.
 
-    The p-value is twice the smaller tail share of the bootstrap distribution
-    on either side of zero, ``2 min((1 + #{d <= 0}) / (B + 1), (1 + #{d >= 0}) / (B + 1))``,
-    capped at 1: the smallest level whose percentile interval excludes zero.
+    ``z = d / SD(d*)`` with ``d`` the observed difference and ``SD(d*)`` the standard
+    deviation of its bootstrap distribution, ``p = 2 (1 - Phi(|z|))``: the bootstrap
+    test of pROC's ``roc.test(method = "bootstrap")`` (Robin et al. 2011), applied to
+    every metric. Unlike counting resamples on either side of zero, it is not bounded
+    below by ``2 / (B + 1)``, so it survives multiplicity adjustment across many
+    comparisons.
 
     Parameters
     ----------
+    estimate : (M,) float
+        Observed differences.
     distribution : (M, B) float
-        Bootstrap distribution of ``M`` differences (NaN resamples ignored).
+        Bootstrap distribution of the differences (NaN resamples ignored).
 
     Returns
     -------
     (M,) float
+        NaN where fewer than 2 resamples are finite; 1 where the difference and
+        its spread are both zero.
+
+    References
+    ----------
+    X. Robin et al., "pROC: an open-source package for R and S+ to analyze and compare
+    ROC curves", BMC Bioinformatics 12 (2011) 77.
     """
+    from scipy import stats
+
     d = np.atleast_2d(distribution)
-    valid = np.isfinite(d)
-    b = valid.sum(axis=1)
-    le = ((d <= 0) & valid).sum(axis=1)
-    ge = ((d >= 0) & valid).sum(axis=1)
-    with np.errstate(invalid="ignore", divide="ignore"):
-        p = 2 * np.minimum((1 + le) / (b + 1), (1 + ge) / (b + 1))
-    return np.where(b > 0, np.minimum(p, 1.0), np.nan)
+    est = np.atleast_1d(np.asarray(estimate, dtype=np.float64))
+    valid = np.isfinite(d).sum(axis=1)
+    with warnings.catch_warnings(), np.errstate(invalid="ignore", divide="ignore"):
+        warnings.simplefilter("ignore", RuntimeWarning)
+        sd = np.nanstd(d, axis=1, ddof=1)
+        z = np.abs(est) / sd
+    p = 2 * stats.norm.sf(z)
+    p = np.where((sd == 0) | ~np.isfinite(sd), np.where(est == 0, 1.0, 0.0), p)
+    return np.where((valid >= 2) & np.isfinite(est), p, np.nan)

@@ -72,13 +72,18 @@ def test_progress_callback_counts_resamples():
     assert sum(seen) == 600
 
 
-def test_p_value():
+def test_p_value_from_bootstrap_se():
+    from scipy import stats
+
     rng = np.random.default_rng(0)
-    far = rng.normal(3, 1, (1, 999))
+    far = rng.normal(5, 1, (1, 999))
     null = rng.normal(0, 1, (1, 999))
-    assert bootstrap_p_value(far)[0] < 0.01
-    assert 0.2 < bootstrap_p_value(null)[0] <= 1
-    assert bootstrap_p_value(np.zeros((1, 10)))[0] == 1.0
+    p_far = bootstrap_p_value(np.array([5.0]), far)[0]
+    assert p_far == pytest.approx(2 * stats.norm.sf(5 / far.std(ddof=1)))
+    assert p_far < 0.01 and p_far < 2 / 1000  # not bounded below by the resample count
+    assert 0.2 < bootstrap_p_value(np.array([0.2]), null)[0] <= 1
+    assert bootstrap_p_value(np.array([0.0]), np.zeros((1, 10)))[0] == 1.0
+    assert np.isnan(bootstrap_p_value(np.array([1.0]), np.full((1, 10), np.nan))[0])
 
 
 def test_bad_inputs():
