@@ -183,6 +183,32 @@ def _comparison_table(g: pd.DataFrame, study: StudyInputs, caption: str) -> Tabl
                  rows, caption=caption)
 
 
+def _key_comparison_table(g: pd.DataFrame, study: StudyInputs, metrics: list[str], caption: str) -> Table:
+    """Pipelines as rows; per key metric the difference [CI] and the Holm p (raw and BH p below)."""
+    pipes = study.order(g["pipeline"].unique())
+    # DeLong rows duplicate the bootstrap AUC comparison; the key table shows the bootstrap ones.
+    g = g.assign(_d=(g["ci_method"] == "delong").astype(int)).sort_values("_d", kind="stable")
+    cell = {(r.pipeline, r.metric): r for r in g.drop_duplicates(["pipeline", "metric"]).itertuples()}
+    header = ["pipeline"]
+    for mt in metrics:
+        header += [f"{mt} difference [95 % CI]", f"{mt} p Holm"]
+    rows = []
+    for p in pipes:
+        row = [Cell(p)]
+        for mt in metrics:
+            r = cell.get((p, mt))
+            if r is None:
+                row += [Cell("n/a"), Cell("n/a")]
+                continue
+            holm = _num(r.p_holm)
+            row += [ci_cell(r.difference, r.ci_low, r.ci_high),
+                    Cell(fmt_p(r.p_holm), sub=f"p {fmt_p(r.p)}, BH {fmt_p(r.p_bh)}", sort=holm,
+                         strong=holm is not None and holm < ALPHA)]
+        rows.append(row)
+    methods = ", ".join(sorted(g["ci_method"].astype(str).unique()))
+    return Table(header, rows, caption=f"{caption} (CIs: {methods})")
+
+
 def _num(v: object) -> float | None:
     try:
         f = float(v)  # type: ignore[arg-type]
@@ -216,8 +242,8 @@ def downstream_section(study: StudyInputs) -> Section:
         return sec
     sec.blocks.append(Para(
         "Difference = pipeline - reference on the same bootstrap resamples (or DeLong for AUC); p-values "
-        f"adjusted across all comparisons of an analysis by Holm and by Benjamini-Hochberg; Holm p < {ALPHA} "
-        "in bold. Key metrics are shown first, every metric in the collapsed tables."))
+        f"adjusted across all comparisons of an analysis by Holm and by Benjamini-Hochberg (BH); Holm p < "
+        f"{ALPHA} in bold. Key metrics are shown first, every metric and CI method in the collapsed tables."))
     has_analysis = "analysis" in comp.columns
     groups = comp.groupby("analysis", sort=False) if has_analysis else [("all", comp)]
     for analysis, ga in groups:
@@ -225,9 +251,10 @@ def downstream_section(study: StudyInputs) -> Section:
         sec.blocks.append(Heading(f"Compared with {refs}" + (f" ({analysis})" if has_analysis else ""), 4))
         for (task, model), g in ga.groupby(["task", "model"], sort=False):
             kind = task_kind(set(m.loc[m["task"] == task, "metric"]))
-            key = g[g["metric"].isin(KEY_METRICS[kind])]
-            if not key.empty:
-                sec.blocks.append(_comparison_table(key, study, f"Task {task}, model {model}: key metrics"))
+            key = [mt for mt in KEY_METRICS[kind] if mt in set(g["metric"])]
+            if key:
+                sec.blocks.append(_key_comparison_table(g[g["metric"].isin(key)], study, key,
+                                                        f"Task {task}, model {model}: key metrics"))
             sec.blocks.append(Details(f"All comparisons: task {task}, model {model} ({len(g)} rows)",
                                       [_comparison_table(g, study, f"Task {task}, model {model}")]))
     return sec
