@@ -12,10 +12,11 @@ results):
    so every root is its component's first run (scikit-image's label order);
 4. labels by a block prefix count of roots; one ``atomicAdd`` on a global
    counter reserves the plane's output rows (no host sync);
-5. per run, closed-form moments, bbox and intensity sum as 64-bit integer
-   atomics (exact and order independent); per run, the perimeter code of
-   each border pixel from the bit-packed border mask, counted per weight
-   class;
+5. per run, closed-form moments, bbox, intensity sum and the perimeter code
+   classes of its border pixels (from the bit-packed border mask); a warp per
+   component gathers and reduces them in registers, or, for planes with many
+   components, one thread per run adds them with 64-bit integer atomics
+   (exact and order independent either way);
 6. one warp lane per component builds the convex hull of pixel-edge
    midpoints from the row extremes (monotone chain on doubled integer
    coordinates) and counts the integer points inside it exactly.
@@ -206,6 +207,57 @@ __device__ int code_class(int code) {
     }
 }
 
+struct RunSums {
+    i64 area, sr, sc, srr, scc, src, minr, minc, maxr, maxc, si, p1, p2, p3;
+};
+
+__device__ __forceinline__ RunSums runsums_empty(int h, int w) {
+    RunSums a;
+    a.area = a.sr = a.sc = a.srr = a.scc = a.src = a.si = a.p1 = a.p2 = a.p3 = 0;
+    a.minr = h; a.minc = w; a.maxr = -1; a.maxc = -1;
+    return a;
+}
+
+// Closed-form moments of one run, its bbox, intensity sum and perimeter code classes.
+__device__ __forceinline__ void run_accumulate(RunSums* acc, int rr, int ra, int rb,
+                                               const unsigned int* border, int nw, int h, int w,
+                                               const unsigned char* img, int has_images) {
+    i64 r = rr, a = ra, b = rb, ln = b - a + 1;
+    i64 sc = (a + b) * ln / 2;
+    acc->area += ln;
+    acc->sr += r * ln;
+    acc->sc += sc;
+    acc->srr += r * r * ln;
+    acc->scc += (b * (b + 1) * (2 * b + 1) - (a - 1) * a * (2 * a - 1)) / 6;
+    acc->src += r * sc;
+    acc->minr = min(acc->minr, r); acc->minc = min(acc->minc, a);
+    acc->maxr = max(acc->maxr, r); acc->maxc = max(acc->maxc, b);
+    for (int c = ra; c <= rb; ++c) {
+        if (has_images) acc->si += img[(u64)rr * w + c];
+        if (!get_bit(border, nw, h, w, rr, c)) continue;
+        int code = 1 + 2 * (get_bit(border, nw, h, w, rr - 1, c) + get_bit(border, nw, h, w, rr + 1, c)
+                            + get_bit(border, nw, h, w, rr, c - 1) + get_bit(border, nw, h, w, rr, c + 1))
+                   + 10 * (get_bit(border, nw, h, w, rr - 1, c - 1) + get_bit(border, nw, h, w, rr - 1, c + 1)
+                           + get_bit(border, nw, h, w, rr + 1, c - 1) + get_bit(border, nw, h, w, rr + 1, c + 1));
+        int cls = code_class(code);
+        acc->p1 += cls == 1; acc->p2 += cls == 2; acc->p3 += cls == 3;
+    }
+}
+
+__device__ __forceinline__ i64 shfl_down(i64 v, int o) { return __shfl_down_sync(0xffffffffu, v, o); }
+
+__device__ RunSums warp_reduce(RunSums a) {
+    for (int o = 16; o > 0; o >>= 1) {
+        a.area += shfl_down(a.area, o); a.sr += shfl_down(a.sr, o); a.sc += shfl_down(a.sc, o);
+        a.srr += shfl_down(a.srr, o); a.scc += shfl_down(a.scc, o); a.src += shfl_down(a.src, o);
+        a.si += shfl_down(a.si, o); a.p1 += shfl_down(a.p1, o); a.p2 += shfl_down(a.p2, o);
+        a.p3 += shfl_down(a.p3, o);
+        a.minr = min(a.minr, shfl_down(a.minr, o)); a.minc = min(a.minc, shfl_down(a.minc, o));
+        a.maxr = max(a.maxr, shfl_down(a.maxr, o)); a.maxc = max(a.maxc, shfl_down(a.maxc, o));
+    }
+    return a;
+}
+
 // smem layout: bits[h*nw] border[h*nw] row_ptr[h+1] tmp[blockDim] then run arrays
 // (rrow, rstart, rend, parent, lab)[rmax] unless runs live in global memory.
 __device__ void label_stats_plane(
@@ -318,37 +370,44 @@ __device__ void label_stats_plane(
         border[t] = x & ~(left & right & up & down);
     }
     __syncthreads();
-    // 5. per run: moments, bbox, intensity, perimeter classes
+    // 5. per component: moments, bbox, intensity, perimeter classes. Few components:
+    // one warp per component gathers its runs and reduces in registers (no atomics);
+    // many components: one thread per run with 64-bit integer atomics. Same integers.
     const unsigned char* img = images + (u64)(p / n_classes) * h * w;
-    for (int j = threadIdx.x; j < n; j += blockDim.x) {
-        i64* row = stats + (base + lab[j]) * NF;
-        i64 r = rrow[j], a = rstart[j], b = rend[j], ln = b - a + 1;
-        i64 sc = (a + b) * ln / 2;
-        i64 scc = (b * (b + 1) * (2 * b + 1) - (a - 1) * a * (2 * a - 1)) / 6;
-        atomicAdd((u64*)&row[F_AREA], (u64)ln);
-        atomicAdd((u64*)&row[F_SR], (u64)(r * ln));
-        atomicAdd((u64*)&row[F_SC], (u64)sc);
-        atomicAdd((u64*)&row[F_SRR], (u64)(r * r * ln));
-        atomicAdd((u64*)&row[F_SCC], (u64)scc);
-        atomicAdd((u64*)&row[F_SRC], (u64)(r * sc));
-        atomicMin(&row[F_MINR], r); atomicMin(&row[F_MINC], a);
-        atomicMax(&row[F_MAXR], r); atomicMax(&row[F_MAXC], b);
-        i64 isum = 0;
-        int c1 = 0, c2 = 0, c3 = 0;
-        for (int c = (int)a; c <= (int)b; ++c) {
-            if (has_images) isum += img[(u64)r * w + c];
-            if (!get_bit(border, nw, h, w, (int)r, c)) continue;
-            int code = 1 + 2 * (get_bit(border, nw, h, w, r - 1, c) + get_bit(border, nw, h, w, r + 1, c)
-                                + get_bit(border, nw, h, w, r, c - 1) + get_bit(border, nw, h, w, r, c + 1))
-                       + 10 * (get_bit(border, nw, h, w, r - 1, c - 1) + get_bit(border, nw, h, w, r - 1, c + 1)
-                               + get_bit(border, nw, h, w, r + 1, c - 1) + get_bit(border, nw, h, w, r + 1, c + 1));
-            int cls = code_class(code);
-            c1 += cls == 1; c2 += cls == 2; c3 += cls == 3;
+    const bool by_component = (long long)n_lab * (long long)n <= 65536LL;
+    if (by_component) {
+        for (int q = warp; q < n_lab; q += nwarps) {
+            RunSums acc = runsums_empty(h, w);
+            for (int j = lane; j < n; j += 32) {
+                if (lab[j] == q) run_accumulate(&acc, rrow[j], rstart[j], rend[j], border, nw, h, w, img, has_images);
+            }
+            acc = warp_reduce(acc);
+            if (lane == 0) {
+                i64* row = stats + (base + q) * NF;
+                row[F_AREA] = acc.area; row[F_SR] = acc.sr; row[F_SC] = acc.sc;
+                row[F_SRR] = acc.srr; row[F_SCC] = acc.scc; row[F_SRC] = acc.src;
+                row[F_MINR] = acc.minr; row[F_MINC] = acc.minc; row[F_MAXR] = acc.maxr; row[F_MAXC] = acc.maxc;
+                row[F_SI] = acc.si; row[F_P1] = acc.p1; row[F_P2] = acc.p2; row[F_P3] = acc.p3;
+            }
         }
-        if (has_images) atomicAdd((u64*)&row[F_SI], (u64)isum);
-        if (c1) atomicAdd((u64*)&row[F_P1], (u64)c1);
-        if (c2) atomicAdd((u64*)&row[F_P2], (u64)c2);
-        if (c3) atomicAdd((u64*)&row[F_P3], (u64)c3);
+    } else {
+        for (int j = threadIdx.x; j < n; j += blockDim.x) {
+            i64* row = stats + (base + lab[j]) * NF;
+            RunSums acc = runsums_empty(h, w);
+            run_accumulate(&acc, rrow[j], rstart[j], rend[j], border, nw, h, w, img, has_images);
+            atomicAdd((u64*)&row[F_AREA], (u64)acc.area);
+            atomicAdd((u64*)&row[F_SR], (u64)acc.sr);
+            atomicAdd((u64*)&row[F_SC], (u64)acc.sc);
+            atomicAdd((u64*)&row[F_SRR], (u64)acc.srr);
+            atomicAdd((u64*)&row[F_SCC], (u64)acc.scc);
+            atomicAdd((u64*)&row[F_SRC], (u64)acc.src);
+            atomicMin(&row[F_MINR], acc.minr); atomicMin(&row[F_MINC], acc.minc);
+            atomicMax(&row[F_MAXR], acc.maxr); atomicMax(&row[F_MAXC], acc.maxc);
+            if (acc.si) atomicAdd((u64*)&row[F_SI], (u64)acc.si);
+            if (acc.p1) atomicAdd((u64*)&row[F_P1], (u64)acc.p1);
+            if (acc.p2) atomicAdd((u64*)&row[F_P2], (u64)acc.p2);
+            if (acc.p3) atomicAdd((u64*)&row[F_P3], (u64)acc.p3);
+        }
     }
     __syncthreads();
     // 6. convex hulls: one lane per component (lane 0 of each warp), stacks per warp
