@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+import re
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -257,6 +258,11 @@ def _mask_sets(study: Path, cohort: Cohort) -> tuple[list[tuple[str, Any]], list
                          f"cohort's {expect}")
             continue
         sets.append((d.name, m))
+    if len(sets) > MAX_MASK_PANELS:  # several seeds: draw the first seed's masks only
+        first = [(n, m) for n, m in sets if not re.search(r"-s\d+$", n) or n.endswith("-s0")]
+        if len(first) < len(sets):
+            notes.append(f"{len(sets) - len(first)} mask set(s) of further seeds not drawn")
+            sets = first
     if len(sets) > MAX_MASK_PANELS:
         notes.append(f"{len(sets) - MAX_MASK_PANELS} more mask set(s) not drawn: "
                      + ", ".join(n for n, _ in sets[MAX_MASK_PANELS:]))

@@ -98,6 +98,15 @@ def test_downstream_tables(report_html):
     assert "Compared with threshold-50" in sec and "p Holm" in sec and "p BH" in sec
     assert "Skipped sf-change: too few events (test)" in sec
     assert "Task sf-change was planned but has no results" in sec
+    # key comparison tables: Holm p in bold exactly when below 0.05, raw and BH p below it
+    comp = sec.split("<h3>Comparisons</h3>")[1]
+    strong = [float(v) for v in re.findall(r'<td class="strong" data-sort="([0-9.e-]+)"><span>[^<]*</span>'
+                                            r'<small>p [^<]*, BH [^<]*</small>', comp)]
+    plain = [float(v) for v in re.findall(r'<td data-sort="([0-9.e-]+)"><span>[^<]*</span>'
+                                           r'<small>p [^<]*, BH [^<]*</small>', comp)]
+    assert strong and plain and len(strong) + len(plain) == 2 * 2 * 5 * 2  # tasks x models x pipelines x metrics
+    assert len(strong) == 2 * 2 * 2  # truth, the only pipeline with Holm p < 0.05 in the fake study
+    assert max(strong) < 0.05 <= min(plain)
     # pipelines of the study in its order, references after the strategies
     first = re.search(r"<tbody>(.*?)</tbody>", sec, flags=re.S).group(1)
     rows = re.findall(r"<tr><td class=\"text\"><span>([a-z0-9-]+)</span>", first)

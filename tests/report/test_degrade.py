@@ -68,9 +68,12 @@ def test_bare_study_every_section_says_what_is_missing(tmp_path):
     assert out.with_suffix(".md").read_text().count("> **Note:**") >= len(SECTIONS) - 1
 
 
-def test_real_cohort_without_truth_and_three_seeds(tmp_path):
+def test_real_cohort_without_truth_and_three_seeds(tmp_path, monkeypatch):
     cohort = _no_truth_cohort(tmp_path / "cohort")
     study = make_study(tmp_path / "study", cohort, seeds=3, truth=False)
+    import lusfeat.report._sec_cohort as sc
+
+    monkeypatch.setattr(sc, "MAX_MASK_PANELS", 1)
     html = build_report(study, tmp_path / "report.html", max_examples=2, progress=False).read_text()
     assert any("No true masks in this cohort" in n for n in _notes(html, "segmentation"))
     assert any("no Dice against true masks" in n for n in _notes(html, "curves"))
@@ -79,6 +82,7 @@ def test_real_cohort_without_truth_and_three_seeds(tmp_path):
     intro = ex.split("</p>")[0]
     assert "fused confidence &gt;= 50 %" in intro and "the true masks," not in intro
     assert ex.count("<img") == 2
+    assert _notes(html, "examples") == ["1 mask set(s) of further seeds not drawn"]
     assert '<span>true masks</span></td><td class="text"><span>no</span>' in html
     seeds = re.search(r'<section id="seeds">(.*?)</section>', html, flags=re.S).group(1)
     assert not _notes(html, "seeds")
