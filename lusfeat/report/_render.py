@@ -117,11 +117,15 @@ def _html_cell(cell: Cell, tag: str = "td") -> str:
     return f"<{tag}{attrs}><span>{_e(cell.text)}</span>{sub}</{tag}>"
 
 
+def _numeric_columns(t: Table) -> list[bool]:
+    """A column (but the first) is numeric, hence right-aligned, when any of its cells has a sort key."""
+    return [i > 0 and any(len(r) > i and r[i].sort is not None for r in t.rows) for i in range(len(t.header))]
+
+
 def _html_table(t: Table) -> str:
     cls = ' class="sortable"' if t.sortable else ""
     cap = f'<p class="caption">{_e(t.caption)}</p>' if t.caption else ""
-    # A column is numeric (right-aligned header) when any of its cells has a sort key.
-    numeric = [i > 0 and any(len(r) > i and r[i].sort is not None for r in t.rows) for i in range(len(t.header))]
+    numeric = _numeric_columns(t)
     head = "".join(("<th>" if num else '<th class="text">') + f"{_e(h)}</th>"
                    for h, num in zip(t.header, numeric, strict=True))
     body = "\n".join("<tr>" + "".join(_html_cell(c) for c in row) + "</tr>" for row in t.rows)
@@ -215,7 +219,7 @@ def _md_cell(c: Cell) -> str:
 def _md_table(t: Table) -> str:
     lines = [f"*{_md_escape(t.caption)}*", ""] if t.caption else []
     lines.append("| " + " | ".join(_md_escape(h) for h in t.header) + " |")
-    lines.append("|" + "|".join(":--" if i == 0 else "--:" for i in range(len(t.header))) + "|")
+    lines.append("|" + "|".join("--:" if num else ":--" for num in _numeric_columns(t)) + "|")
     lines += ["| " + " | ".join(_md_cell(c) for c in row) + " |" for row in t.rows]
     return "\n".join(lines)
 
