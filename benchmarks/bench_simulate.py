@@ -19,7 +19,6 @@ import time
 os.environ.setdefault("OMP_NUM_THREADS", "1")
 
 import numpy as np
-
 import zarr  # noqa: F401  (imported before timing)
 
 from lusfeat.data import simulate_cohort

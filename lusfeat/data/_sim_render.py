@@ -316,7 +316,6 @@ def lung_echo(scene: Scene, rng: np.random.Generator) -> np.ndarray:
     i = np.arange(h, dtype=np.float32)[:, None]
     j = np.arange(n, dtype=np.float32)[None, :]
     zl = lung_surface(scene).astype(np.float32)[None, :]
-    zp = scene.pleura_depth.astype(np.float32)[None, :]
     t2 = scene.pleura_thickness / 2
     below = np.clip(i - zl, 0, None)
     e = 0.03 + 0.09 * np.exp(-below / (0.12 * h))

@@ -28,7 +28,13 @@ import pandas as pd
 from .._errors import InputError
 from ._format import CLASS_NAMES, CohortWriter
 from ._sim_annotators import annotate_clip, make_annotators
-from ._sim_clinical import ClinicalParams, simulate_clinical, true_coefficients, zone_names, zone_offset
+from ._sim_clinical import (
+    ClinicalParams,
+    simulate_clinical,
+    true_coefficients,
+    zone_names,
+    zone_offset,
+)
 from ._sim_render import RenderParams, make_geometry, render_clip
 from ._sim_scene import sample_scene
 
@@ -287,7 +293,13 @@ def simulate_cohort(
 def _progress(enabled: bool, total: int):
     if not enabled:
         return None
-    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
+    from rich.progress import (
+        BarColumn,
+        MofNCompleteColumn,
+        Progress,
+        TextColumn,
+        TimeRemainingColumn,
+    )
 
     p = Progress(TextColumn("simulate"), BarColumn(), MofNCompleteColumn(), TimeRemainingColumn())
     task = p.add_task("clips", total=total)

@@ -1,0 +1,111 @@
+"""CLI commands of the study: ``sweep`` and ``demo``."""
+
+from __future__ import annotations
+
+import logging
+import time
+from pathlib import Path
+from typing import Annotated
+
+import typer
+
+from .._errors import InputError
+
+log = logging.getLogger("lusfeat.pipeline")
+
+
+def _split(values: list[str] | None) -> tuple[str, ...] | None:
+    """Accept repeated options and comma lists; ``threshold:50,60`` expands to two strategies."""
+    if not values:
+        return None
+    out: list[str] = []
+    for v in values:
+        parts = [p.strip() for p in v.split(",") if p.strip()]
+        prefix = None
+        for p in parts:
+            if ":" in p or p in ("soft",) or "@" in p:
+                prefix = p.split(":", 1)[0] if ":" in p else None
+                out.append(p)
+            elif prefix is not None and p.replace("-", "").replace("@", "").isalnum():
+                out.append(f"{prefix}:{p}")  # threshold:50,60 -> threshold:50, threshold:60
+            else:
+                out.append(p)
+    return tuple(out)
+
+
+def sweep(
+    cohort: Annotated[Path, typer.Argument(help="Cohort folder.")],
+    out: Annotated[Path, typer.Option("--out", "-o", help="Study folder (resumed if it exists).")],
+    strategies: Annotated[
+        list[str] | None,
+        typer.Option("--strategies", "-s", help="Strategies, e.g. 'threshold:50,60,70' 'soft' 'ignore:40-60' (repeatable)."),
+    ] = None,
+    baseline: Annotated[str, typer.Option(help="Strategy all others are compared with.")] = "threshold:50",
+    thresholds: Annotated[str, typer.Option(help="Reference thresholds of fused labels, comma separated ('' for none).")] = "50,60,70,80,90,100",
+    seeds: Annotated[int, typer.Option(help="Training repeats with different seeds.")] = 1,
+    seed: Annotated[int, typer.Option(help="Base seed.")] = 0,
+    folds: Annotated[int, typer.Option(help="Patient folds of cross-fitted training.")] = 5,
+    epochs: Annotated[int, typer.Option(help="Training epochs per model.")] = 30,
+    size: Annotated[int | None, typer.Option(help="Training size in pixels (default: frame size).")] = None,
+    depth: Annotated[int, typer.Option(help="U-Net poolings.")] = 4,
+    width: Annotated[int, typer.Option(help="U-Net base channels.")] = 16,
+    batch_size: Annotated[int, typer.Option(help="Training batch size.")] = 16,
+    device: Annotated[str, typer.Option(help="auto, cpu or cuda.")] = "auto",
+    threads: Annotated[int | None, typer.Option(help="CPU threads.")] = None,
+    backend: Annotated[str, typer.Option(help="Feature backend: auto, cpu, reference, cuda.")] = "auto",
+    eval_bootstrap: Annotated[int, typer.Option(help="Bootstrap draws of segmentation CIs.")] = 1000,
+    analysis_folds: Annotated[int, typer.Option(help="Downstream CV folds.")] = 5,
+    analysis_repeats: Annotated[int, typer.Option(help="Downstream CV repeats.")] = 2,
+    analysis_bootstrap: Annotated[int, typer.Option(help="Downstream bootstrap resamples.")] = 2000,
+    dry_run: Annotated[bool, typer.Option("--dry-run", help="Print the plan and what is cached; run nothing.")] = False,
+) -> None:
+    """Run the confidence-strategy study: train, segment, evaluate, features, analysis."""
+    from ._sweep import DEFAULT_STRATEGIES, SweepConfig, run_sweep
+
+    try:
+        ths = tuple(int(t) for t in thresholds.split(",") if t.strip())
+    except ValueError:
+        raise InputError(f"--thresholds must be comma-separated integers, got {thresholds!r}") from None
+    cfg = SweepConfig(
+        strategies=_split(strategies) or DEFAULT_STRATEGIES, baseline=baseline, thresholds=ths, seeds=seeds,
+        seed=seed, folds=folds, epochs=epochs, size=size, depth=depth, width=width, batch_size=batch_size,
+        device=device, threads=threads, backend=backend, eval_bootstrap=eval_bootstrap,
+        analysis_folds=analysis_folds, analysis_repeats=analysis_repeats, analysis_bootstrap=analysis_bootstrap,
+    )
+    plan = run_sweep(cohort, out, cfg, dry_run=dry_run, progress=not dry_run)
+    if dry_run:
+        from rich.console import Console
+        from rich.table import Table
+
+        t = Table(title=f"sweep plan: {len(plan.stages)} stages, {sum(s.cached for s in plan.stages)} cached")
+        for col in ("stage", "kind", "pipeline", "status", "output"):
+            t.add_column(col)
+        for s in plan.stages:
+            t.add_row(s.id, s.kind, s.pipeline, "cached" if s.cached else "to run", str(s.out))
+        Console().print(t)
+        typer.echo("comparisons against the best strategy are planned once evaluations are done")
+        return
+    typer.echo(f"study written to {out}")
+
+
+def demo(
+    out: Annotated[Path, typer.Option("--out", "-o", help="Folder for the cohort, the study and the report.")] = Path("lusfeat-demo"),
+    threads: Annotated[int | None, typer.Option(help="CPU threads (default: all).")] = None,
+    device: Annotated[str, typer.Option(help="auto, cpu or cuda.")] = "auto",
+) -> None:
+    """Simulate a small cohort, run a three-strategy sweep and write the report.
+
+    Strategies threshold:50, threshold:60 and soft; a small U-Net at 64x64,
+    3 patient folds. Reruns reuse finished work.
+    """
+    from ._demo import run_demo
+
+    t0 = time.perf_counter()
+    report = run_demo(out, threads=threads, device=device)
+    typer.echo(f"demo finished in {time.perf_counter() - t0:.0f} s; report: {report}")
+
+
+def register(app: typer.Typer) -> None:
+    """Add the study commands to the app."""
+    app.command()(sweep)
+    app.command()(demo)

@@ -1,0 +1,537 @@
+"""Plan and run a confidence-strategy sweep (see the package docstring for the layout)."""
+
+from __future__ import annotations
+
+import logging
+import os
+import platform
+import re
+import time
+from collections.abc import Callable
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from .._errors import InputError
+from .._io import read_json, write_json, write_parquet
+from ..data import open_cohort
+from ._cache import StageCache, code_version, cohort_key
+
+__all__ = ["SweepConfig", "Stage", "StudyPlan", "plan_sweep", "run_sweep", "DEFAULT_STRATEGIES"]
+
+log = logging.getLogger(__name__)
+
+#: Strategies of the default sweep.
+DEFAULT_STRATEGIES: tuple[str, ...] = (
+    "threshold:50", "threshold:60", "threshold:70", "threshold:80", "threshold:90", "threshold:100",
+    "soft", "weighted:60", "ignore:40-60",
+)
+#: Thresholds (percent) of the reference pipelines built from fused labels.
+DEFAULT_THRESHOLDS: tuple[int, ...] = (50, 60, 70, 80, 90, 100)
+
+
+@dataclass(frozen=True)
+class SweepConfig:
+    """Options of a sweep.
+
+    Attributes
+    ----------
+    strategies : tuple of str
+        Label strategies (``lusfeat.labels.parse_strategy`` syntax).
+    baseline : str
+        Strategy every other pipeline is compared with (added if missing).
+    thresholds : tuple of int
+        Thresholds of the ``labels-<T>`` reference pipelines (empty: none).
+    seeds : int
+        Training repeats with seeds ``seed, seed + 1, ...``.
+    seed : int
+        Base seed of training, evaluation bootstrap and analysis.
+    folds : int
+        Patient folds of cross-fitted training (>= 2: out-of-fold masks).
+    epochs, batch_size, size, depth, width : int
+        Training options and U-Net size (``size`` None: the cohort's frame size).
+    device : str
+        ``auto``, ``cpu`` or ``cuda``.
+    threads : int or None
+        CPU threads for torch.
+    backend : str
+        Feature backend (``auto`` uses CuPy kernels on a GPU).
+    eval_bootstrap : int
+        Patient bootstrap draws of the segmentation CIs.
+    analysis_folds, analysis_repeats, analysis_bootstrap : int
+        Downstream cross-validation and bootstrap.
+    tasks, models : tuple of str
+        Downstream tasks and model families.
+
+    Notes
+    -----
+    The *best* strategy, the second reference of the paired comparisons, is
+    the strategy whose out-of-fold masks have the highest mean Dice over
+    classes against the true masks (simulated cohorts) or against the fused
+    labels at 60 % (other cohorts), averaged over seeds.
+    """
+
+    strategies: tuple[str, ...] = DEFAULT_STRATEGIES
+    baseline: str = "threshold:50"
+    thresholds: tuple[int, ...] = DEFAULT_THRESHOLDS
+    seeds: int = 1
+    seed: int = 0
+    folds: int = 5
+    epochs: int = 30
+    batch_size: int = 16
+    size: int | None = None
+    depth: int = 4
+    width: int = 16
+    device: str = "auto"
+    threads: int | None = None
+    backend: str = "auto"
+    eval_bootstrap: int = 1000
+    analysis_folds: int = 5
+    analysis_repeats: int = 2
+    analysis_bootstrap: int = 2000
+    tasks: tuple[str, ...] = ("sf", "sf-change", "readmission")
+    models: tuple[str, ...] = ("xgboost", "linear")
+
+    def check(self) -> None:
+        """Raise :class:`InputError` naming the first invalid option."""
+        from ..labels import parse_strategy
+
+        if not self.strategies:
+            raise InputError("--strategies is empty; give at least one strategy")
+        for s in (*self.strategies, self.baseline):
+            parse_strategy(s)
+        for name, v, lo in (("--seeds", self.seeds, 1), ("--folds", self.folds, 1), ("--epochs", self.epochs, 1),
+                            ("--batch-size", self.batch_size, 1), ("--analysis-folds", self.analysis_folds, 2),
+                            ("--analysis-repeats", self.analysis_repeats, 1),
+                            ("--analysis-bootstrap", self.analysis_bootstrap, 2)):
+            if int(v) < lo:
+                raise InputError(f"{name} must be >= {lo}, got {v}")
+        bad = [t for t in self.thresholds if not 1 <= int(t) <= 100]
+        if bad:
+            raise InputError(f"--thresholds must be within 1..100, got {bad}")
+
+
+@dataclass
+class _Ctx:
+    cohort: Path
+    study: Path
+    config: SweepConfig
+
+
+@dataclass
+class Stage:
+    """One unit of cached work."""
+
+    id: str
+    kind: str
+    pipeline: str
+    out: Path
+    options: dict[str, Any]
+    deps: list[str]
+    code: str
+    run: Callable[[Stage, _Ctx], None]
+    key: str = ""
+    cached: bool = False
+    seconds: float | None = None
+
+
+@dataclass
+class StudyPlan:
+    """All stages of a sweep in execution order."""
+
+    study: Path
+    cohort: Path
+    config: SweepConfig
+    stages: list[Stage] = field(default_factory=list)
+    pipelines: dict[str, dict[str, Any]] = field(default_factory=dict)
+
+    def table(self) -> pd.DataFrame:
+        """The plan as a table: stage, kind, pipeline, cached, output."""
+        return pd.DataFrame(
+            [{"stage": s.id, "kind": s.kind, "pipeline": s.pipeline, "cached": s.cached,
+              "output": str(s.out.relative_to(self.study))} for s in self.stages]
+        )
+
+
+def _pipeline_name(strategy_name: str, seed_index: int, seeds: int) -> str:
+    return strategy_name if seeds == 1 else f"{strategy_name}-s{seed_index}"
+
+
+def plan_sweep(cohort: str | os.PathLike, out: str | os.PathLike, config: SweepConfig = SweepConfig()) -> StudyPlan:
+    """Build the stages of a sweep (nothing runs).
+
+    Parameters
+    ----------
+    cohort : path-like
+        Cohort folder.
+    out : path-like
+        Study folder.
+    config : SweepConfig
+
+    Returns
+    -------
+    StudyPlan
+        Stages in order, with cache keys and whether each is cached. The
+        comparisons against the best strategy are planned by
+        :func:`run_sweep` once the evaluations are known.
+    """
+    from ..labels import parse_strategy
+
+    config.check()
+    cohort = Path(cohort)
+    c = open_cohort(cohort)
+    study = Path(out)
+    cache = StageCache(study)
+    ckey = cohort_key(cohort)
+    plan = StudyPlan(study=study, cohort=cohort, config=config)
+    strategies = list(dict.fromkeys([config.baseline, *config.strategies]))
+    code_seg = code_version("seg", "labels", "data")
+    code_feat = code_version("features", "labels", "data")
+    code_stats = code_version("stats", "features")
+
+    def add(stage: Stage) -> Stage:
+        dep_keys = [next(s.key for s in plan.stages if s.id == d) for d in stage.deps]
+        stage.key = cache.key(stage.kind, stage.options, dep_keys, stage.code, ckey)
+        stage.cached = cache.is_done(stage.id, stage.key, stage.out)
+        stage.seconds = cache.seconds(stage.id) if stage.cached else None
+        plan.stages.append(stage)
+        return stage
+
+    model_opts = {"depth": config.depth, "width": config.width}
+    for k in range(config.seeds):
+        seed = config.seed + k
+        for text in strategies:
+            st = parse_strategy(text)
+            name = _pipeline_name(st.name, k, config.seeds)
+            plan.pipelines[name] = {"kind": "strategy", "strategy": str(st), "strategy_name": st.name, "seed": seed}
+            train_opts = {
+                "strategy": str(st), "folds": config.folds, "epochs": config.epochs, "seed": seed,
+                "size": config.size, "batch_size": config.batch_size, "model": model_opts,
+                "device": config.device,
+            }
+            add(Stage(f"train/{name}", "train", name, study / "runs" / name, train_opts, [], code_seg, _run_train))
+            add(Stage(f"segment/{name}", "segment", name, study / "masks" / name, {"device": config.device},
+                      [f"train/{name}"], code_seg, _run_segment))
+            add(Stage(f"evaluate/{name}", "evaluate", name, study / "evaluation" / name,
+                      {"thresholds": list(config.thresholds) or [60], "bootstrap": config.eval_bootstrap,
+                       "seed": config.seed}, [f"segment/{name}"], code_seg, _run_evaluate))
+            add(Stage(f"features/{name}", "features", name, study / "features" / name,
+                      {"masks": "segment", "backend": config.backend}, [f"segment/{name}"], code_feat,
+                      _run_features))
+    refs = [f"labels-{t}" for t in config.thresholds] + (["truth"] if c.truth is not None else [])
+    for ref in refs:
+        source = "truth" if ref == "truth" else f"labels:{ref.split('-')[1]}"
+        plan.pipelines[ref] = {"kind": "reference", "source": source}
+        add(Stage(f"features/{ref}", "features", ref, study / "features" / ref,
+                  {"masks": source, "backend": config.backend}, [], code_feat, _run_features))
+    base = parse_strategy(config.baseline).name
+    for k in range(config.seeds):
+        ref_name = _pipeline_name(base, k, config.seeds)
+        _add_analysis(plan, add, ref_name, k, code_stats)
+    return plan
+
+
+def _analysis_pipelines(plan: StudyPlan, seed_index: int) -> list[str]:
+    seeds = plan.config.seeds
+    names = [n for n, p in plan.pipelines.items()
+             if p["kind"] == "reference" or (p["seed"] - plan.config.seed == seed_index or seeds == 1)]
+    return names
+
+
+def _add_analysis(plan: StudyPlan, add, reference: str, seed_index: int, code: str) -> Stage:
+    cfg = plan.config
+    names = _analysis_pipelines(plan, seed_index)
+    others = [n for n in names if n != reference]
+    opts = {
+        "reference": reference, "compare": others, "tasks": list(cfg.tasks), "models": list(cfg.models),
+        "folds": cfg.analysis_folds, "repeats": cfg.analysis_repeats, "bootstrap": cfg.analysis_bootstrap,
+        "seed": cfg.seed,
+    }
+    sid = f"analysis/vs-{reference}"
+    return add(Stage(sid, "analysis", reference, plan.study / "analysis" / f"vs-{reference}", opts,
+                     [f"features/{n}" for n in names], code, _run_analysis))
+
+
+# --- stage bodies -------------------------------------------------------------------------
+
+
+def _run_train(stage: Stage, cx: _Ctx) -> None:
+    from ..seg import UNetConfig, train
+
+    o = stage.options
+    train(cx.cohort, stage.out, o["strategy"], folds=o["folds"], epochs=o["epochs"], device=o["device"],
+          size=o["size"], seed=o["seed"], model=UNetConfig(**o["model"]), batch_size=o["batch_size"],
+          threads=cx.config.threads, progress=False, overwrite=True)
+
+
+def _run_segment(stage: Stage, cx: _Ctx) -> None:
+    from ..seg import segment
+
+    segment(cx.cohort, cx.study / "runs" / stage.pipeline, stage.out, device=stage.options["device"],
+            threads=cx.config.threads, progress=False, overwrite=True)
+
+
+def _run_evaluate(stage: Stage, cx: _Ctx) -> None:
+    from ..seg import evaluate
+
+    o = stage.options
+    evaluate(cx.cohort, cx.study / "masks" / stage.pipeline, stage.out, thresholds=tuple(o["thresholds"]),
+             bootstrap=o["bootstrap"], seed=o["seed"], progress=False, overwrite=True)
+
+
+def _run_features(stage: Stage, cx: _Ctx) -> None:
+    from ..features import extract
+
+    o = stage.options
+    masks = cx.study / "masks" / stage.pipeline if o["masks"] == "segment" else o["masks"]
+    extract(cx.cohort, masks, stage.out, backend=o["backend"], progress=False, overwrite=True)
+
+
+def _run_analysis(stage: Stage, cx: _Ctx) -> None:
+    from ..stats import analyze
+
+    o = stage.options
+    feats = cx.study / "features"
+    analyze(
+        {o["reference"]: feats / o["reference"]}, cx.cohort,
+        compare={n: feats / n for n in o["compare"]}, tasks=tuple(o["tasks"]), models=tuple(o["models"]),
+        out=stage.out, folds=o["folds"], repeats=o["repeats"], bootstrap=o["bootstrap"], seed=o["seed"],
+        n_jobs=max(1, cx.config.threads or 1), progress=False, overwrite=True,
+    )
+
+
+# --- running -----------------------------------------------------------------------------
+
+
+def _hardware() -> dict[str, Any]:
+    info: dict[str, Any] = {"platform": platform.platform(), "python": platform.python_version(),
+                            "cpus": os.cpu_count()}
+    try:
+        import torch
+
+        info["torch"] = torch.__version__
+        info["cuda"] = torch.cuda.get_device_name(0) if torch.cuda.is_available() else None
+    except ImportError:  # pragma: no cover - torch is a dependency
+        info["cuda"] = None
+    try:
+        import cupy  # noqa: F401
+
+        info["cupy"] = cupy.__version__
+    except Exception:
+        info["cupy"] = None
+    return info
+
+
+def _versions() -> dict[str, str]:
+    import importlib.metadata as md
+
+    out = {}
+    for pkg in ("lusfeat", "numpy", "scipy", "scikit-image", "torch", "xgboost", "statsmodels",
+                "scikit-learn", "pandas", "pyarrow", "zarr"):
+        try:
+            out[pkg] = md.version(pkg)
+        except md.PackageNotFoundError:
+            out[pkg] = "not installed"
+    return out
+
+
+def _execute(plan: StudyPlan, stages: list[Stage], cache: StageCache, progress, task) -> None:
+    ctx = _Ctx(plan.cohort, plan.study, plan.config)
+    for stage in stages:
+        label = f"{stage.kind:<9} {stage.pipeline}"
+        if progress is not None:
+            progress.update(task, description=label)
+        if stage.cached:
+            log.info("%s: cached (%s)", label, stage.out)
+        else:
+            if stage.out.exists() or cache._marker(stage.id).exists():
+                cache.invalidate(stage.id, stage.out)
+            t0 = time.perf_counter()
+            stage.run(stage, ctx)
+            stage.seconds = time.perf_counter() - t0
+            cache.record(stage.id, stage.key, stage.seconds, {"kind": stage.kind, "pipeline": stage.pipeline})
+            log.info("%s: %.1f s -> %s", label, stage.seconds, stage.out)
+        if progress is not None:
+            progress.advance(task)
+
+
+def _mean_dice(study: Path, pipelines: dict[str, dict[str, Any]], has_truth: bool) -> dict[str, float]:
+    ref = "truth" if has_truth else "labels:60"
+    scores: dict[str, list[float]] = {}
+    for name, p in pipelines.items():
+        if p["kind"] != "strategy":
+            continue
+        summ = pd.read_parquet(study / "evaluation" / name / "summary.parquet")
+        d = summ[(summ["reference"] == ref) & (summ["metric"] == "dice")]
+        if d.empty:  # e.g. a real cohort evaluated without threshold 60
+            d = summ[summ["metric"] == "dice"]
+        scores.setdefault(p["strategy_name"], []).append(float(d["estimate"].mean()))
+    return {k: float(np.mean(v)) for k, v in scores.items()}
+
+
+def run_sweep(
+    cohort: str | os.PathLike,
+    out: str | os.PathLike,
+    config: SweepConfig = SweepConfig(),
+    *,
+    dry_run: bool = False,
+    progress: bool = True,
+) -> StudyPlan:
+    """Run (or resume) a sweep; finished stages are reused from the cache.
+
+    Parameters
+    ----------
+    cohort : path-like
+        Cohort folder.
+    out : path-like
+        Study folder (created if missing; an existing study is resumed).
+    config : SweepConfig
+    dry_run : bool
+        Only plan: return the plan with what is cached, run nothing.
+    progress : bool
+        Show a rich progress display (stage, pipeline).
+
+    Returns
+    -------
+    StudyPlan
+        The executed plan, with per-stage seconds and cache status.
+    """
+    study = Path(out)
+    cohort = Path(cohort)
+    if study.exists() and not study.is_dir():
+        raise InputError(f"--out {study} is a file; give a folder for the study")
+    meta_path = study / "study.json"
+    if study.exists() and any(study.iterdir()) and not meta_path.exists():
+        raise InputError(f"{study} exists and is not a lusfeat study; choose an empty or new folder")
+    plan = plan_sweep(cohort, study, config)
+    if dry_run:
+        return plan
+    study.mkdir(parents=True, exist_ok=True)
+    cache = StageCache(study)
+    removed = cache.clean_partial()
+    if removed:
+        log.info("removed %d partial output(s) of an interrupted run", len(removed))
+    meta = {
+        "format": "lusfeat-study", "format_version": 1, "cohort": str(cohort.resolve()),
+        "config": asdict(config), "pipelines": plan.pipelines, "status": "running",
+        "started": time.strftime("%Y-%m-%dT%H:%M:%S"), "versions": _versions(), "hardware": _hardware(),
+    }
+    write_json(meta_path, meta)
+    t_start = time.perf_counter()
+    bar = None
+    task = None
+    if progress:
+        from rich.progress import (
+            BarColumn,
+            MofNCompleteColumn,
+            Progress,
+            TextColumn,
+            TimeElapsedColumn,
+        )
+
+        bar = Progress(TextColumn("sweep"), TextColumn("{task.description:<32}"), BarColumn(),
+                       MofNCompleteColumn(), TimeElapsedColumn())
+        task = bar.add_task("planning", total=len(plan.stages) + 1)
+        bar.start()
+    try:
+        _execute(plan, plan.stages, cache, bar, task)
+        has_truth = open_cohort(cohort).truth is not None
+        dice = _mean_dice(study, plan.pipelines, has_truth)
+        best = max(dice, key=dice.get)
+        from ..labels import parse_strategy
+
+        base = parse_strategy(config.baseline).name
+        final: list[Stage] = []
+        if best != base:
+            code_stats = code_version("stats", "features")
+            ckey = cohort_key(cohort)
+
+            def add(stage: Stage) -> Stage:
+                dep_keys = [next(s.key for s in plan.stages if s.id == d) for d in stage.deps]
+                stage.key = cache.key(stage.kind, stage.options, dep_keys, stage.code, ckey)
+                stage.cached = cache.is_done(stage.id, stage.key, stage.out)
+                plan.stages.append(stage)
+                final.append(stage)
+                return stage
+
+            for k in range(config.seeds):
+                _add_analysis(plan, add, _pipeline_name(best, k, config.seeds), k, code_stats)
+            if bar is not None:
+                bar.update(task, total=len(plan.stages) + 1)
+            _execute(plan, final, cache, bar, task)
+        if bar is not None:
+            bar.update(task, description="tables")
+        _write_tables(plan)
+        if bar is not None:
+            bar.advance(task)
+    finally:
+        if bar is not None:
+            bar.stop()
+    meta.update(
+        status="complete", finished=time.strftime("%Y-%m-%dT%H:%M:%S"), best=best, mean_dice=dice,
+        baseline=base, wall_seconds=round(time.perf_counter() - t_start, 2),
+        stages=[{"stage": s.id, "kind": s.kind, "pipeline": s.pipeline, "cached": s.cached,
+                 "seconds": None if s.seconds is None else round(s.seconds, 3), "key": s.key,
+                 "output": str(s.out.relative_to(study))} for s in plan.stages],
+    )
+    write_json(meta_path, meta)
+    log.info("sweep complete in %.1f s: best strategy %s; study in %s", meta["wall_seconds"], best, study)
+    return plan
+
+
+def _strip_seed(name: str) -> str:
+    return re.sub(r"-s\d+$", "", name)
+
+
+def _write_tables(plan: StudyPlan) -> None:
+    study = plan.study
+    seg_parts = []
+    for name, p in plan.pipelines.items():
+        if p["kind"] != "strategy":
+            continue
+        s = pd.read_parquet(study / "evaluation" / name / "summary.parquet")
+        s.insert(0, "pipeline", name)
+        s.insert(1, "strategy", p["strategy"])
+        s.insert(2, "seed", p["seed"])
+        seg_parts.append(s)
+    seg = pd.concat(seg_parts, ignore_index=True)
+    down_parts = []
+    for st in plan.stages:
+        if st.kind == "analysis":
+            r = pd.read_parquet(st.out / "results.parquet")
+            r.insert(0, "analysis", st.out.name)
+            down_parts.append(r)
+    down = pd.concat(down_parts, ignore_index=True) if down_parts else pd.DataFrame()
+    tables = study / "tables"
+    tables.mkdir(exist_ok=True)
+    write_parquet(seg, tables / "segmentation.parquet")
+    write_parquet(down, tables / "downstream.parquet")
+    rows = []
+    if plan.config.seeds > 1:
+        seg2 = seg.assign(strategy_name=seg["pipeline"].map(_strip_seed))
+        g = seg2.groupby(["strategy_name", "reference", "class", "metric"])["estimate"]
+        for (sn, ref, cls, met), v in g:
+            rows.append({"strategy": sn, "table": "segmentation", "task": ref, "group": cls, "metric": met,
+                         "n_seeds": v.size, "mean": v.mean(), "sd": v.std(ddof=1), "min": v.min(), "max": v.max()})
+        if not down.empty:
+            m = down[(down["kind"] == "metric") & down["analysis"].str.startswith("vs-")]
+            m = m.assign(strategy_name=m["pipeline"].map(_strip_seed)).drop_duplicates(
+                ["pipeline", "task", "model", "method", "metric"])
+            g = m.groupby(["strategy_name", "task", "model", "metric"])["estimate"]
+            for (sn, task, model, met), v in g:
+                rows.append({"strategy": sn, "table": "downstream", "task": task, "group": model, "metric": met,
+                             "n_seeds": v.size, "mean": v.mean(), "sd": v.std(ddof=1) if v.size > 1 else np.nan,
+                             "min": v.min(), "max": v.max()})
+    write_parquet(pd.DataFrame(rows, columns=["strategy", "table", "task", "group", "metric", "n_seeds", "mean",
+                                              "sd", "min", "max"]), tables / "seeds.parquet")
+
+
+def read_study(study: str | os.PathLike) -> dict[str, Any]:
+    """Read ``study.json`` with a clear error when the folder is not a study."""
+    p = Path(study) / "study.json"
+    if not p.exists():
+        raise InputError(f"{study} is not a lusfeat study (no study.json); run `lusfeat sweep` first")
+    return read_json(p)
