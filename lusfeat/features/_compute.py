@@ -152,14 +152,13 @@ def _run_cpu(masks: np.ndarray, images: np.ndarray | None, spacing: np.ndarray,
     from ._lus import finish, pixel_stats
     from ._profiles import pixel_stats_numba
     from ._props import component_columns
-    from ._runs import plane_stats
+    from ._runs import label_planes
 
     n, c, h, w = masks.shape
     masks = np.ascontiguousarray(masks)
     planes = masks.reshape(n * c, h, w).view(np.uint8)
-    img = np.ascontiguousarray(images) if images is not None else np.zeros((1, 1, 1), np.uint8)
     plane_image = np.arange(n * c, dtype=np.int64) // c
-    stats, hper = plane_stats(planes, img, plane_image, images is not None)
+    stats, hper = label_planes(planes, images, plane_image)
     cols = component_columns(stats, hper)
     if pixel_path == "numba":
         raw = pixel_stats_numba(masks, images, spacing)

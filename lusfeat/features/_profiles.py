@@ -21,8 +21,10 @@ _NR = len(RAW_FIELDS)
 
 
 @njit(cache=True, nogil=True)
-def _frames_kernel(masks, images, has_images, brk, ref, nbw):
+def _frames_kernel(masks, images, has_images, brk, ref, nbw, words, words_ok):
     n, nc, h, w = masks.shape
+    nb = w // 8 if words_ok else 1  # blocks per row; all-zero 8-byte words are skipped
+    bw = 8 if words_ok else w
     pix = np.zeros((n, nc), dtype=np.float64)
     out = np.zeros((n, 18), dtype=np.float64)
     colcnt = np.zeros(w, dtype=np.int64)
@@ -39,8 +41,11 @@ def _frames_kernel(masks, images, has_images, brk, ref, nbw):
             cnt = 0
             plane = masks[i, ci]
             for r in range(h):
-                for c in range(w):
-                    cnt += plane[r, c]
+                for k in range(nb):
+                    if words_ok and words[i, ci, r, k] == 0:
+                        continue
+                    for c in range(k * bw, k * bw + bw):
+                        cnt += plane[r, c]
             pix[i, ci] = cnt
         # pleural line
         P = masks[i, 0]
@@ -52,16 +57,19 @@ def _frames_kernel(masks, images, has_images, brk, ref, nbw):
         isum = 0
         last_row = -1
         for r in range(h):
-            for c in range(w):
-                if P[r, c]:
-                    colcnt[c] += 1
-                    if top[c] < 0:
-                        top[c] = r
-                    pcount += 1
-                    rowsum += r
-                    last_row = r
-                    if has_images:
-                        isum += images[i, r, c]
+            for kb in range(nb):
+                if words_ok and words[i, 0, r, kb] == 0:
+                    continue
+                for c in range(kb * bw, kb * bw + bw):
+                    if P[r, c]:
+                        colcnt[c] += 1
+                        if top[c] < 0:
+                            top[c] = r
+                        pcount += 1
+                        rowsum += r
+                        last_row = r
+                        if has_images:
+                            isum += images[i, r, c]
         pix[i, 0] = pcount
         ncov = 0
         sum_top = 0
@@ -161,15 +169,18 @@ def _frames_kernel(masks, images, has_images, brk, ref, nbw):
         b_below_pc = 0
         b_isum = 0
         for r in range(h):
-            for c in range(w):
-                if B[r, c]:
-                    bcount += 1
-                    if r >= r_p:
-                        b_below += 1
-                        b_below_pc += pc[c]
-                        bcol[c] = 1
-                        if has_images:
-                            b_isum += images[i, r, c]
+            for kb in range(nb):
+                if words_ok and words[i, 2, r, kb] == 0:
+                    continue
+                for c in range(kb * bw, kb * bw + bw):
+                    if B[r, c]:
+                        bcount += 1
+                        if r >= r_p:
+                            b_below += 1
+                            b_below_pc += pc[c]
+                            bcol[c] = 1
+                            if has_images:
+                                b_isum += images[i, r, c]
         pix[i, 2] = bcount
         o[9] = b_ref
         o[10] = b_ref_pc
@@ -204,10 +215,13 @@ def _frames_kernel(masks, images, has_images, brk, ref, nbw):
         for c in range(w):
             colcnt[c] = 0
         for r in range(h):
-            for c in range(w):
-                if E[r, c]:
-                    colcnt[c] += 1
-                    ecount += 1
+            for kb in range(nb):
+                if words_ok and words[i, 4, r, kb] == 0:
+                    continue
+                for c in range(kb * bw, kb * bw + bw):
+                    if E[r, c]:
+                        colcnt[c] += 1
+                        ecount += 1
         for c in range(w):
             if colcnt[c] > emax:
                 emax = colcnt[c]
@@ -220,9 +234,11 @@ def pixel_stats_numba(masks: np.ndarray, images: np.ndarray | None, spacing: np.
     """Numba twin of :func:`lusfeat.features._lus.pixel_stats` (same keys and values)."""
     m = np.ascontiguousarray(masks).view(np.uint8)
     img = np.ascontiguousarray(images) if images is not None else np.zeros((1, 1, 1), np.uint8)
+    ok = m.shape[3] % 8 == 0 and m.size > 0
+    words = m.view(np.uint64) if ok else np.zeros((1, 1, 1, 1), np.uint64)
     pix, out = _frames_kernel(m, img, images is not None, pixels_for("break_length", spacing),
                               pixels_for("reference_depth", spacing),
-                              pixels_for("neighbour_width", spacing))
+                              pixels_for("neighbour_width", spacing), words, ok)
     raw = {name: out[:, j] for name, j in _IDX.items()}
     raw["pix"] = pix
     return raw

@@ -37,7 +37,7 @@ def _special(h: int, w: int) -> list[np.ndarray]:
     return out
 
 
-@pytest.mark.parametrize("shape", [(1, 1), (1, 7), (7, 1), (2, 2), (5, 9), (13, 6), (31, 17)])
+@pytest.mark.parametrize("shape", [(1, 1), (1, 7), (7, 1), (2, 2), (5, 9), (13, 6), (31, 17), (9, 16), (4, 64)])
 def test_special_planes(shape):
     planes = _special(*shape)
     masks = np.zeros((len(planes), 5, *shape), bool)
