@@ -10,8 +10,8 @@ from ._format import (
     open_cohort,
 )
 from ._masks import MaskSet, MaskWriter, open_masks
-from ._simulate import SimulationConfig, simulate_cohort
 from ._show import show_cohort
+from ._simulate import SimulationConfig, simulate_cohort
 from ._validate import CohortSummary, validate_cohort
 
 __all__ = [
