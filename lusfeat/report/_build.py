@@ -141,6 +141,7 @@ def build_report(
         "options": {"markdown": markdown, "max_examples": max_examples},
         "inputs": st.fingerprints,
         "unavailable_tables": st.missing,
+        "assembled_tables": st.assembled,
     }
     builders = [
         lambda: cohort_section(cohort, why, scan),

@@ -90,6 +90,8 @@ def segmentation_section(study: StudyInputs) -> Section:
     if seg is None:
         sec.blocks.append(Note(f"No segmentation results: {study.missing.get('segmentation')}."))
         return sec
+    if "segmentation" in study.assembled:
+        sec.blocks.append(Note(study.assembled["segmentation"]))
     sec.blocks.append(Para(
         "Out-of-fold masks of each strategy compared with each reference, frame means with 95 % "
         "patient-bootstrap CIs in brackets; the best value per class is in bold. HD95 is in pixels "
@@ -226,6 +228,8 @@ def downstream_section(study: StudyInputs) -> Section:
     if down is None:
         sec.blocks.append(Note(f"No downstream results: {study.missing.get('downstream')}."))
         return sec
+    if "downstream" in study.assembled:
+        sec.blocks.append(Note(study.assembled["downstream"]))
     planned = study.meta.get("config", {}).get("tasks") or []
     for t in planned:
         if t not in set(down["task"].astype(str)):

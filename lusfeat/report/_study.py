@@ -75,6 +75,10 @@ class StudyInputs:
         Tables that could not be used, with the reason.
     fingerprints : dict of str -> str
         SHA-256 prefix of ``study.json`` and of each table file read.
+    assembled : dict of str -> str
+        Tables missing from ``tables/`` that were assembled from the
+        per-pipeline outputs (``evaluation/*/summary.parquet``,
+        ``analysis/*/results.parquet``) of an unfinished study, with a note.
     """
 
     path: Path
@@ -82,6 +86,7 @@ class StudyInputs:
     tables: dict[str, pd.DataFrame] = field(default_factory=dict)
     missing: dict[str, str] = field(default_factory=dict)
     fingerprints: dict[str, str] = field(default_factory=dict)
+    assembled: dict[str, str] = field(default_factory=dict)
 
     def table(self, name: str) -> pd.DataFrame | None:
         """The table ``name`` or ``None`` (see :attr:`missing` for why)."""
@@ -153,6 +158,42 @@ class StudyInputs:
         return df.sort_values("seconds", ascending=False, na_position="last", kind="stable").reset_index(drop=True)
 
 
+#: Per-pipeline outputs a missing study table can be assembled from (unfinished studies):
+#: table -> (glob under the study, column naming the folder).
+_PARTS: dict[str, tuple[str, str]] = {
+    "segmentation": ("evaluation/*/summary.parquet", "pipeline"),
+    "downstream": ("analysis/*/results.parquet", "analysis"),
+}
+
+
+def _assemble(study: StudyInputs, name: str, cols: tuple[str, ...]) -> None:
+    """Build a missing table from the per-pipeline outputs of an unfinished study."""
+    pattern, column = _PARTS[name]
+    parts = []
+    for f in sorted(study.path.glob(pattern)):
+        try:
+            df = pd.read_parquet(f)
+        except Exception:  # pyarrow raises several types for corrupt files
+            continue
+        if df.empty:
+            continue
+        df.insert(0, column, f.parent.name)
+        if name == "segmentation":
+            info = study.pipelines.get(f.parent.name, {})
+            df.insert(1, "strategy", info.get("strategy", f.parent.name))
+            df.insert(2, "seed", info.get("seed"))
+        parts.append(df)
+        study.fingerprints[str(f.relative_to(study.path))] = _file_digest(f)
+    if not parts:
+        return
+    df = pd.concat(parts, ignore_index=True)
+    if any(c not in df.columns for c in cols):
+        return
+    study.tables[name] = df
+    study.assembled[name] = (f"{study.missing.pop(name)}; assembled from {len(parts)} file(s) "
+                             f"{pattern} (the study may be unfinished)")
+
+
 def _not_a_study(path: Path, why: str) -> InputError:
     hint = ""
     if (path / "cohort.json").exists():
@@ -198,6 +239,8 @@ def open_study(path: str | os.PathLike) -> StudyInputs:
         p = path / "tables" / f"{name}.parquet"
         if not p.is_file():
             study.missing[name] = f"{p} is missing"
+            if name in _PARTS:
+                _assemble(study, name, cols)
             continue
         try:
             df = pd.read_parquet(p)

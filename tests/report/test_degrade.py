@@ -14,7 +14,7 @@ from lusfeat._io import write_json
 from lusfeat.data import CLASS_NAMES, CLINICAL_COLUMNS, CohortWriter, MaskWriter
 from lusfeat.report import SECTIONS, build_report
 
-from ._fakes import make_study, png
+from ._fakes import downstream_table, make_study, png, segmentation_table
 
 
 def _notes(html: str, sid: str) -> list[str]:
@@ -103,7 +103,22 @@ def test_unfinished_study_uses_stage_markers(tmp_path, tiny_cohort):
     write_json(study / ".stages" / "train__soft.json", {"stage": "train/soft", "key": "k", "seconds": 3.5,
                                                          "kind": "train", "pipeline": "soft"})
     write_json(study / ".stages" / "segment__soft.json", {"stage": "segment/soft", "key": "k", "seconds": 9.0})
+    # per-pipeline outputs of finished stages stand in for the missing study tables
+    rng = np.random.default_rng(0)
+    seg = segmentation_table(1, True, rng)
+    for name in ("threshold-50", "soft"):
+        (study / "evaluation" / name).mkdir(parents=True)
+        seg[seg["pipeline"] == name].drop(columns=["pipeline", "strategy", "seed"]).to_parquet(
+            study / "evaluation" / name / "summary.parquet")
+    down = downstream_table(1, True, rng).drop(columns="analysis")
+    down.to_parquet(study / "analysis" / "vs-threshold-50" / "results.parquet")
     html = build_report(study, tmp_path / "r.html", max_examples=0, progress=False).read_text()
+    seg_notes = _notes(html, "segmentation")
+    assert seg_notes[0].endswith("segmentation.parquet is missing; assembled from 2 file(s) "
+                                 "evaluation/*/summary.parquet (the study may be unfinished)")
+    assert "Dice against the true masks" in html
+    assert any("assembled from 1 file(s) analysis/*/results.parquet" in n for n in _notes(html, "downstream"))
+    assert "Compared with threshold-50 (vs-threshold-50)" in html
     run = re.search(r'<section id="run">(.*?)</section>', html, flags=re.S).group(1)
     assert "the slowest stage is segment/soft (9.000 s)" in run
     assert run.index("<span>segment/soft</span>") < run.index("<span>train/soft</span>")
