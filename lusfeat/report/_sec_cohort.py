@@ -94,7 +94,8 @@ def scan_cohort(cohort: Cohort, *, limit: int = SCAN_LIMIT, chunk: int = SCAN_CH
             conf = np.asarray(cohort.confidence[a:b])
             idx.append(np.arange(a, b))
             lab.append((conf > 0).any(axis=(1, 3, 4)))
-            fp.append((conf.astype(np.float32).mean(axis=1) >= FUSED_LEVEL).sum(axis=(2, 3)))
+            # mean over annotators >= level, as an integer sum (no float copy of the block)
+            fp.append((conf.sum(axis=1, dtype=np.uint16) >= FUSED_LEVEL * conf.shape[1]).sum(axis=(2, 3)))
             if cohort.truth is not None:
                 tp.append(np.asarray(cohort.truth[a:b], bool).sum(axis=(2, 3)))
             bar.advance(task, b - a)
