@@ -65,6 +65,18 @@ def _segment(xp: Any, op: str, values: Any, seg: Any, n: int, fill: float) -> An
     return out
 
 
+def _bincount(xp: Any, x: Any, n: int) -> Any:
+    """Counts of the values ``0 .. n-1`` in ``x`` as float64 (no host sync, empty-safe)."""
+    if xp is np:
+        return np.bincount(x, minlength=n)[:n].astype(np.float64)
+    import cupyx  # pragma: no cover - GPU only
+
+    out = xp.zeros(n, dtype=xp.float64)  # pragma: no cover
+    if x.size:  # pragma: no cover
+        cupyx.scatter_add(out, x, 1.0)
+    return out  # pragma: no cover
+
+
 def pixel_stats(masks: Any, images: Any | None, spacing: Any) -> dict[str, Any]:
     """Per-frame raw statistics with whole-batch array operations.
 
@@ -106,7 +118,7 @@ def pixel_stats(masks: Any, images: Any | None, spacing: Any) -> dict[str, Any]:
     zstart = z & ~xp.concatenate([xp.zeros((n, 1), dtype=bool), z[:, :-1]], axis=1)
     run_id = xp.cumsum(zstart, axis=1) * z
     key = (xp.arange(n)[:, None] * (w + 1) + run_id)[z]
-    lengths = xp.bincount(key, minlength=n * (w + 1)).reshape(n, w + 1)[:, 1:]
+    lengths = _bincount(xp, key, n * (w + 1)).reshape(n, w + 1)[:, 1:]
     brk = pixels_for("break_length", spacing)
     raw["breaks"] = (lengths >= brk[:, None]).sum(axis=1).astype(f64)
 
@@ -190,7 +202,7 @@ def finish(raw: dict[str, Any], comps: dict[str, Any], spacing: Any, h: int, w: 
     plane = comps["plane"]
     frame_of = plane // N_CLASSES
     cls_of = plane % N_CLASSES
-    counts = xp.bincount(plane, minlength=n * N_CLASSES).reshape(n, N_CLASSES).astype(f64)
+    counts = _bincount(xp, plane, n * N_CLASSES).reshape(n, N_CLASSES)
     pix = raw["pix"]
     for ci, name in enumerate(_CLS):
         out[f"{name}_count"] = counts[:, ci]
@@ -223,7 +235,7 @@ def finish(raw: dict[str, Any], comps: dict[str, Any], spacing: Any, h: int, w: 
     band = pixels_for("band", spacing)
     is_b = cls_of == 2
     in_band = is_b & (comps["bbox_min_row"] < (r_p + band)[frame_of])
-    out["b_line_count_band"] = xp.bincount(frame_of[in_band], minlength=n).astype(f64)
+    out["b_line_count_band"] = _bincount(xp, frame_of[in_band], n)
     out["b_line_width_ref"] = raw["b_ref"] * scale
     frac = raw["b_ref_pc"] / raw["wp"]
     out["b_line_pleural_fraction"] = frac
