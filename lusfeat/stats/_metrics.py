@@ -183,9 +183,12 @@ def _calibration_fit(y, p, w, free_slope: bool, iters: int = 30) -> np.ndarray:
             ds = (h00 * g1 - h01 * g0) / det
             a = a + np.clip(da, -5, 5)
             s = s + np.clip(ds, -5, 5)
+            step = np.abs(da) + np.abs(ds)
         else:
-            a = a + np.clip(g0 / h00, -5, 5)
-        if max(np.nanmax(np.abs(g0)) if g0.size else 0.0, 0.0) < 1e-10:
+            da = g0 / h00
+            a = a + np.clip(da, -5, 5)
+            step = np.abs(da)
+        if not np.any(step > 1e-10):  # NaN rows (empty resamples) do not hold the loop
             break
     return np.stack([a, s], axis=1)
 

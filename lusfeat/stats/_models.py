@@ -34,28 +34,14 @@ import numpy as np
 import pandas as pd
 
 from .._errors import InputError
-from ._cv import inner_group_split
 from ._summary import ModelSummary
 
-__all__ = ["MODELS", "XGB_DEFAULTS", "FittedModel", "fit_model"]
+__all__ = ["MODELS", "FittedModel", "fit_model"]
 
 logger = logging.getLogger(__name__)
 
 MODELS = ("xgboost", "linear")
 
-#: Small-data XGBoost defaults (overridable with ``xgb_params``).
-XGB_DEFAULTS: dict[str, Any] = {
-    "n_estimators": 300,
-    "learning_rate": 0.1,
-    "max_depth": 3,
-    "min_child_weight": 2.0,
-    "subsample": 0.8,
-    "colsample_bytree": 0.8,
-    "reg_lambda": 1.0,
-    "tree_method": "hist",
-    "max_bin": 64,
-}
-EARLY_STOPPING_ROUNDS = 20
 
 
 @dataclass
@@ -321,44 +307,6 @@ def _try_logit(xs, y, groups, clustered):
     return params, np.asarray(res.cov_params())
 
 
-def _fit_xgboost(kind, x, y, groups, names, *, seed, n_jobs, xgb_params) -> FittedModel:
-    import xgboost as xgb
-
-    cols = np.flatnonzero(~np.all(np.isnan(x), axis=0))
-    params = {**XGB_DEFAULTS, **(xgb_params or {})}
-    params.update(random_state=seed, n_jobs=n_jobs)
-    fit_idx, stop_idx = inner_group_split(groups, 0.2, seed)
-    yk = y if kind == "regression" else y.astype(int)
-    if kind != "regression" and np.unique(yk[fit_idx]).size < np.unique(yk).size:
-        stop_idx = np.array([], dtype=np.intp)
-        fit_idx = np.arange(len(y))
-    if stop_idx.size:
-        params["early_stopping_rounds"] = EARLY_STOPPING_ROUNDS
-    if kind == "regression":
-        est = xgb.XGBRegressor(**params)
-    elif kind == "binary":
-        est = xgb.XGBClassifier(**params, eval_metric="logloss")
-    else:
-        est = xgb.XGBClassifier(**params, objective="multi:softprob", eval_metric="mlogloss")
-    xs = x[:, cols]
-    eval_set = [(xs[stop_idx], yk[stop_idx])] if stop_idx.size else None
-    est.fit(xs[fit_idx], yk[fit_idx], eval_set=eval_set, verbose=False)
-    best = getattr(est, "best_iteration", None) if stop_idx.size else None
-    gain = est.get_booster().get_score(importance_type="gain")
-    imp = np.array([gain.get(f"f{i}", 0.0) for i in range(len(cols))])
-    total = imp.sum() or 1.0
-    table = pd.DataFrame({"gain": imp, "gain_share": imp / total},
-                         index=[names[i] for i in cols]).sort_values("gain", ascending=False)
-    info = [("Rows", len(y)), ("Patients", np.unique(groups).size),
-            ("Method", "XGBoost (scikit-learn API)"),
-            ("Trees used", (best + 1) if best is not None else params["n_estimators"]),
-            ("Early stopping", f"{len(np.unique(groups[stop_idx]))} inner patients" if stop_idx.size else "off"),
-            ("max_depth", params["max_depth"]), ("learning_rate", params["learning_rate"]),
-            ("Seed / threads", f"{seed} / {n_jobs}")]
-    notes = ["importances are split gains on the fitting rows, not effects with CIs"]
-    return FittedModel("xgboost", "xgboost", kind, list(names), None, cols, est, info, table, notes)
-
-
 def fit_model(
     model: str,
     kind: str,
@@ -399,7 +347,7 @@ def fit_model(
         Inverse L2 strength of the penalised logistic baseline; default chosen
         by inner patient-grouped CV from :data:`L2_GRID`.
     xgb_params : dict, optional
-        Overrides of :data:`XGB_DEFAULTS`.
+        Overrides of :data:`lusfeat.stats._xgboost.XGB_DEFAULTS`.
 
     Returns
     -------
@@ -420,6 +368,8 @@ def fit_model(
     y = np.asarray(y, dtype=np.float64)
     groups = np.asarray(groups)
     if model == "xgboost":
-        return _fit_xgboost(kind, x, y, groups, names, seed=seed, n_jobs=n_jobs, xgb_params=xgb_params)
+        from ._xgboost import fit_xgboost
+
+        return fit_xgboost(kind, x, y, groups, names, seed=seed, n_jobs=n_jobs, xgb_params=xgb_params)
     return _fit_linear(kind, x, y, groups, names, sf_model=sf_model, max_features=max_features,
                        l2_c=l2_c, seed=seed)
