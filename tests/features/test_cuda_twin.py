@@ -63,3 +63,40 @@ def test_streamed_hull_matches_scikit_image(p):
         count, per = hull_stream(extremes)
         assert count == int(reg.area_convex)
         assert per == pytest.approx(cpu["perimeter_convex"][k], rel=1e-12)
+
+
+def test_array_path_cupy_branches_on_numpy(monkeypatch):
+    """The CuPy-only branches of the array path (scatter, counting) agree with NumPy's."""
+    import sys
+    import types
+
+    from lusfeat.features._lus import frame_features
+    from lusfeat.features._props import component_columns
+    from lusfeat.features._runs import label_planes
+
+    from ._helpers import random_masks
+
+    class _XP(types.ModuleType):  # NumPy under another name, so `xp is np` is False
+        def __getattr__(self, name):
+            return getattr(np, name)
+
+    fake_xp = _XP("fake_xp")
+    fake_cupy = types.ModuleType("cupy")
+    fake_cupy.get_array_module = lambda *args: fake_xp
+    fake_cupyx = types.ModuleType("cupyx")
+    fake_cupyx.scatter_add = lambda a, idx, v: np.add.at(a, idx, v)
+    fake_cupyx.scatter_max = lambda a, idx, v: np.maximum.at(a, idx, v)
+
+    rng = np.random.default_rng(5)
+    m = random_masks(rng, 5, 40, 32)
+    m[0] = False
+    img = rng.integers(0, 256, (5, 40, 32), dtype=np.uint8)
+    sp = np.array([np.nan, 0.2, 0.3, 1.0, np.nan])
+    n, c, h, w = m.shape
+    stats, hper = label_planes(m.reshape(n * c, h, w).view(np.uint8), img, np.arange(n * c) // c)
+    expected = frame_features(m, img, sp, component_columns(stats, hper))
+    monkeypatch.setitem(sys.modules, "cupy", fake_cupy)
+    monkeypatch.setitem(sys.modules, "cupyx", fake_cupyx)
+    got = frame_features(m, img, sp, component_columns(stats, hper))
+    for k in expected:
+        np.testing.assert_allclose(got[k], expected[k], rtol=1e-12, equal_nan=True, err_msg=k)
