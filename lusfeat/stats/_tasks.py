@@ -235,8 +235,12 @@ def build_task(
         covs = cov[keep].reset_index(drop=True)
         y = sel["sf_ratio"].to_numpy(np.float64)
         kind, classes = "regression", ()
-        if sel["patient_id"].nunique() < max(min_events, folds):
-            raise TaskSkipped(f"task 'sf': only {sel['patient_id'].nunique()} patients with usable S/F")
+        need = max(min_events, folds)
+        if sel["patient_id"].nunique() < need:
+            raise TaskSkipped(
+                f"task 'sf': only {sel['patient_id'].nunique()} patient(s) with usable S/F and "
+                f"features (need at least {need}); add patients or lower min_events"
+            )
     elif task == "sf-change":
         usable = (ok_sf & has_feat).to_numpy()
         order = clin.assign(_usable=usable).sort_values(["patient_id", "day"], kind="stable")
