@@ -16,23 +16,31 @@ pytestmark = pytest.mark.slow
 
 
 @pytest.fixture(scope="module")
-def simulated(tmp_path_factory):
+def sim_root(tmp_path_factory):
+    """A simulated cohort and feature folders from truth masks and labels:10."""
     from lusfeat.data import simulate_cohort
-    from lusfeat.features import extract, read_features
+    from lusfeat.features import extract
 
     root = tmp_path_factory.mktemp("stats_sim")
     cohort = simulate_cohort(root / "cohort", patients=80, exams=(2, 3), zones=6, frames=1, size=64, seed=0)
-    truth = extract(cohort, "truth", root / "truth", backend="cpu", progress=False)
-    low = extract(cohort, "labels:10", root / "labels10", backend="cpu", progress=False)
-    exams = read_features(truth, level="exam")
+    extract(cohort, "truth", root / "truth", backend="cpu", progress=False)
+    extract(cohort, "labels:10", root / "labels10", backend="cpu", progress=False)
+    return root
+
+
+@pytest.fixture(scope="module")
+def simulated(sim_root):
+    from lusfeat.features import read_features
+
+    exams = read_features(sim_root / "truth", level="exam")
     # A pipeline without signal: the truth features of another exam (exams shuffled).
     rng = np.random.default_rng(0)
     shuffled = exams.copy()
     cols = [c for c in exams.columns if c not in ("exam_id", "patient_id")]
     shuffled[cols] = exams[cols].to_numpy()[rng.permutation(len(exams))]
-    res = analyze(truth, cohort, compare={"labels10": low, "shuffled": shuffled},
-                  tasks=("sf", "readmission"), folds=3, repeats=1, bootstrap=300, progress=False)
-    return res
+    return analyze(sim_root / "truth", sim_root / "cohort",
+                   compare={"labels10": sim_root / "labels10", "shuffled": shuffled},
+                   tasks=("sf", "readmission"), folds=3, repeats=1, bootstrap=300, progress=False)
 
 
 def _row(res, **kw):
@@ -82,3 +90,25 @@ def test_low_threshold_labels_are_not_better_than_truth(simulated):
     better = np.where(lower_is_better, c["ci_high"] < 0, c["ci_low"] > 0)
     better &= c["metric"].isin(["mae", "rmse", "r2", "auc", "brier"]).to_numpy()
     assert not (better & (c["p_holm"] < 0.05).to_numpy()).any(), c[better]
+
+
+def test_ols_recovers_the_simulator_sf_coefficients(sim_root):
+    """S/F on the latent severity: OLS CIs contain the simulator's true intercept and slope."""
+    import pandas as pd
+
+    import lusfeat
+    from lusfeat.stats import build_task, fit_model
+    from lusfeat.stats._inputs import load_clinical, load_pipelines
+
+    cohort = lusfeat.open_cohort(sim_root / "cohort")
+    clinical, meta = load_clinical(cohort)
+    sev = cohort.latent_severity()
+    table = pd.DataFrame({"exam_id": sev.index, "severity": sev.to_numpy()}).merge(
+        clinical[["exam_id", "patient_id"]])
+    data = build_task("sf", clinical, load_pipelines({"latent": table}))
+    fit = fit_model("linear", "regression", data.features["latent"].to_numpy(), data.y, data.groups,
+                    ["severity"])
+    true = meta["simulation"]["true_coefficients"]["sf_true"]
+    t = fit.table
+    assert t.loc["severity", "ci_low"] <= true["severity"] <= t.loc["severity", "ci_high"], t
+    assert t.loc["const", "ci_low"] <= true["intercept"] <= t.loc["const", "ci_high"], t
