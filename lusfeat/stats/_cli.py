@@ -34,6 +34,8 @@ def analyze_command(
         "--change-classes", help="sf-change classes: 2 (worsened vs improved) or 3.")] = 2,
     sf_model: Annotated[str, typer.Option(
         "--sf-model", help="Linear S/F model: ols (cluster-robust) or mixedlm.")] = "ols",
+    min_events: Annotated[int, typer.Option(
+        "--min-events", help="Minimum rows per class (patients for sf) for a task to run.")] = 10,
     keep_unreliable_sf: Annotated[bool, typer.Option(
         "--keep-unreliable-sf", help="Keep exams with SpO2 > 97% on supplemental oxygen.")] = False,
     overwrite: Annotated[bool, typer.Option("--overwrite", help="Replace an existing --out.")] = False,
@@ -51,7 +53,7 @@ def analyze_command(
         features, cohort, tasks=task, models=model, compare=list(compare or []), out=out,
         folds=folds, repeats=repeats, bootstrap=bootstrap, seed=seed, n_jobs=n_jobs,
         progress=not no_progress, covariates=list(covariate or []), change_margin=change_margin,
-        change_classes=change_classes, sf_model=sf_model,
+        change_classes=change_classes, sf_model=sf_model, min_events=min_events,
         exclude_unreliable_sf=not keep_unreliable_sf, overwrite=overwrite,
     )
     console = Console()

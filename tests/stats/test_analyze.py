@@ -174,11 +174,12 @@ def test_cli_end_to_end(tmp_path, study):
     res = CliRunner().invoke(app, ["analyze", str(a), "--cohort", str(cohort), "--out", str(out),
                                    "--task", "readmission", "--model", "linear", "--compare", str(b),
                                    "--folds", "3", "--repeats", "1", "--bootstrap", "200",
-                                   "--no-progress"])
+                                   "--min-events", "5", "--no-progress"])
     assert res.exit_code == 0, res.output
     assert str(out) in res.output.replace("\n", "")
     r = pd.read_csv(out / "results.csv")
     assert set(r["pipeline"]) == {"truth", "noisy"}
+    assert json.loads((out / "analysis.json").read_text())["options"]["min_events"] == 5
     res = CliRunner().invoke(app, ["analyze", str(a), "--cohort", str(cohort), "--out",
                                    str(tmp_path / "o2"), "--task", "nope"])
     assert res.exit_code != 0 and isinstance(res.exception, InputError)
