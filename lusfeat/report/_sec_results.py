@@ -131,8 +131,9 @@ def downstream_metrics(down: pd.DataFrame) -> pd.DataFrame:
     return m.drop_duplicates(["task", "model", "pipeline", "metric"]).drop(columns="_rank")
 
 
-def _skipped(study: StudyInputs) -> list[str]:
-    out = []
+def _skipped(study: StudyInputs) -> list[tuple[str, str]]:
+    """(key, reason) of the tasks, pipelines or models an analysis skipped, without repeats."""
+    out: list[tuple[str, str]] = []
     root = study.path / "analysis"
     for a in sorted(root.glob("*/analysis.json")) if root.is_dir() else []:
         try:
@@ -140,9 +141,8 @@ def _skipped(study: StudyInputs) -> list[str]:
         except InputError:
             continue
         for key, why in (meta.get("skipped") or {}).items():
-            text = f"{key}: {why}"
-            if text not in out:
-                out.append(text)
+            if (str(key), str(why)) not in out:
+                out.append((str(key), str(why)))
     return out
 
 
@@ -223,8 +223,9 @@ def downstream_section(study: StudyInputs) -> Section:
     """Section 4: per task and model, each pipeline's metrics and the paired comparisons."""
     sec = Section("downstream", "Downstream clinical tasks")
     down = study.table("downstream")
-    for s in _skipped(study):
-        sec.blocks.append(Note(f"Skipped {s}"))
+    skipped = _skipped(study)
+    for key, why in skipped:
+        sec.blocks.append(Note(f"Skipped: {why}" if key in why else f"Skipped {key}: {why}"))
     if down is None:
         sec.blocks.append(Note(f"No downstream results: {study.missing.get('downstream')}."))
         return sec
@@ -232,8 +233,8 @@ def downstream_section(study: StudyInputs) -> Section:
         sec.blocks.append(Note(study.assembled["downstream"]))
     planned = study.meta.get("config", {}).get("tasks") or []
     for t in planned:
-        if t not in set(down["task"].astype(str)):
-            sec.blocks.append(Note(f"Task {t} was planned but has no results (see the skipped notes)."))
+        if t not in set(down["task"].astype(str)) and not any(t in key for key, _ in skipped):
+            sec.blocks.append(Note(f"Task {t} was planned but has no results."))
     m = downstream_metrics(down)
     sec.blocks.append(Heading("Metrics"))
     sec.blocks.append(Para("Out-of-fold predictions of patient-grouped repeated cross-validation; 95 % "
