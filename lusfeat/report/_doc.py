@@ -200,10 +200,10 @@ def slug(text: str) -> str:
 
 
 def best_flags(values: Sequence[object], higher_is_better: bool | None) -> list[bool]:
-    """Mark the best finite value(s) of a column (``None``: mark nothing)."""
+    """Mark the best finite value(s) of a column (``None``, or all values equal: mark nothing)."""
     vals = [_finite(v) for v in values]
     finite = [v for v in vals if v is not None]
-    if higher_is_better is None or len(finite) < 2:
+    if higher_is_better is None or len(finite) < 2 or min(finite) == max(finite):
         return [False] * len(vals)
     best = max(finite) if higher_is_better else min(finite)
     return [v is not None and v == best for v in vals]

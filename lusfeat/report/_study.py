@@ -99,8 +99,14 @@ class StudyInputs:
         return p if isinstance(p, dict) else {}
 
     def order(self, names) -> list[str]:
-        """``names`` in the study's pipeline order (baseline and strategies first), others after."""
-        known = {n: i for i, n in enumerate(self.pipelines)}
+        """``names`` in the study's pipeline order (baseline and strategies first), others after.
+
+        Strategy names without the ``-s<seed>`` suffix take their first seed's place.
+        """
+        known: dict[str, int] = {}
+        for i, n in enumerate(self.pipelines):
+            known.setdefault(n, i)
+            known.setdefault(re.sub(r"-s\d+$", "", n), i)
         return sorted(dict.fromkeys(str(n) for n in names),
                       key=lambda n: (0, known[n], ()) if n in known else (1, 0, natural_key(n)))
 

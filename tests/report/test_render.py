@@ -51,6 +51,7 @@ def test_ci_cell_and_best_flags():
     assert best_flags([3.0, 1.0, 2.0], False) == [False, True, False]
     assert best_flags([3.0, 1.0], None) == [False, False]
     assert best_flags([3.0, None], True) == [False, False]  # a single finite value is not "best"
+    assert best_flags([0.0, 0.0, float("nan")], True) == [False, False, False]  # ties everywhere: no best
 
 
 @pytest.mark.parametrize("name, parsed", [
@@ -124,3 +125,12 @@ def test_markdown_images_and_details():
 def test_metadata_cannot_close_the_script():
     page = to_html("T", "s", [], {"study": "</script><script>alert(1)</script>"})
     assert page.count("</script>") == 2  # the metadata block and the sorting script
+
+
+def test_study_order_follows_study_json(tmp_path):
+    from lusfeat.report._study import StudyInputs
+
+    st = StudyInputs(tmp_path, {"pipelines": {"threshold-50-s0": {}, "soft-s0": {}, "threshold-50-s1": {},
+                                              "soft-s1": {}, "labels-60": {}, "truth": {}}})
+    assert st.order(["truth", "zeta", "soft", "threshold-50", "alpha-10", "alpha-9", "soft-s1", "labels-60"]) == [
+        "threshold-50", "soft", "soft-s1", "labels-60", "truth", "alpha-9", "alpha-10", "zeta"]
