@@ -17,9 +17,9 @@ from .._io import atomic_dir, write_json, write_parquet
 from ..data import open_cohort, open_masks
 from ..labels import Fusion, fuse
 from ._device import cohort_fingerprint, versions
-from ._metrics import hd95, overlap_metrics
+from ._metrics import boundary, hd95_with_boundary, overlap_metrics
 
-__all__ = ["EvaluationResult", "evaluate", "METRICS"]
+__all__ = ["EvaluationResult", "SummaryTable", "evaluate", "METRICS"]
 
 logger = logging.getLogger(__name__)
 
@@ -29,6 +29,27 @@ METRICS: tuple[str, ...] = ("dice", "iou", "precision", "recall", "hd95")
 CHUNK = 64
 #: Equal-width probability bins of the reliability table.
 N_BINS = 10
+
+
+class SummaryTable(pd.DataFrame):
+    """The summary DataFrame of an evaluation; calling it renders the text table.
+
+    ``result.summary`` is a plain DataFrame for analysis (columns ``reference,
+    class, metric, estimate, ci_low, ci_high, n``) and ``result.summary()``
+    returns the same numbers as text, one line per reference and class with
+    ``estimate [ci_low, ci_high]`` for Dice, IoU and HD95, plus the ECE line.
+    Frames derived from it (filters, merges) are ordinary DataFrames.
+    """
+
+    _metadata = ["header"]
+
+    @property
+    def _constructor(self) -> type[pd.DataFrame]:
+        return pd.DataFrame
+
+    def __call__(self, metrics: tuple[str, ...] = ("dice", "iou", "hd95")) -> str:
+        """Render the summary as text (see the class docstring)."""
+        return _summary_text(pd.DataFrame(self), getattr(self, "header", ""), metrics)
 
 
 @dataclass
@@ -42,12 +63,12 @@ class EvaluationResult:
         exam_id, reference, class, dice, iou, precision, recall, hd95`` (pixels),
         ``hd95_mm``, ``pred_pixels, ref_pixels`` and ``empty`` (``none``, ``both``,
         ``prediction``, ``reference``: which of the two masks is empty).
-    summary : DataFrame
+    summary : SummaryTable (a DataFrame)
         ``reference, class, metric, estimate, ci_low, ci_high, n`` where
         ``estimate`` is the mean over frames (NaN values left out), the CI the 2.5
         and 97.5 percentiles of a patient-level bootstrap, ``n`` the frames
         averaged. Calibration adds rows with reference ``confidence`` and metric
-        ``ece``.
+        ``ece``. ``summary()`` renders it as text.
     calibration : DataFrame
         Reliability table per class: ``class, bin, p_low, p_high, n_pixels,
         mean_probability, mean_confidence, gap`` (empty without probabilities).
@@ -56,35 +77,36 @@ class EvaluationResult:
     """
 
     frames: pd.DataFrame
-    summary: pd.DataFrame
+    summary: SummaryTable
     calibration: pd.DataFrame
     meta: dict[str, Any] = field(default_factory=dict)
 
     def summary_text(self, metrics: tuple[str, ...] = ("dice", "iou", "hd95")) -> str:
-        """Plain-text table: one line per reference and class, ``estimate [ci_low, ci_high]``."""
-        s = self.summary
-        lines = [f"evaluation of {self.meta.get('masks', '?')} ({self.meta.get('n_frames', '?')} frames, "
-                 f"{self.meta.get('bootstrap', 0)} patient bootstrap draws)"]
-        header = f"{'reference':<12} {'class':<14}" + "".join(f" {m:>22}" for m in metrics)
-        lines.append(header)
-        for (ref, cls), g in s[s["metric"].isin(metrics)].groupby(["reference", "class"], sort=False):
-            cells = []
-            for m in metrics:
-                row = g[g["metric"] == m]
-                if row.empty:
-                    cells.append(f" {'-':>22}")
-                    continue
-                r = row.iloc[0]
-                cells.append(f" {_fmt(r.estimate)} [{_fmt(r.ci_low)}, {_fmt(r.ci_high)}]".rjust(23))
-            lines.append(f"{ref:<12} {cls:<14}" + "".join(cells))
-        ece = s[s["metric"] == "ece"]
-        if not ece.empty:
-            lines.append("calibration (ECE, probability vs fused confidence): " + ", ".join(
-                f"{r['class']} {_fmt(r.estimate)}" for _, r in ece.iterrows()))
-        return "\n".join(lines)
+        """Text table of the summary; the same as ``result.summary(metrics)``."""
+        return self.summary(metrics)
 
     def __str__(self) -> str:
         return self.summary_text()
+
+
+def _summary_text(s: pd.DataFrame, header: str, metrics: tuple[str, ...]) -> str:
+    lines = [header] if header else []
+    lines.append(f"{'reference':<12} {'class':<14}" + "".join(f" {m:>22}" for m in metrics))
+    for (ref, cls), g in s[s["metric"].isin(metrics)].groupby(["reference", "class"], sort=False):
+        cells = []
+        for m in metrics:
+            row = g[g["metric"] == m]
+            if row.empty:
+                cells.append(f" {'-':>22}")
+                continue
+            r = row.iloc[0]
+            cells.append(f" {_fmt(r.estimate)} [{_fmt(r.ci_low)}, {_fmt(r.ci_high)}]".rjust(23))
+        lines.append(f"{ref:<12} {cls:<14}" + "".join(cells))
+    ece = s[s["metric"] == "ece"]
+    if not ece.empty:
+        lines.append("calibration (ECE, probability vs fused confidence): " + ", ".join(
+            f"{r['class']} {_fmt(r.estimate)}" for _, r in ece.iterrows()))
+    return "\n".join(lines)
 
 
 def _fmt(v: float) -> str:
@@ -146,7 +168,7 @@ def evaluate(
     --------
     >>> res = evaluate("cohort", "masks/t60", "eval/t60", bootstrap=1000)  # doctest: +SKIP
     >>> res.summary.query("reference == 'truth' and metric == 'dice'")  # doctest: +SKIP
-    >>> print(res.summary_text())  # doctest: +SKIP
+    >>> print(res.summary())  # doctest: +SKIP
     """
     cohort = open_cohort(cohort) if isinstance(cohort, (str, os.PathLike)) else cohort
     mset = open_masks(masks) if isinstance(masks, (str, os.PathLike)) else masks
@@ -186,13 +208,14 @@ def evaluate(
         for start in range(0, n, CHUNK):
             stop = min(n, start + CHUNK)
             pred = np.asarray(mset.masks[start:stop], bool)
+            pred_boundary = boundary(pred)
             fused = fuse(np.asarray(cohort.confidence[start:stop]), fusion)
             for ref_name in refs:
                 if ref_name == "truth":
                     ref = np.asarray(cohort.truth[start:stop], bool)
                 else:
                     ref = fused >= float(ref_name.split(":")[1])
-                parts.append(_frame_rows(pred, ref, ref_name, start, classes, spacing))
+                parts.append(_frame_rows(pred, pred_boundary, ref, ref_name, start, classes, spacing))
             if has_probs:
                 probs = np.asarray(mset.probabilities[start:stop])
                 pat = patient_idx[start:stop]
@@ -228,22 +251,25 @@ def evaluate(
         "hd95": "pixels; scipy.ndimage.distance_transform_edt between 4-cross boundaries",
         "versions": versions(), "created": _dt.datetime.now(_dt.UTC).isoformat(timespec="seconds"),
     }
+    summary = SummaryTable(summary)
+    summary.header = (f"evaluation of {mset.path} ({n} frames, {int(bootstrap)} patient bootstrap draws, "
+                      f"fusion {fusion.value})")
     result = EvaluationResult(frames=table, summary=summary, calibration=calibration, meta=meta)
     if out is not None:
         with atomic_dir(out, overwrite=overwrite) as tmp:
             write_parquet(table, tmp / "frames.parquet")
-            write_parquet(summary, tmp / "summary.parquet")
+            write_parquet(pd.DataFrame(summary), tmp / "summary.parquet")
             write_parquet(calibration, tmp / "calibration.parquet")
             write_json(tmp / "evaluation.json", meta)
         logger.info("evaluation written to %s", out)
     return result
 
 
-def _frame_rows(pred: np.ndarray, ref: np.ndarray, ref_name: str, start: int, classes: list[str],
-                spacing: np.ndarray) -> pd.DataFrame:
+def _frame_rows(pred: np.ndarray, pred_boundary: np.ndarray, ref: np.ndarray, ref_name: str, start: int,
+                classes: list[str], spacing: np.ndarray) -> pd.DataFrame:
     b, c = pred.shape[:2]
     m = overlap_metrics(pred, ref)
-    hd = hd95(pred, ref)
+    hd = hd95_with_boundary(pred, ref, pred_boundary)
     idx = np.repeat(np.arange(start, start + b), c)
     empty_p, empty_r = m["pred_pixels"] == 0, m["ref_pixels"] == 0
     empty = np.select([empty_p & empty_r, empty_p, empty_r], ["both", "prediction", "reference"], "none")

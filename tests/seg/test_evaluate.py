@@ -35,8 +35,12 @@ def test_truth_masks_score_perfectly(small_cohort, tmp_path):
         assert (tmp_path / "ev" / name).is_file()
     meta = json.loads((tmp_path / "ev" / "evaluation.json").read_text())
     assert "distance_transform_edt" in meta["hd95"]
-    pd.testing.assert_frame_equal(pd.read_parquet(tmp_path / "ev" / "summary.parquet"), res.summary)
-    assert "truth" in res.summary_text()
+    pd.testing.assert_frame_equal(pd.read_parquet(tmp_path / "ev" / "summary.parquet"),
+                                  pd.DataFrame(res.summary))
+    text = res.summary()
+    assert text == res.summary_text() == str(res)
+    assert "truth" in text and "pleural_line" in text and str(masks) in text
+    assert type(res.summary[res.summary["metric"] == "dice"]) is pd.DataFrame
 
 
 def test_frame_metrics_match_hand_computation(small_cohort, tmp_path):

@@ -94,3 +94,26 @@ def test_overlap_bounds_and_identity(p, r):
     assert np.all(m["iou"] <= m["dice"] + 1e-12)
     same = overlap_metrics(p, p)
     assert np.all(same["dice"] == 1) and np.all(same["iou"] == 1)
+
+
+def test_hd95_edt_path_matches_pairwise(monkeypatch):
+    from lusfeat.seg import _metrics
+
+    rng = np.random.default_rng(1)
+    p = rng.random((6, 3, 20, 24)) < 0.3
+    r = rng.random((6, 3, 20, 24)) < 0.3
+    pairwise = hd95(p, r)
+    monkeypatch.setattr(_metrics, "PAIR_FACTOR", 0)  # force the distance-transform path
+    np.testing.assert_allclose(hd95(p, r), pairwise)
+    monkeypatch.setattr(_metrics, "PAIR_FACTOR", 10**9)
+    np.testing.assert_allclose(hd95(p, r), pairwise)
+
+
+@settings(max_examples=20, deadline=None)
+@given(arrays(bool, (2, 7, 9), elements=st.booleans()))
+def test_boundary_matches_scipy_erosion(m):
+    from scipy import ndimage as ndi
+
+    expected = np.stack([p & ~ndi.binary_erosion(p, ndi.generate_binary_structure(2, 1), border_value=0)
+                         for p in m])
+    np.testing.assert_array_equal(boundary(m), expected)
