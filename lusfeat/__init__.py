@@ -16,12 +16,24 @@ from ._errors import CohortError, InputError, LusfeatError, ValidationError
 from .data import CLASS_NAMES, open_cohort
 
 
-def read_features(path, level: str = "exam"):
-    """Read a feature table written by ``lusfeat features`` (see
-    :func:`lusfeat.features.read_features`)."""
+def read_features(path, level: str = "exam", form: str | None = None):
+    """Read a feature table written by ``lusfeat features``.
+
+    Parameters
+    ----------
+    path : path-like
+        Features folder.
+    level : {"component", "frame", "clip", "zone", "exam", "patient"}
+    form : {"wide", "long"}, optional
+        Default: wide for ``exam`` and ``component``, long otherwise.
+
+    See Also
+    --------
+    lusfeat.features.read_features
+    """
     from .features import read_features as _read
 
-    return _read(path, level=level)
+    return _read(path, level=level, form=form)
 
 
 __all__ = [
