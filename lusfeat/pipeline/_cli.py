@@ -57,6 +57,7 @@ def sweep(
     analysis_folds: Annotated[int, typer.Option(help="Downstream CV folds.")] = 5,
     analysis_repeats: Annotated[int, typer.Option(help="Downstream CV repeats.")] = 2,
     analysis_bootstrap: Annotated[int, typer.Option(help="Downstream bootstrap resamples.")] = 2000,
+    min_events: Annotated[int, typer.Option(help="Minimum events per outcome class for a downstream task.")] = 10,
     dry_run: Annotated[bool, typer.Option("--dry-run", help="Print the plan and what is cached; run nothing.")] = False,
 ) -> None:
     """Run the confidence-strategy study: train, segment, evaluate, features, analysis."""
@@ -71,6 +72,7 @@ def sweep(
         seed=seed, folds=folds, epochs=epochs, size=size, depth=depth, width=width, batch_size=batch_size,
         device=device, threads=threads, backend=backend, eval_bootstrap=eval_bootstrap,
         analysis_folds=analysis_folds, analysis_repeats=analysis_repeats, analysis_bootstrap=analysis_bootstrap,
+        min_events=min_events,
     )
     plan = run_sweep(cohort, out, cfg, dry_run=dry_run, progress=not dry_run)
     if dry_run:

@@ -65,6 +65,8 @@ class SweepConfig:
         Downstream cross-validation and bootstrap.
     tasks, models : tuple of str
         Downstream tasks and model families.
+    min_events : int
+        Minimum rows per outcome class for a downstream task to run.
 
     Notes
     -----
@@ -94,6 +96,7 @@ class SweepConfig:
     analysis_bootstrap: int = 2000
     tasks: tuple[str, ...] = ("sf", "sf-change", "readmission")
     models: tuple[str, ...] = ("xgboost", "linear")
+    min_events: int = 10
 
     def check(self) -> None:
         """Raise :class:`InputError` naming the first invalid option."""
@@ -248,7 +251,7 @@ def _add_analysis(plan: StudyPlan, add, reference: str, seed_index: int, code: s
     opts = {
         "reference": reference, "compare": others, "tasks": list(cfg.tasks), "models": list(cfg.models),
         "folds": cfg.analysis_folds, "repeats": cfg.analysis_repeats, "bootstrap": cfg.analysis_bootstrap,
-        "seed": cfg.seed,
+        "seed": cfg.seed, "min_events": cfg.min_events,
     }
     sid = f"analysis/vs-{reference}"
     return add(Stage(sid, "analysis", reference, plan.study / "analysis" / f"vs-{reference}", opts,
@@ -299,7 +302,7 @@ def _run_analysis(stage: Stage, cx: _Ctx) -> None:
         {o["reference"]: feats / o["reference"]}, cx.cohort,
         compare={n: feats / n for n in o["compare"]}, tasks=tuple(o["tasks"]), models=tuple(o["models"]),
         out=stage.out, folds=o["folds"], repeats=o["repeats"], bootstrap=o["bootstrap"], seed=o["seed"],
-        n_jobs=max(1, cx.config.threads or 1), progress=False, overwrite=True,
+        min_events=o["min_events"], n_jobs=max(1, cx.config.threads or 1), progress=False, overwrite=True,
     )
 
 
