@@ -12,12 +12,15 @@ from __future__ import annotations
 import base64
 import html
 import json
+import struct
 from typing import Any
 
 from ._doc import Block, Cell, Details, Figure, Heading, Note, Para, Section, Table
 
 __all__ = ["to_html", "to_markdown", "CSP"]
 
+#: Width/height ratio above which a figure is shown at a fixed height with a sideways scroll.
+WIDE_ASPECT = 3.5
 #: Content-Security-Policy of the page: inline style/script and data: images only.
 CSP = ("default-src 'none'; img-src data:; style-src 'unsafe-inline'; script-src 'unsafe-inline'; "
        "base-uri 'none'; form-action 'none'")
@@ -54,6 +57,8 @@ td small { display: block; color: var(--muted); font-size: 11px; white-space: no
 td.strong > span { font-weight: 700; }
 figure { margin: 10px 0 18px; }
 figure img { max-width: 100%; height: auto; border: 1px solid var(--line); }
+figure.wide > div { overflow-x: auto; }
+figure.wide img { max-width: none; height: 320px; width: auto; }
 figcaption { color: var(--muted); font-size: 12.5px; }
 details { margin: 6px 0; }
 summary { cursor: pointer; font-weight: 600; margin: 6px 0; }
@@ -133,6 +138,14 @@ def _html_table(t: Table) -> str:
             f"<tbody>\n{body}\n</tbody></table></div>")
 
 
+def _png_size(png: bytes) -> tuple[int, int]:
+    """(width, height) from a PNG's IHDR chunk; (0, 0) when it is not a PNG."""
+    if len(png) < 24 or png[:8] != b"\x89PNG\r\n\x1a\n":
+        return 0, 0
+    w, h = struct.unpack(">II", png[16:24])
+    return int(w), int(h)
+
+
 def _html_block(b: Block) -> str:
     if isinstance(b, Para):
         return f"<p>{_e(b.text)}</p>"
@@ -146,8 +159,11 @@ def _html_block(b: Block) -> str:
     if isinstance(b, Figure):
         data = base64.b64encode(b.png).decode("ascii")
         cap = f"<figcaption>{_e(b.caption)}</figcaption>" if b.caption else ""
-        return (f'<figure><img src="data:image/png;base64,{data}" alt="{_e(b.alt or b.caption or b.name)}">'
-                f"{cap}</figure>")
+        w, h = _png_size(b.png)
+        # Very wide figures (a row of many panels) keep a readable height and scroll sideways.
+        wide = ' class="wide"' if h and w / h > WIDE_ASPECT and w > 1100 else ""
+        return (f'<figure{wide}><div><img src="data:image/png;base64,{data}" '
+                f'alt="{_e(b.alt or b.caption or b.name)}"></div>{cap}</figure>')
     if isinstance(b, Details):
         inner = "\n".join(_html_block(x) for x in b.blocks)
         return f"<details{' open' if b.open else ''}><summary>{_e(b.summary)}</summary>\n{inner}\n</details>"

@@ -134,3 +134,10 @@ def test_study_order_follows_study_json(tmp_path):
                                               "soft-s1": {}, "labels-60": {}, "truth": {}}})
     assert st.order(["truth", "zeta", "soft", "threshold-50", "alpha-10", "alpha-9", "soft-s1", "labels-60"]) == [
         "threshold-50", "soft", "soft-s1", "labels-60", "truth", "alpha-9", "alpha-10", "zeta"]
+
+
+def test_very_wide_figures_scroll_sideways():
+    sec = Section("s", "S", [Figure(png(1200, 100), "wide.png"), Figure(png(400, 300), "plain.png")])
+    page = to_html("T", "s", [sec], {})
+    assert page.count('<figure class="wide">') == 1
+    assert page.index('<figure class="wide">') < page.index("<figure><div>")
