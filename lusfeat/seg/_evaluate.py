@@ -25,6 +25,8 @@ logger = logging.getLogger(__name__)
 
 #: Per-frame metrics, in the order of the summary.
 METRICS: tuple[str, ...] = ("dice", "iou", "precision", "recall", "hd95")
+#: Summary-only metric: Dice averaged over the frames whose reference is not empty.
+PRESENT_DICE = "dice_present"
 #: Frames read per step.
 CHUNK = 64
 #: Equal-width probability bins of the reliability table.
@@ -37,7 +39,8 @@ class SummaryTable(pd.DataFrame):
     ``result.summary`` is a plain DataFrame for analysis (columns ``reference,
     class, metric, estimate, ci_low, ci_high, n``) and ``result.summary()``
     returns the same numbers as text, one line per reference and class with
-    ``estimate [ci_low, ci_high]`` for Dice, IoU and HD95, plus the ECE line.
+    ``estimate [ci_low, ci_high]`` for Dice, Dice over non-empty references and
+    HD95, plus the ECE line.
     Frames derived from it (filters, merges) are ordinary DataFrames.
     """
 
@@ -47,7 +50,7 @@ class SummaryTable(pd.DataFrame):
     def _constructor(self) -> type[pd.DataFrame]:
         return pd.DataFrame
 
-    def __call__(self, metrics: tuple[str, ...] = ("dice", "iou", "hd95")) -> str:
+    def __call__(self, metrics: tuple[str, ...] = ("dice", "dice_present", "hd95")) -> str:
         """Render the summary as text (see the class docstring)."""
         return _summary_text(pd.DataFrame(self), getattr(self, "header", ""), metrics)
 
@@ -67,8 +70,10 @@ class EvaluationResult:
         ``reference, class, metric, estimate, ci_low, ci_high, n`` where
         ``estimate`` is the mean over frames (NaN values left out), the CI the 2.5
         and 97.5 percentiles of a patient-level bootstrap, ``n`` the frames
-        averaged. Calibration adds rows with reference ``confidence`` and metric
-        ``ece``. ``summary()`` renders it as text.
+        averaged. Metrics: those of ``frames`` plus ``dice_present`` (Dice over the
+        frames whose reference is not empty, so empty-vs-empty frames do not
+        dominate rare classes). Calibration adds rows with reference
+        ``confidence`` and metric ``ece``. ``summary()`` renders it as text.
     calibration : DataFrame
         Reliability table per class: ``class, bin, p_low, p_high, n_pixels,
         mean_probability, mean_confidence, gap`` (empty without probabilities).
@@ -81,7 +86,7 @@ class EvaluationResult:
     calibration: pd.DataFrame
     meta: dict[str, Any] = field(default_factory=dict)
 
-    def summary_text(self, metrics: tuple[str, ...] = ("dice", "iou", "hd95")) -> str:
+    def summary_text(self, metrics: tuple[str, ...] = ("dice", "dice_present", "hd95")) -> str:
         """Text table of the summary; the same as ``result.summary(metrics)``."""
         return self.summary(metrics)
 
@@ -303,11 +308,13 @@ def _ci(stat: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
 
 def _summarise(table: pd.DataFrame, patient_codes: np.ndarray, draws: np.ndarray) -> pd.DataFrame:
     """Frame means per (reference, class, metric) with patient-bootstrap percentile CIs."""
-    long = table.melt(id_vars=["patient_id", "reference", "class"], value_vars=list(METRICS),
+    metrics = [*METRICS, PRESENT_DICE]
+    table = table.assign(**{PRESENT_DICE: table["dice"].where(table["ref_pixels"] > 0)})
+    long = table.melt(id_vars=["patient_id", "reference", "class"], value_vars=metrics,
                       var_name="metric", value_name="value").dropna(subset=["value"])
     keys = ["reference", "class", "metric"]
     groups = table[["reference", "class"]].drop_duplicates().merge(
-        pd.DataFrame({"metric": list(METRICS)}), how="cross")
+        pd.DataFrame({"metric": metrics}), how="cross")
     sums = long.pivot_table(index="patient_id", columns=keys, values="value", aggfunc="sum", fill_value=0.0)
     counts = long.pivot_table(index="patient_id", columns=keys, values="value", aggfunc="count", fill_value=0)
     cols = pd.MultiIndex.from_frame(groups)

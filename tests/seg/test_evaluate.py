@@ -97,3 +97,17 @@ def test_evaluate_rejects_mismatch(small_cohort, tmp_path):
         evaluate(small_cohort, ok, thresholds=(0,), progress=False)
     with pytest.raises(InputError, match="unknown fusion"):
         evaluate(small_cohort, ok, fusion="median", progress=False)
+
+
+def test_dice_present_ignores_empty_reference_frames(small_cohort, tmp_path):
+    cohort = open_cohort(small_cohort)
+    truth = np.asarray(cohort.truth[:])
+    masks = truth.copy()
+    masks[:, 2] = False  # miss every B-line
+    res = evaluate(small_cohort, _write_masks(tmp_path / "m", masks), bootstrap=0, progress=False)
+    s = res.summary.set_index(["reference", "class", "metric"])["estimate"]
+    has_bline = truth[:, 2].any(axis=(1, 2))
+    assert 0 < has_bline.sum() < len(has_bline)
+    assert s[("truth", "b_line", "dice_present")] == 0.0
+    assert s[("truth", "b_line", "dice")] == pytest.approx(1 - has_bline.mean())
+    assert s[("truth", "pleural_line", "dice_present")] == 1.0
