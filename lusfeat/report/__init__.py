@@ -20,6 +20,5 @@ Outputs, each written atomically::
 """
 
 from ._build import SECTIONS, build_report
-from ._study import StudyInputs, open_study
 
-__all__ = ["SECTIONS", "StudyInputs", "build_report", "open_study"]
+__all__ = ["SECTIONS", "build_report"]
