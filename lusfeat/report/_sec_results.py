@@ -270,7 +270,7 @@ def seeds_section(study: StudyInputs) -> Section:
     sec = Section("seeds", "Seed spread")
     n_seeds = study.meta.get("config", {}).get("seeds")
     seeds = study.table("seeds")
-    if seeds is None or int(pd.to_numeric(seeds["n_seeds"], errors="coerce").max()) <= 1:
+    if seeds is None or not pd.to_numeric(seeds["n_seeds"], errors="coerce").max() > 1:
         why = (f"the study ran {n_seeds} seed" if n_seeds is not None and int(n_seeds) <= 1
                else study.missing.get("seeds", "no strategy ran with more than one seed"))
         sec.blocks.append(Note(f"No seed spread: {why}. Run the sweep with --seeds 3 or more to see it."))
