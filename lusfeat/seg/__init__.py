@@ -7,11 +7,11 @@ The three steps, each writing an artifact the next one reads::
                 model=UNetConfig(depth=3, width=8))
     masks = segment("cohort", run, "masks/t60")          # out-of-fold masks + probabilities
     result = evaluate("cohort", masks, "eval/t60")       # per-frame metrics, bootstrap summary
-    print(result.summary_text())
+    print(result.summary())                              # text; result.summary is a DataFrame
 """
 
 from ._checkpoint import load_checkpoint, load_model
-from ._evaluate import METRICS, EvaluationResult, evaluate
+from ._evaluate import METRICS, EvaluationResult, SummaryTable, evaluate
 from ._folds import assign_folds, make_splits
 from ._loss import seg_loss
 from ._metrics import hd95, overlap_metrics
@@ -22,6 +22,7 @@ from ._unet import UNet, UNetConfig
 __all__ = [
     "METRICS",
     "EvaluationResult",
+    "SummaryTable",
     "UNet",
     "UNetConfig",
     "assign_folds",

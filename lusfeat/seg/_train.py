@@ -320,8 +320,9 @@ def _fit_fold(
     sync_every = 1 if dev.type == "cpu" else 25
     for epoch in range(start_epoch, epochs):
         t0 = time.perf_counter()
-        gen = torch.Generator().manual_seed(int(seed) * 7919 + k * 104_729 + epoch)
-        perm = train_t[torch.randperm(n_train, generator=gen).to(dev)]
+        epoch_seed = int(seed) * 7919 + k * 104_729 + epoch
+        perm = train_t[torch.randperm(n_train, generator=torch.Generator().manual_seed(epoch_seed)).to(dev)]
+        gen = torch.Generator(device=dev).manual_seed(epoch_seed)  # augmentation draws stay on the device
         net.train()
         loss_sum, counter = torch.zeros((), device=dev), DiceCounter()
         for s in range(steps_per_epoch):
