@@ -17,6 +17,8 @@ from ._study import StudyInputs, parse_pipeline
 
 __all__ = ["curves_section", "plots_section", "run_section"]
 
+#: Pipeline families drawn as curves over the threshold, with their legend labels.
+_FAMILIES = {"labels": "labels-T (fused labels)", "threshold": "threshold-T (U-Net)"}
 _PNG_MAGIC = b"\x89PNG\r\n\x1a\n"
 #: Longest value shown in the options table (longer ones are cut).
 MAX_VALUE_CHARS = 160
@@ -63,7 +65,7 @@ def curves_section(study: StudyInputs) -> Section:
         else:
             panels = []
             for c in [c for c in CLASS_NAMES if c in set(d["class"])]:
-                curves, levels = _curves_and_levels(d[d["class"] == c], {"threshold": "threshold-T (U-Net)"})
+                curves, levels = _curves_and_levels(d[d["class"] == c], _FAMILIES)
                 panels.append(Panel(c, "Dice vs truth", curves, levels))
             if any(p.curves for p in panels):
                 sec.blocks.append(Figure(curve_grid(panels), "curves-segmentation-dice.png",
@@ -75,7 +77,6 @@ def curves_section(study: StudyInputs) -> Section:
         sec.blocks.append(Note(f"No downstream curves: {study.missing.get('downstream')}."))
         return sec
     m = downstream_metrics(down)
-    families = {"labels": "labels-T (fused labels)", "threshold": "threshold-T (U-Net)"}
     drawn = False
     for model, gm in m.groupby("model", sort=False):
         panels = []
@@ -84,7 +85,7 @@ def curves_section(study: StudyInputs) -> Section:
                 d = gt[gt["metric"] == metric]
                 if d.empty:
                     continue
-                curves, levels = _curves_and_levels(d, families)
+                curves, levels = _curves_and_levels(d, _FAMILIES)
                 panels.append(Panel(f"{task}: {metric}", metric, curves, levels))
         if any(p.curves for p in panels):
             drawn = True
