@@ -30,7 +30,12 @@ def train_command(
     batch_size: Annotated[int, typer.Option(help="Frames per step.")] = 8,
     lr: Annotated[float, typer.Option(help="Peak AdamW learning rate (cosine schedule).")] = 1e-2,
     seed: Annotated[int, typer.Option(help="Seed of folds, initial weights and augmentation.")] = 0,
-    threads: Annotated[int | None, typer.Option(help="CPU threads for torch (default: torch's).")] = None,
+    val_fraction: Annotated[float, typer.Option(help="Share of each model's training patients held out "
+                                                      "to pick the best epoch (0: keep the last).")] = 0.15,
+    augmentation: Annotated[bool, typer.Option("--augmentation/--no-augmentation",
+                                               help="Flips, gain/contrast, shifts, scaling.")] = True,
+    threads: Annotated[int | None, typer.Option(help="CPU threads for torch (default: torch's; use 1 on "
+                                                     "a busy machine).")] = None,
     compile: Annotated[bool, typer.Option("--compile/--no-compile", help="torch.compile the network.")] = False,
     overwrite: Annotated[bool, typer.Option(help="Replace an existing run folder.")] = False,
     progress: Annotated[bool, typer.Option("--progress/--no-progress", help="Show progress bars.")] = True,
@@ -39,7 +44,8 @@ def train_command(
     from . import UNetConfig, train
 
     run = train(cohort, out, strategy, folds=folds, epochs=epochs, device=device, size=size, seed=seed,
-                model=UNetConfig(depth=depth, width=width), batch_size=batch_size, lr=lr, threads=threads,
+                model=UNetConfig(depth=depth, width=width), batch_size=batch_size, lr=lr,
+                val_fraction=val_fraction, augmentation=augmentation, threads=threads,
                 compile=compile, progress=progress, overwrite=overwrite)
     console.print(f"run written to [bold]{run}[/]")
 
