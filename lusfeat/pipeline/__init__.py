@@ -13,16 +13,18 @@ Study folder layout::
       study.json                 plan, options, versions, hardware, per-stage status,
                                  cache keys and timings (seconds), best strategy
       runs/<pipeline>/           training runs (lusfeat.seg.train)
-      masks/<pipeline>/          out-of-fold mask sets (lusfeat.seg.segment)
+      masks/<pipeline>/          out-of-fold mask sets (lusfeat.seg.segment); for simulated
+                                 cohorts also the fused labels labels-<T> as mask sets
       evaluation/<pipeline>/     segmentation metrics (lusfeat.seg.evaluate):
-                                 frames.parquet, summary.parquet, calibration.parquet
+                                 frames.parquet, summary.parquet, calibration.parquet;
+                                 labels-<T> are evaluated too when the cohort has truth
       features/<pipeline>/       feature tables (lusfeat.features.extract), also for the
                                  references labels-<T> and truth
       analysis/vs-<reference>/   downstream analysis (lusfeat.stats.analyze) with every
                                  pipeline compared with <reference>
-      tables/segmentation.parquet  evaluation summaries of all pipelines
-                                   (pipeline, strategy, seed, reference, class, metric,
-                                   estimate, ci_low, ci_high)
+      tables/segmentation.parquet  evaluation summaries of all evaluated pipelines
+                                   (pipeline, strategy, seed, pipeline_kind, reference,
+                                   class, metric, estimate, ci_low, ci_high)
       tables/downstream.parquet    analysis results of all comparisons (the stats
                                    result columns plus ``analysis``)
       tables/seeds.parquet         spread over seeds: strategy, table, task/reference,

@@ -228,6 +228,13 @@ def plan_sweep(cohort: str | os.PathLike, out: str | os.PathLike, config: SweepC
     for ref in refs:
         source = "truth" if ref == "truth" else f"labels:{ref.split('-')[1]}"
         plan.pipelines[ref] = {"kind": "reference", "source": source}
+        if ref != "truth" and c.truth is not None:
+            # how close the fused labels themselves are to the truth
+            add(Stage(f"labelmasks/{ref}", "labelmasks", ref, study / "masks" / ref, {"source": source},
+                      [], code_seg, _run_label_masks))
+            add(Stage(f"evaluate/{ref}", "evaluate", ref, study / "evaluation" / ref,
+                      {"thresholds": list(config.thresholds), "bootstrap": config.eval_bootstrap,
+                       "seed": config.seed}, [f"labelmasks/{ref}"], code_seg, _run_evaluate))
         add(Stage(f"features/{ref}", "features", ref, study / "features" / ref,
                   {"masks": source, "backend": config.backend}, [], code_feat, _run_features))
     base = parse_strategy(config.baseline).name
@@ -275,6 +282,20 @@ def _run_segment(stage: Stage, cx: _Ctx) -> None:
 
     segment(cx.cohort, cx.study / "runs" / stage.pipeline, stage.out, device=stage.options["device"],
             threads=cx.config.threads, progress=False, overwrite=True)
+
+
+def _run_label_masks(stage: Stage, cx: _Ctx) -> None:
+    from ..data import MaskWriter
+    from ..labels import fuse
+
+    c = open_cohort(cx.cohort)
+    t = float(stage.options["source"].split(":")[1])
+    h, w = c.shape
+    with MaskWriter(stage.out, c.n_frames, h, w, overwrite=True) as mw:
+        for s in range(0, c.n_frames, 256):
+            conf = np.asarray(c.confidence[s : s + 256])
+            mw.write(s, fuse(conf, "mean") >= t)
+        mw.finish({"producer": "labels", "source": stage.options["source"], "fusion": "mean"})
 
 
 def _run_evaluate(stage: Stage, cx: _Ctx) -> None:
@@ -493,12 +514,14 @@ def _write_tables(plan: StudyPlan) -> None:
     study = plan.study
     seg_parts = []
     for name, p in plan.pipelines.items():
-        if p["kind"] != "strategy":
+        path = study / "evaluation" / name / "summary.parquet"
+        if not path.exists():  # references of real cohorts are not evaluated
             continue
-        s = pd.read_parquet(study / "evaluation" / name / "summary.parquet")
+        s = pd.read_parquet(path)
         s.insert(0, "pipeline", name)
-        s.insert(1, "strategy", p["strategy"])
-        s.insert(2, "seed", p["seed"])
+        s.insert(1, "strategy", p.get("strategy", p.get("source")))
+        s.insert(2, "seed", p.get("seed", np.nan))
+        s.insert(3, "pipeline_kind", p["kind"])
         seg_parts.append(s)
     seg = pd.concat(seg_parts, ignore_index=True)
     down_parts = []
@@ -514,7 +537,8 @@ def _write_tables(plan: StudyPlan) -> None:
     write_parquet(down, tables / "downstream.parquet")
     rows = []
     if plan.config.seeds > 1:
-        seg2 = seg.assign(strategy_name=seg["pipeline"].map(_strip_seed))
+        seg2 = seg[seg["pipeline_kind"] == "strategy"]
+        seg2 = seg2.assign(strategy_name=seg2["pipeline"].map(_strip_seed))
         g = seg2.groupby(["strategy_name", "reference", "class", "metric"])["estimate"]
         for (sn, ref, cls, met), v in g:
             rows.append({"strategy": sn, "table": "segmentation", "task": ref, "group": cls, "metric": met,

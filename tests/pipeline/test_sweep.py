@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 from dataclasses import replace
 
+import numpy as np
 import pandas as pd
 import pytest
 from typer.testing import CliRunner
@@ -40,10 +41,12 @@ def test_results_structure(study):
     assert set(meta["pipelines"]) == {"threshold-50", "soft", "labels-50", "labels-80", "truth"}
     assert meta["best"] in {"threshold-50", "soft"}
     kinds = {s["kind"] for s in meta["stages"]}
-    assert kinds == {"train", "segment", "evaluate", "features", "analysis"}
+    assert kinds == {"train", "segment", "evaluate", "features", "analysis", "labelmasks"}
     assert all(s["seconds"] is not None for s in meta["stages"])
     seg = pd.read_parquet(study / "tables" / "segmentation.parquet")
-    assert set(seg["pipeline"]) == {"threshold-50", "soft"}
+    assert set(seg["pipeline"]) == {"threshold-50", "soft", "labels-50", "labels-80"}
+    lab = seg[(seg["pipeline"] == "labels-80") & (seg["reference"] == "labels:80") & (seg["metric"] == "dice")]
+    assert np.allclose(lab["estimate"], 1.0)  # a label mask equals its own reference
     assert {"truth", "labels:50", "labels:80"} <= set(seg["reference"])
     dice = seg[seg["metric"] == "dice"]["estimate"]
     assert dice.between(0, 1).all()
