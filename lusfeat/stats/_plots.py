@@ -88,9 +88,13 @@ def write_plots(result: AnalysisResult, folder: Path) -> list[Path]:
         kind = kinds.get(task)
         pipes = list(g["pipeline"].unique())
         if kind == "regression":
-            fig = Figure(figsize=(4 * len(pipes), 4), layout="constrained")
-            axes = fig.subplots(1, len(pipes), squeeze=False)[0]
-            for ax, p in zip(axes, pipes, strict=True):
+            ncols = min(4, len(pipes))
+            nrows = -(-len(pipes) // ncols)
+            fig = Figure(figsize=(3.6 * ncols, 3.4 * nrows), layout="constrained")
+            axes = fig.subplots(nrows, ncols, squeeze=False).ravel()
+            for ax in axes[len(pipes):]:
+                ax.set_axis_off()
+            for ax, p in zip(axes, pipes, strict=False):
                 d = g[g["pipeline"] == p]
                 ax.scatter(d["y_true"], d["y_pred"], s=8, alpha=0.6)
                 lim = [min(d["y_true"].min(), d["y_pred"].min()), max(d["y_true"].max(), d["y_pred"].max())]
