@@ -16,10 +16,10 @@ import numpy as np
 import torch
 from torch.nn import functional as F
 
-from ..labels import Strategy, fuse
+from ..labels import Strategy
 from ._device import resize
 
-__all__ = ["FrameData", "load_frames", "read_images", "augment"]
+__all__ = ["FrameData", "load_frames", "read_images", "augment", "resize_area"]
 
 logger = logging.getLogger(__name__)
 
@@ -59,6 +59,15 @@ def read_images(cohort: Any, idx: np.ndarray, size: tuple[int, int]) -> torch.Te
     return resize(img, size)
 
 
+def resize_area(x: torch.Tensor, size: tuple[int, int]) -> torch.Tensor:
+    """Resize ``(B, C, H, W)`` maps: area average when shrinking, bilinear when enlarging."""
+    if tuple(x.shape[-2:]) == tuple(size):
+        return x
+    if size[0] <= x.shape[-2] and size[1] <= x.shape[-1]:
+        return F.interpolate(x, size=size, mode="area")
+    return F.interpolate(x, size=size, mode="bilinear", align_corners=False)
+
+
 def _quantise(x: torch.Tensor) -> torch.Tensor:
     return x.mul(255.0).round_().clamp_(0, 255).to(torch.uint8)
 
@@ -68,8 +77,13 @@ def load_frames(
 ) -> FrameData:
     """Read frames ``indices`` and compute the strategy's targets at ``size``.
 
-    The fused confidence is resized (bilinear) before the strategy is applied,
-    so binary targets stay binary at any size.
+    The strategy is applied at the cohort's resolution and the targets and
+    weights are then resized to ``size`` (area averaging when shrinking,
+    bilinear when enlarging), so a low-resolution target pixel holds the share
+    of its area that is positive. Thresholding an already shrunk confidence map
+    instead would erase thin structures (a 2-pixel pleural line averaged with
+    its background falls below a high threshold) and bias the comparison of
+    strategies against high thresholds.
 
     Parameters
     ----------
@@ -87,10 +101,9 @@ def load_frames(
     for start in range(0, indices.size, READ_CHUNK):
         idx = indices[start : start + READ_CHUNK]
         imgs.append(_quantise(read_images(cohort, idx, size)))
-        fused = torch.from_numpy(fuse(_read(cohort.confidence, idx), strategy.fusion))
-        target, weight = strategy.targets_from_fused(resize(fused, size).numpy())
-        tgts.append(_quantise(torch.from_numpy(target)))
-        wts.append(_quantise(torch.from_numpy(weight)))
+        target, weight = strategy.targets(_read(cohort.confidence, idx))
+        tgts.append(_quantise(resize_area(torch.from_numpy(target), size)))
+        wts.append(_quantise(resize_area(torch.from_numpy(weight), size)))
         if progress is not None:
             progress(idx.size)
     c = len(cohort.class_names)
