@@ -7,7 +7,7 @@ See :mod:`lusfeat.labels._strategy` for the strategy syntax and formulas::
     target, weight = parse_strategy("threshold:60").targets(cohort.confidence[:16])
 """
 
-from ._fusion import Fusion, fuse, staple
+from ._fusion import Fusion, fuse, staple, staple_fit
 from ._strategy import Strategy, StrategyKind, parse_strategy
 
-__all__ = ["Fusion", "Strategy", "StrategyKind", "fuse", "parse_strategy", "staple"]
+__all__ = ["Fusion", "Strategy", "StrategyKind", "fuse", "parse_strategy", "staple", "staple_fit"]

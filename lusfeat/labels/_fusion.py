@@ -14,7 +14,7 @@ import numpy as np
 
 from .._errors import InputError
 
-__all__ = ["Fusion", "fuse", "staple", "array_module"]
+__all__ = ["Fusion", "fuse", "staple", "staple_fit", "array_module"]
 
 logger = logging.getLogger(__name__)
 
@@ -59,7 +59,7 @@ def _check_confidence(confidence: Any, kinds: str = "uif") -> None:
         raise InputError(f"confidence must be numeric percent (uint8), got dtype {confidence.dtype}")
 
 
-def fuse(confidence: Any, method: str | Fusion = "mean") -> Any:
+def fuse(confidence: Any, method: str | Fusion = "mean", *, staple_table: np.ndarray | None = None) -> Any:
     """Fuse the annotators' confidence maps into one map per class.
 
     Parameters
@@ -77,6 +77,10 @@ def fuse(confidence: Any, method: str | Fusion = "mean") -> Any:
           each annotator's sensitivity and specificity; ``c`` is the posterior
           probability (percent) that the pixel is truly positive. See
           :func:`staple`.
+    staple_table : (C, 2**A) ndarray, optional
+        For ``staple``: posteriors per vote pattern from :func:`staple_fit`, so a
+        cohort read in batches is fused with parameters estimated on all of it.
+        Without it the EM runs on ``confidence`` alone.
 
     Returns
     -------
@@ -112,7 +116,84 @@ def fuse(confidence: Any, method: str | Fusion = "mean") -> Any:
     if method is Fusion.MAJORITY:
         votes = (confidence >= VOTE_THRESHOLD).sum(axis=1, dtype=xp.float32)
         return votes * xp.float32(100.0 / confidence.shape[1])
-    return staple(confidence >= VOTE_THRESHOLD)[0] * xp.float32(100.0)
+    if staple_table is None:
+        return staple(confidence >= VOTE_THRESHOLD)[0] * xp.float32(100.0)
+    pattern = _patterns(confidence >= VOTE_THRESHOLD)
+    table = np.asarray(staple_table)
+    if table.shape != (confidence.shape[2], 1 << confidence.shape[1]):
+        raise InputError(
+            f"staple_table has shape {table.shape}; expected (C, 2**A) = "
+            f"{(confidence.shape[2], 1 << confidence.shape[1])} for this confidence"
+        )
+    return _lookup(xp, table, pattern) * xp.float32(100.0)
+
+
+def _patterns(decisions: Any) -> Any:
+    """Vote pattern ``sum_a 2**a D_a`` per pixel, ``(N, C, H, W) int32``."""
+    xp = array_module(decisions)
+    a = decisions.shape[1]
+    if a > 20:
+        raise InputError(f"staple supports at most 20 annotators, got {a}; use fusion 'mean'")
+    powers = xp.asarray((1 << np.arange(a)).reshape(1, a, 1, 1, 1), dtype=xp.int32)
+    return (decisions.astype(xp.int32) * powers).sum(axis=1)
+
+
+def _lookup(xp: Any, table: np.ndarray, pattern: Any) -> Any:
+    lut = xp.asarray(table.astype(np.float32))  # (C, P)
+    class_idx = xp.arange(table.shape[0], dtype=xp.int32).reshape(1, -1, 1, 1)
+    return lut[class_idx, pattern]
+
+
+def _pattern_counts(pattern: Any, n_patterns: int) -> np.ndarray:
+    xp = array_module(pattern)
+    return np.stack([
+        np.asarray(_to_numpy(xp.bincount(pattern[:, k].ravel(), minlength=n_patterns)), float)
+        for k in range(pattern.shape[1])
+    ])
+
+
+def staple_fit(
+    batches: Any, *, max_iter: int = 100, tol: float = 1e-7
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Estimate STAPLE over confidence read in batches (one EM over all of them).
+
+    Parameters
+    ----------
+    batches : iterable of (B, A, C, H, W) uint8 arrays
+        Confidence in percent; votes are ``c >= 50``.
+    max_iter, tol : see :func:`staple`
+
+    Returns
+    -------
+    table : (C, 2**A) ndarray
+        Posterior probability (0-1) of each vote pattern, for ``fuse(..., staple_table=table)``.
+    sensitivity, specificity : (C, A) ndarray
+
+    Examples
+    --------
+    >>> conf = np.zeros((4, 3, 5, 8, 8), np.uint8); conf[:, :2, 0, :4] = 90
+    >>> table, sens, spec = staple_fit(conf[i : i + 2] for i in (0, 2))
+    >>> fused = fuse(conf, "staple", staple_table=table)
+    """
+    counts = None
+    a = None
+    for batch in batches:
+        _check_confidence(batch)
+        a = batch.shape[1]
+        c = _pattern_counts(_patterns(batch >= VOTE_THRESHOLD), 1 << a)
+        counts = c if counts is None else counts + c
+    if counts is None:
+        raise InputError("staple_fit received no batches")
+    return _fit_table(counts, a, max_iter, tol)
+
+
+def _fit_table(counts: np.ndarray, a: int, max_iter: int, tol: float) -> tuple[np.ndarray, ...]:
+    bits = ((np.arange(1 << a)[:, None] >> np.arange(a)[None, :]) & 1).astype(np.float64)  # (P, A)
+    c = counts.shape[0]
+    table, sens, spec = np.zeros((c, 1 << a)), np.zeros((c, a)), np.zeros((c, a))
+    for k in range(c):
+        table[k], sens[k], spec[k] = _staple_patterns(bits, counts[k], max_iter, tol)
+    return table, sens, spec
 
 
 def staple(
@@ -164,22 +245,10 @@ def staple(
     """
     _check_confidence(decisions, kinds="biu")
     xp = array_module(decisions)
-    n, a, c, h, w = decisions.shape
-    if a > 20:
-        raise InputError(f"staple supports at most 20 annotators, got {a}; use fusion 'mean'")
-    powers = xp.asarray((1 << np.arange(a)).reshape(1, a, 1, 1, 1), dtype=xp.int32)
-    pattern = (decisions.astype(xp.int32) * powers).sum(axis=1)  # (N, C, H, W)
-    bits = ((np.arange(1 << a)[:, None] >> np.arange(a)[None, :]) & 1).astype(np.float64)  # (P, A)
-    sens = np.zeros((c, a))
-    spec = np.zeros((c, a))
-    table = np.zeros((c, 1 << a))
-    for k in range(c):
-        counts = np.asarray(_to_numpy(xp.bincount(pattern[:, k].ravel(), minlength=1 << a)), float)
-        table[k], sens[k], spec[k] = _staple_patterns(bits, counts, max_iter, tol)
-    lut = xp.asarray(table.astype(np.float32))  # (C, P)
-    class_idx = xp.arange(c, dtype=xp.int32).reshape(1, c, 1, 1)
-    posterior = lut[class_idx, pattern]
-    return posterior, sens, spec
+    a = decisions.shape[1]
+    pattern = _patterns(decisions)
+    table, sens, spec = _fit_table(_pattern_counts(pattern, 1 << a), a, max_iter, tol)
+    return _lookup(xp, table, pattern), sens, spec
 
 
 def _to_numpy(x: Any) -> np.ndarray:

@@ -16,10 +16,10 @@ import numpy as np
 import torch
 from torch.nn import functional as F
 
-from ..labels import Strategy
+from ..labels import Fusion, Strategy, fuse, staple_fit
 from ._device import resize
 
-__all__ = ["FrameData", "load_frames", "read_images", "augment", "resize_area"]
+__all__ = ["FrameData", "load_frames", "read_images", "augment", "resize_area", "staple_table"]
 
 logger = logging.getLogger(__name__)
 
@@ -59,6 +59,15 @@ def read_images(cohort: Any, idx: np.ndarray, size: tuple[int, int]) -> torch.Te
     return resize(img, size)
 
 
+def staple_table(cohort: Any, indices: np.ndarray, fusion: str) -> np.ndarray | None:
+    """For ``staple`` fusion, the STAPLE table estimated over all frames ``indices``
+    (read in chunks); ``None`` for the other fusions."""
+    if Fusion(fusion) is not Fusion.STAPLE:
+        return None
+    chunks = (_read(cohort.confidence, indices[s : s + READ_CHUNK]) for s in range(0, indices.size, READ_CHUNK))
+    return staple_fit(chunks)[0]
+
+
 def resize_area(x: torch.Tensor, size: tuple[int, int]) -> torch.Tensor:
     """Resize ``(B, C, H, W)`` maps: area average when shrinking, bilinear when enlarging."""
     if tuple(x.shape[-2:]) == tuple(size):
@@ -77,7 +86,8 @@ def load_frames(
 ) -> FrameData:
     """Read frames ``indices`` and compute the strategy's targets at ``size``.
 
-    The strategy is applied at the cohort's resolution and the targets and
+    With ``staple`` fusion the STAPLE parameters are estimated once over all
+    ``indices``. The strategy is applied at the cohort's resolution and the targets and
     weights are then resized to ``size`` (area averaging when shrinking,
     bilinear when enlarging), so a low-resolution target pixel holds the share
     of its area that is positive. Thresholding an already shrunk confidence map
@@ -97,11 +107,13 @@ def load_frames(
         Called with the number of frames read after each chunk.
     """
     indices = np.asarray(indices, dtype=np.int64)
+    table = staple_table(cohort, indices, strategy.fusion)
     imgs, tgts, wts = [], [], []
     for start in range(0, indices.size, READ_CHUNK):
         idx = indices[start : start + READ_CHUNK]
         imgs.append(_quantise(read_images(cohort, idx, size)))
-        target, weight = strategy.targets(_read(cohort.confidence, idx))
+        fused = fuse(_read(cohort.confidence, idx), strategy.fusion, staple_table=table)
+        target, weight = strategy.targets_from_fused(fused)
         tgts.append(_quantise(resize_area(torch.from_numpy(target), size)))
         wts.append(_quantise(resize_area(torch.from_numpy(weight), size)))
         if progress is not None:

@@ -16,6 +16,7 @@ from .._errors import InputError
 from .._io import atomic_dir, write_json, write_parquet
 from ..data import open_cohort, open_masks
 from ..labels import Fusion, fuse
+from ._data import staple_table
 from ._device import cohort_fingerprint, versions
 from ._metrics import boundary, hd95_with_boundary, overlap_metrics
 
@@ -208,13 +209,14 @@ def evaluate(
     from rich.progress import Progress
 
     n = cohort.n_frames
+    table = staple_table(cohort, np.arange(n), fusion)  # STAPLE over the whole cohort
     with Progress(disable=not progress) as bar:
         task = bar.add_task("evaluate", total=n)
         for start in range(0, n, CHUNK):
             stop = min(n, start + CHUNK)
             pred = np.asarray(mset.masks[start:stop], bool)
             pred_boundary = boundary(pred)
-            fused = fuse(np.asarray(cohort.confidence[start:stop]), fusion)
+            fused = fuse(np.asarray(cohort.confidence[start:stop]), fusion, staple_table=table)
             for ref_name in refs:
                 if ref_name == "truth":
                     ref = np.asarray(cohort.truth[start:stop], bool)

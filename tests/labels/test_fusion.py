@@ -5,7 +5,7 @@ from hypothesis import strategies as st
 from hypothesis.extra.numpy import arrays
 
 from lusfeat._errors import InputError
-from lusfeat.labels import fuse, staple
+from lusfeat.labels import fuse, staple, staple_fit
 
 conf_arrays = st.integers(1, 4).flatmap(
     lambda a: arrays(np.uint8, (2, a, 5, 3, 4), elements=st.integers(0, 100))
@@ -82,3 +82,20 @@ def test_fuse_rejects_bad_input(bad, match):
 def test_fuse_rejects_unknown_method():
     with pytest.raises(InputError, match="unknown fusion method 'median'"):
         fuse(np.zeros((1, 1, 5, 2, 2), np.uint8), "median")
+
+
+def test_staple_fit_over_batches_equals_one_pass():
+    rng = np.random.default_rng(3)
+    truth = rng.random((12, 1, 16, 16)) < 0.3
+    votes = np.stack([truth ^ (rng.random(truth.shape) < f) for f in (0.05, 0.1, 0.3)], axis=1)
+    conf = (np.repeat(votes, 5, axis=2) * 80).astype(np.uint8)
+    whole = fuse(conf, "staple")
+    table, sens, spec = staple_fit(conf[i : i + 4] for i in range(0, 12, 4))
+    np.testing.assert_allclose(fuse(conf, "staple", staple_table=table), whole, rtol=1e-5, atol=1e-4)
+    _, sens1, spec1 = staple(conf >= 50)
+    np.testing.assert_allclose(sens, sens1)
+    np.testing.assert_allclose(spec, spec1)
+    # a batch alone gives a different estimate than the whole cohort
+    assert not np.allclose(fuse(conf[:4], "staple"), whole[:4], atol=1e-3)
+    with pytest.raises(InputError, match="staple_table has shape"):
+        fuse(conf, "staple", staple_table=table[:, :4])

@@ -40,3 +40,15 @@ def test_augment_never_flips_vertically():
     rows = ta[:, 0].sum(dim=2).argmax(dim=1)
     assert (rows < 10).all()  # stays near the top: shifts and scaling only, no vertical flip
     assert (wa <= 1).all() and (wa >= 0).all() and (wa < 1).any()  # pixels from outside get weight 0
+
+
+def test_staple_targets_use_the_whole_selection(small_cohort, monkeypatch):
+    from lusfeat.labels import fuse
+    from lusfeat.seg import _data
+
+    cohort = open_cohort(small_cohort)
+    monkeypatch.setattr(_data, "READ_CHUNK", 3)  # several chunks
+    strat = parse_strategy("soft@staple")
+    data = load_frames(cohort, np.arange(cohort.n_frames), strat, (32, 32))
+    expected = fuse(np.asarray(cohort.confidence[:]), "staple") / 100  # one EM over everything
+    np.testing.assert_allclose(data.target.float().numpy() / 255, expected, atol=1 / 255)

@@ -111,3 +111,15 @@ def test_dice_present_ignores_empty_reference_frames(small_cohort, tmp_path):
     assert s[("truth", "b_line", "dice_present")] == 0.0
     assert s[("truth", "b_line", "dice")] == pytest.approx(1 - has_bline.mean())
     assert s[("truth", "pleural_line", "dice_present")] == 1.0
+
+
+def test_staple_references(small_cohort, tmp_path):
+    cohort = open_cohort(small_cohort)
+    conf = np.asarray(cohort.confidence[:])
+    ref = fuse(conf, "staple") >= 60
+    res = evaluate(small_cohort, _write_masks(tmp_path / "m", ref), fusion="staple", thresholds=(60,),
+                   bootstrap=0, progress=False)
+    s = res.summary.set_index(["reference", "class", "metric"])["estimate"]
+    for cls in cohort.class_names:
+        assert s[("labels:60", cls, "dice")] == 1.0
+    assert res.meta["fusion"] == "staple"
