@@ -53,11 +53,13 @@ class BLine:
     center: float
     width: float
     brightness: float
+    scale: float = 1.0  # frame size / 256: visibility judges sizes as at 256 px
 
     @property
     def visibility(self) -> float:
         """How easy it is to see, 0-1 (bright and wide is easy)."""
-        return float(np.clip((self.brightness - 0.35) / 0.6, 0, 1) * np.clip(self.width / 5.0, 0.5, 1.0))
+        w256 = self.width / max(self.scale, 0.5)
+        return float(np.clip((self.brightness - 0.35) / 0.6, 0, 1) * np.clip(w256 / 5.0, 0.5, 1.0))
 
 
 @dataclass(frozen=True)
@@ -69,10 +71,12 @@ class Consolidation:
     depth: float
     border: tuple[float, ...]  # smooth noise samples for the deep border, length 64
     bronchograms: tuple[tuple[float, float, float], ...]  # (u, v, length) in unit coords
+    scale: float = 1.0  # frame size / 256
 
     @property
     def visibility(self) -> float:
-        return float(np.clip(self.half_width * self.depth / 300.0, 0.2, 1.0))
+        """How easy it is to see, 0-1: area as at 256 px frames (large is easy)."""
+        return float(np.clip(self.half_width * self.depth / (300.0 * self.scale**2), 0.2, 1.0))
 
 
 @dataclass(frozen=True)
@@ -82,10 +86,12 @@ class Effusion:
     center: float
     half_width: float
     thickness: float
+    scale: float = 1.0  # frame size / 256
 
     @property
     def visibility(self) -> float:
-        return float(np.clip(self.thickness / 12.0, 0.3, 1.0))
+        """How easy it is to see, 0-1: thickness as at 256 px frames."""
+        return float(np.clip(self.thickness / (12.0 * self.scale), 0.3, 1.0))
 
 
 @dataclass
@@ -202,6 +208,7 @@ def sample_scene(
                 center=float(rng.uniform(margin + 0.12 * width, margin + 0.88 * width)),
                 width=float(w),
                 brightness=float(np.clip(rng.uniform(0.45, 1.0) + 0.04 * z, 0.4, 1.0)),
+                scale=scale,
             )
         )
     consolidations = []
@@ -221,6 +228,7 @@ def sample_scene(
                 depth=float(cons_depth),
                 border=tuple(_smooth_noise(rng, 64, 4.0, 6).tolist()),
                 bronchograms=bronch,
+                scale=scale,
             )
         )
         # the pleural line is broken over the consolidation's middle
@@ -232,6 +240,7 @@ def sample_scene(
             center=float(rng.uniform(margin + 0.35 * width, margin + 0.65 * width)),
             half_width=float(rng.uniform(0.3, 0.55) * width),
             thickness=float(rng.uniform(0.04, 0.06 + 0.015 * z) * height),
+            scale=scale,
         )
     a_amp = 0.75 * np.exp(-0.35 * n_b) * (0.4 if effusion is not None else 1.0)
     return Scene(
