@@ -35,6 +35,7 @@ __all__ = [
     "FRAME_COLUMNS",
     "CLINICAL_COLUMNS",
     "Cohort",
+    "AtomicFolderWriter",
     "CohortWriter",
     "open_cohort",
 ]
@@ -260,7 +261,35 @@ def create_frame_array(group: Any, name: str, shape: Sequence[int], dtype: Any, 
     )
 
 
-class CohortWriter:
+class AtomicFolderWriter:
+    """Base of the streaming writers: a temporary folder that becomes ``path``
+    only when :meth:`finish` ran and the ``with`` block exits cleanly.
+
+    Subclasses call :meth:`_open` in ``__enter__`` (it returns a fresh Zarr
+    group inside the temporary folder) and set ``self._finished = True`` at the
+    end of their ``finish``.
+    """
+
+    path: Path
+    overwrite: bool
+
+    def _open(self, arrays_dir: str) -> Any:
+        import zarr
+
+        self._finished = False
+        self._ctx = atomic_dir(self.path, overwrite=self.overwrite)
+        self._tmp: Path = self._ctx.__enter__()
+        return zarr.open_group(str(self._tmp / arrays_dir), mode="w")
+
+    def __exit__(self, exc_type, exc, tb) -> bool:
+        if exc_type is None and not self._finished:
+            err = InputError(f"{type(self).__name__} closed without finish(); nothing was written")
+            self._ctx.__exit__(InputError, err, None)
+            raise err
+        return bool(self._ctx.__exit__(exc_type, exc, tb))
+
+
+class CohortWriter(AtomicFolderWriter):
     """Write a cohort folder atomically, streaming arrays in frame batches.
 
     Use as a context manager: arrays and tables go into a temporary folder
@@ -311,17 +340,10 @@ class CohortWriter:
         self.with_truth = bool(with_truth)
         self.overwrite = overwrite
         self.chunk_frames = int(chunk_frames)
-        self._ctx = None
-        self._tmp: Path | None = None
-        self._finished = False
         self._written = np.zeros(self.n_frames, dtype=bool)
 
     def __enter__(self) -> CohortWriter:
-        import zarr
-
-        self._ctx = atomic_dir(self.path, overwrite=self.overwrite)
-        self._tmp = self._ctx.__enter__()
-        group = zarr.open_group(str(self._tmp / ARRAYS_DIR), mode="w")
+        group = self._open(ARRAYS_DIR)
         n, h, w, a, c = self.n_frames, self.height, self.width, self.n_annotators, len(CLASS_NAMES)
         self.images = create_frame_array(group, "images", (n, h, w), "uint8", self.chunk_frames)
         self.confidence = create_frame_array(group, "confidence", (n, a, c, h, w), "uint8", self.chunk_frames)
@@ -382,7 +404,6 @@ class CohortWriter:
             raise InputError(f"clinical table lacks columns {missing_cols}")
         if len(frames) != self.n_frames:
             raise InputError(f"frame table has {len(frames)} rows for {self.n_frames} frames")
-        assert self._tmp is not None
         full = {
             "format": FORMAT_NAME,
             "format_version": FORMAT_VERSION,
@@ -407,11 +428,3 @@ class CohortWriter:
         clinical.to_parquet(self._tmp / CLINICAL_FILE, index=False)
         write_json(self._tmp / META_FILE, full)
         self._finished = True
-
-    def __exit__(self, exc_type, exc, tb) -> bool:
-        assert self._ctx is not None
-        if exc_type is None and not self._finished:
-            err = InputError("CohortWriter closed without finish(); nothing was written")
-            self._ctx.__exit__(InputError, err, None)
-            raise err
-        return bool(self._ctx.__exit__(exc_type, exc, tb))

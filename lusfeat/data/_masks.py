@@ -22,8 +22,8 @@ from typing import Any
 import numpy as np
 
 from .._errors import CohortError, InputError
-from .._io import atomic_dir, read_json, write_json
-from ._format import CLASS_NAMES, create_frame_array
+from .._io import read_json, write_json
+from ._format import CLASS_NAMES, AtomicFolderWriter, create_frame_array
 
 __all__ = ["MaskSet", "MaskWriter", "open_masks", "MASKS_FORMAT_VERSION"]
 
@@ -88,7 +88,7 @@ def open_masks(path: str | os.PathLike) -> MaskSet:
     return MaskSet(path=path, meta=meta, masks=masks, probabilities=probs)
 
 
-class MaskWriter:
+class MaskWriter(AtomicFolderWriter):
     """Write a mask set atomically, streaming frame batches.
 
     Parameters
@@ -124,15 +124,9 @@ class MaskWriter:
         self.overwrite = overwrite
         self.chunk_frames = chunk_frames
         self._written = np.zeros(self.shape[0], dtype=bool)
-        self._finished = False
-        self._ctx = None
 
     def __enter__(self) -> MaskWriter:
-        import zarr
-
-        self._ctx = atomic_dir(self.path, overwrite=self.overwrite)
-        self._tmp = self._ctx.__enter__()
-        group = zarr.open_group(str(self._tmp / MASKS_ARRAYS), mode="w")
+        group = self._open(MASKS_ARRAYS)
         self.masks = create_frame_array(group, "masks", self.shape, "bool", self.chunk_frames)
         self.probabilities = (
             create_frame_array(group, "probabilities", self.shape, "uint8", self.chunk_frames)
@@ -171,11 +165,3 @@ class MaskWriter:
         full.update(meta)
         write_json(self._tmp / MASKS_META, full)
         self._finished = True
-
-    def __exit__(self, exc_type, exc, tb) -> bool:
-        assert self._ctx is not None
-        if exc_type is None and not self._finished:
-            err = InputError("MaskWriter closed without finish(); nothing was written")
-            self._ctx.__exit__(InputError, err, None)
-            raise err
-        return bool(self._ctx.__exit__(exc_type, exc, tb))

@@ -122,3 +122,10 @@ def write_video(path: Path, frames: np.ndarray, fps: int = 10) -> Path:
 def write_manifest(path: Path, rows: list[dict]) -> Path:
     pd.DataFrame(rows).to_csv(path, index=False)
     return path
+
+
+def manifest_row(path, **kw) -> dict:
+    """One manifest row for patient P1, exam E1, zone R1 (overridden by ``kw``)."""
+    row = {"path": path, "patient_id": "P1", "exam_id": "E1", "zone": "R1"}
+    row.update(kw)
+    return row

@@ -6,33 +6,20 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-try:  # tests/data as a package or as a plain folder on sys.path
-    from .ingest_helpers import (
-        fan_frame,
-        rect_frame,
-        write_dicom,
-        write_manifest,
-        write_png,
-        write_video,
-    )
-except ImportError:
-    from ingest_helpers import (
-        fan_frame,
-        rect_frame,
-        write_dicom,
-        write_manifest,
-        write_png,
-        write_video,
-    )
-
 from lusfeat import ValidationError
 from lusfeat.data.ingest import ingest
 
-
-def _row(path, **kw):
-    row = {"path": path, "patient_id": "P1", "exam_id": "E1", "zone": "R1"}
-    row.update(kw)
-    return row
+from .ingest_helpers import (
+    fan_frame,
+    rect_frame,
+    write_dicom,
+    write_manifest,
+    write_png,
+    write_video,
+)
+from .ingest_helpers import (
+    manifest_row as _row,
+)
 
 
 def _fails(tmp_path, manifest, **kw) -> list[str]:

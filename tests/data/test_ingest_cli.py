@@ -3,16 +3,13 @@
 from __future__ import annotations
 
 import numpy as np
-
-try:  # tests/data as a package or as a plain folder on sys.path
-    from .ingest_helpers import fan_frame, write_dicom, write_manifest, write_png
-except ImportError:
-    from ingest_helpers import fan_frame, write_dicom, write_manifest, write_png
 from typer.testing import CliRunner
 
 from lusfeat import ValidationError
 from lusfeat.cli import app
 from lusfeat.data import open_cohort
+
+from .ingest_helpers import fan_frame, write_dicom, write_manifest, write_png
 
 runner = CliRunner()
 

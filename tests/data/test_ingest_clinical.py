@@ -8,14 +8,11 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-try:  # tests/data as a package or as a plain folder on sys.path
-    from .ingest_helpers import rect_frame, write_manifest, write_png
-except ImportError:
-    from ingest_helpers import rect_frame, write_manifest, write_png
-
 from lusfeat import ValidationError
 from lusfeat.data import CLINICAL_COLUMNS, open_cohort
 from lusfeat.data.ingest import Problems, ingest, read_clinical
+
+from .ingest_helpers import rect_frame, write_manifest, write_png
 
 EXAMS = pd.DataFrame({"exam_id": ["E1", "E2", "E3"], "patient_id": ["P1", "P1", "P2"]})
 

@@ -8,33 +8,20 @@ import numpy as np
 import pytest
 import tifffile
 
-try:  # tests/data as a package or as a plain folder on sys.path
-    from .ingest_helpers import (
-        fan_frame,
-        rect_frame,
-        write_dicom,
-        write_manifest,
-        write_png,
-        write_video,
-    )
-except ImportError:
-    from ingest_helpers import (
-        fan_frame,
-        rect_frame,
-        write_dicom,
-        write_manifest,
-        write_png,
-        write_video,
-    )
-
 from lusfeat.data import open_cohort
 from lusfeat.data.ingest import DICOM_IDENTIFYING_TAGS, ingest, read_source
 
-
-def _row(path, **kw):
-    row = {"path": path, "patient_id": "P1", "exam_id": "E1", "zone": "R1"}
-    row.update(kw)
-    return row
+from .ingest_helpers import (
+    fan_frame,
+    rect_frame,
+    write_dicom,
+    write_manifest,
+    write_png,
+    write_video,
+)
+from .ingest_helpers import (
+    manifest_row as _row,
+)
 
 
 def test_png_gray_and_rgb(tmp_path):

@@ -7,13 +7,10 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-try:  # tests/data as a package or as a plain folder on sys.path
-    from .ingest_helpers import fan_frame, rect_frame
-except ImportError:
-    from ingest_helpers import fan_frame, rect_frame
-
 from lusfeat import InputError
 from lusfeat.data.ingest import detect_scan_region, preprocess_frame
+
+from .ingest_helpers import fan_frame, rect_frame
 
 
 def test_fan_region_matches_truth_and_excludes_text():
