@@ -73,8 +73,8 @@ class ClinicalParams:
     """
 
     sd_baseline: float = 0.8
-    slope_mean: float = -0.25
-    slope_sd: float = 0.25
+    slope_mean: float = -0.15
+    slope_sd: float = 0.35
     exam_noise: float = 0.25
     zone_sd: float = 0.5
     sf_intercept: float = 470.0
