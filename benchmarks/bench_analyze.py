@@ -1,6 +1,6 @@
 """Benchmark of ``lusfeat.stats.analyze``.
 
-Full setting of the issue: all three tasks, both model families, 5x2
+Full setting of the speed target: all three tasks, both model families, 5x2
 patient-grouped CV and 2,000 patient bootstrap resamples on a 200-patient
 synthetic study (clinical model of the simulator, exam features linear in the
 latent severity plus noise, and noise columns: 97 features per table,
