@@ -27,6 +27,7 @@ __all__ = [
     "read_json",
     "write_parquet",
     "fingerprint",
+    "file_digest",
     "to_jsonable",
 ]
 
@@ -134,6 +135,15 @@ def write_parquet(df: Any, path: str | os.PathLike) -> None:
     """Write a pandas DataFrame to Parquet atomically (no index column)."""
     with atomic_file(path) as tmp:
         df.to_parquet(tmp, index=False)
+
+
+def file_digest(path: str | os.PathLike) -> str:
+    """SHA-256 hex digest (16 chars) of a file's bytes, read in 1 MiB blocks."""
+    h = hashlib.sha256()
+    with open(path, "rb") as fh:
+        for block in iter(lambda: fh.read(1 << 20), b""):
+            h.update(block)
+    return h.hexdigest()[:16]
 
 
 def fingerprint(*parts: Any) -> str:

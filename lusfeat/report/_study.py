@@ -7,7 +7,6 @@ can say what it could not show instead of failing.
 
 from __future__ import annotations
 
-import hashlib
 import os
 import re
 from dataclasses import dataclass, field
@@ -17,7 +16,7 @@ from typing import Any
 import pandas as pd
 
 from .._errors import InputError
-from .._io import read_json
+from .._io import file_digest, read_json
 from ._doc import natural_key
 
 __all__ = ["StudyInputs", "open_study", "TABLE_COLUMNS", "parse_pipeline"]
@@ -50,13 +49,6 @@ def parse_pipeline(name: str) -> tuple[str, int | None, int | None]:
         return base, None, int(seed.group(1)) if seed else None
     return m["family"], int(m["t"]), int(m["seed"]) if m["seed"] is not None else None
 
-
-def _file_digest(path: Path) -> str:
-    h = hashlib.sha256()
-    with open(path, "rb") as f:
-        for chunk in iter(lambda: f.read(1 << 20), b""):
-            h.update(chunk)
-    return h.hexdigest()[:16]
 
 
 @dataclass
@@ -189,7 +181,7 @@ def _assemble(study: StudyInputs, name: str, cols: tuple[str, ...]) -> None:
             df.insert(1, "strategy", info.get("strategy", f.parent.name))
             df.insert(2, "seed", info.get("seed"))
         parts.append(df)
-        study.fingerprints[str(f.relative_to(study.path))] = _file_digest(f)
+        study.fingerprints[str(f.relative_to(study.path))] = file_digest(f)
     if not parts:
         return
     df = pd.concat(parts, ignore_index=True)
@@ -240,7 +232,7 @@ def open_study(path: str | os.PathLike) -> StudyInputs:
     fmt = meta.get("format")
     if fmt is not None and fmt != STUDY_FORMAT:
         raise _not_a_study(path, f"{meta_path} has format {fmt!r}, expected {STUDY_FORMAT!r}")
-    study = StudyInputs(path=path, meta=meta, fingerprints={"study.json": _file_digest(meta_path)})
+    study = StudyInputs(path=path, meta=meta, fingerprints={"study.json": file_digest(meta_path)})
     for name, cols in TABLE_COLUMNS.items():
         p = path / "tables" / f"{name}.parquet"
         if not p.is_file():
@@ -253,7 +245,7 @@ def open_study(path: str | os.PathLike) -> StudyInputs:
         except Exception as exc:  # pyarrow raises several types for corrupt files
             study.missing[name] = f"{p} is unreadable ({type(exc).__name__}: {exc})"
             continue
-        study.fingerprints[f"tables/{name}.parquet"] = _file_digest(p)
+        study.fingerprints[f"tables/{name}.parquet"] = file_digest(p)
         if df.empty:
             study.missing[name] = f"{p} has no rows"
             continue

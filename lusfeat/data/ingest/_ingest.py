@@ -14,7 +14,7 @@ import numpy as np
 import pandas as pd
 
 from ..._errors import InputError
-from ..._io import fingerprint
+from ..._io import file_digest, fingerprint
 from .._format import CLASS_NAMES, FRAME_COLUMNS, CohortWriter
 from ._clinical import empty_clinical, read_clinical
 from ._confidence import (
@@ -46,15 +46,6 @@ PREPROCESSING_COLUMNS = (
     "colour_pixels", "probe_source",
 )
 
-
-def _file_fingerprint(path: Path) -> str:
-    import hashlib
-
-    h = hashlib.sha256()
-    with open(path, "rb") as fh:
-        for block in iter(lambda: fh.read(1 << 20), b""):
-            h.update(block)
-    return h.hexdigest()[:16]
 
 
 def _read(entry: ManifestEntry, every: int, deidentify: bool) -> SourceFrames:
@@ -194,11 +185,11 @@ def ingest(
         for note in src.notes:
             problems.note(f"{entry.rel}: {note}")
         counts[k] = src.frames.shape[0]
-        hashes.append((entry.rel, _file_fingerprint(entry.path)))
+        hashes.append((entry.rel, file_digest(entry.path)))
         for ann in entry.annotations:
             for mask_file in [*ann.class_paths.values(), ann.stack_path, ann.table]:
                 if mask_file is not None:
-                    hashes.append((str(mask_file), _file_fingerprint(mask_file)))
+                    hashes.append((str(mask_file), file_digest(mask_file)))
         # one scan region per clip of single images (same size), one per multi-frame file
         rkey = (entry.clip_id, src.frames.shape[1:]) if entry.kind == "image" else (k,)
         region_of[k] = rkey
@@ -301,9 +292,9 @@ def ingest(
             "source": {
                 "kind": "ingested",
                 "manifest": str(manifest.resolve()),
-                "manifest_fingerprint": _file_fingerprint(manifest),
+                "manifest_fingerprint": file_digest(manifest),
                 "clinical": str(Path(clinical).resolve()) if clinical is not None else None,
-                "clinical_fingerprint": _file_fingerprint(Path(clinical)) if clinical is not None else None,
+                "clinical_fingerprint": file_digest(Path(clinical)) if clinical is not None else None,
                 "sources_fingerprint": fingerprint(sorted(hashes)),  # contents of frames and masks
             },
             "annotators": annotators or ["none"],
