@@ -17,6 +17,7 @@ The class axis ``C`` always follows :data:`CLASS_NAMES`.
 from __future__ import annotations
 
 import datetime as _dt
+import functools
 import os
 from collections.abc import Sequence
 from dataclasses import dataclass, field
@@ -27,7 +28,7 @@ import numpy as np
 import pandas as pd
 
 from .._errors import CohortError, InputError
-from .._io import atomic_dir, read_json, write_json
+from .._io import atomic_dir, file_digest, fingerprint, read_json, write_json
 
 __all__ = [
     "CLASS_NAMES",
@@ -136,6 +137,13 @@ class Cohort:
     def is_simulated(self) -> bool:
         """True when the cohort was made by :func:`lusfeat.data.simulate_cohort`."""
         return self.meta.get("source", {}).get("kind") == "simulated"
+
+    @functools.cached_property
+    def fingerprint(self) -> str:
+        """Content fingerprint (16 hex chars) of ``cohort.json`` and the frame and
+        clinical tables; the arrays are covered by ``cohort.json``, which records
+        how they were made."""
+        return fingerprint(*(file_digest(self.path / name) for name in (META_FILE, FRAMES_FILE, CLINICAL_FILE)))
 
     @property
     def spacing(self) -> np.ndarray:

@@ -231,7 +231,7 @@ def extract(
             "masks": {"source": src.kind, "spec": src.desc, "fingerprint": src.fingerprint()},
             "backend": b.value,
             "options": {"batch": batch, "backend_requested": str(backend)},
-            "cohort": {"path": str(c.path), "fingerprint": fingerprint(c.meta), "n_frames": n},
+            "cohort": {"path": str(c.path), "fingerprint": c.fingerprint, "n_frames": n},
             "lengths_unit": unit,
             "areas_unit": unit.replace("mm", "mm^2").replace("px", "px^2"),
             "component_units": "px",

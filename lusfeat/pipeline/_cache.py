@@ -22,7 +22,7 @@ from typing import Any
 
 from .._io import fingerprint, read_json, write_json
 
-__all__ = ["StageCache", "code_version", "cohort_key"]
+__all__ = ["StageCache", "code_version"]
 
 _ROOT = Path(__file__).resolve().parents[1]
 
@@ -47,15 +47,6 @@ def code_version(*packages: str) -> str:
         h.update(f.read_bytes())
     return h.hexdigest()[:16]
 
-
-def cohort_key(path: str | Path) -> str:
-    """Fingerprint of a cohort's metadata and tables (arrays are covered by
-    ``cohort.json``, which records how they were made)."""
-    path = Path(path)
-    h = hashlib.sha256()
-    for name in ("cohort.json", "frames.parquet", "clinical.parquet"):
-        h.update((path / name).read_bytes())
-    return h.hexdigest()[:16]
 
 
 class StageCache:

@@ -18,7 +18,7 @@ import pandas as pd
 from .._errors import InputError
 from .._io import read_json, write_json, write_parquet
 from ..data import open_cohort
-from ._cache import StageCache, code_version, cohort_key
+from ._cache import StageCache, code_version
 
 __all__ = ["SweepConfig", "Stage", "StudyPlan", "plan_sweep", "run_sweep", "DEFAULT_STRATEGIES"]
 
@@ -148,8 +148,20 @@ class StudyPlan:
     study: Path
     cohort: Path
     config: SweepConfig
+    cohort_key: str
+    has_truth: bool
     stages: list[Stage] = field(default_factory=list)
     pipelines: dict[str, dict[str, Any]] = field(default_factory=dict)
+
+    def add(self, stage: Stage) -> Stage:
+        """Append ``stage`` with its cache key (from its dependencies' keys) and status."""
+        cache = StageCache(self.study)
+        dep_keys = [next(s.key for s in self.stages if s.id == d) for d in stage.deps]
+        stage.key = cache.key(stage.kind, stage.options, dep_keys, stage.code, self.cohort_key)
+        stage.cached = cache.is_done(stage.id, stage.key, stage.out)
+        stage.seconds = cache.seconds(stage.id) if stage.cached else None
+        self.stages.append(stage)
+        return stage
 
     def table(self) -> pd.DataFrame:
         """The plan as a table: stage, kind, pipeline, cached, output."""
@@ -187,21 +199,12 @@ def plan_sweep(cohort: str | os.PathLike, out: str | os.PathLike, config: SweepC
     cohort = Path(cohort)
     c = open_cohort(cohort)
     study = Path(out)
-    cache = StageCache(study)
-    ckey = cohort_key(cohort)
-    plan = StudyPlan(study=study, cohort=cohort, config=config)
+    plan = StudyPlan(study=study, cohort=cohort, config=config, cohort_key=c.fingerprint,
+                     has_truth=c.truth is not None)
+    add = plan.add
     strategies = list(dict.fromkeys([config.baseline, *config.strategies]))
     code_seg = code_version("seg", "labels", "data")
     code_feat = code_version("features", "labels", "data")
-    code_stats = code_version("stats", "features")
-
-    def add(stage: Stage) -> Stage:
-        dep_keys = [next(s.key for s in plan.stages if s.id == d) for d in stage.deps]
-        stage.key = cache.key(stage.kind, stage.options, dep_keys, stage.code, ckey)
-        stage.cached = cache.is_done(stage.id, stage.key, stage.out)
-        stage.seconds = cache.seconds(stage.id) if stage.cached else None
-        plan.stages.append(stage)
-        return stage
 
     model_opts = {"depth": config.depth, "width": config.width}
     for k in range(config.seeds):
@@ -239,8 +242,7 @@ def plan_sweep(cohort: str | os.PathLike, out: str | os.PathLike, config: SweepC
                   {"masks": source, "backend": config.backend}, [], code_feat, _run_features))
     base = parse_strategy(config.baseline).name
     for k in range(config.seeds):
-        ref_name = _pipeline_name(base, k, config.seeds)
-        _add_analysis(plan, add, ref_name, k, code_stats)
+        _add_analysis(plan, _pipeline_name(base, k, config.seeds), k)
     return plan
 
 
@@ -251,7 +253,7 @@ def _analysis_pipelines(plan: StudyPlan, seed_index: int) -> list[str]:
     return names
 
 
-def _add_analysis(plan: StudyPlan, add, reference: str, seed_index: int, code: str) -> Stage:
+def _add_analysis(plan: StudyPlan, reference: str, seed_index: int) -> Stage:
     cfg = plan.config
     names = _analysis_pipelines(plan, seed_index)
     others = [n for n in names if n != reference]
@@ -261,8 +263,8 @@ def _add_analysis(plan: StudyPlan, add, reference: str, seed_index: int, code: s
         "seed": cfg.seed, "min_events": cfg.min_events,
     }
     sid = f"analysis/vs-{reference}"
-    return add(Stage(sid, "analysis", reference, plan.study / "analysis" / f"vs-{reference}", opts,
-                     [f"features/{n}" for n in names], code, _run_analysis))
+    return plan.add(Stage(sid, "analysis", reference, plan.study / "analysis" / f"vs-{reference}", opts,
+                          [f"features/{n}" for n in names], code_version("stats", "features"), _run_analysis))
 
 
 # --- stage bodies -------------------------------------------------------------------------
@@ -371,8 +373,7 @@ def _execute(plan: StudyPlan, stages: list[Stage], cache: StageCache, progress, 
         if stage.cached:
             log.info("%s: cached (%s)", label, stage.out)
         else:
-            if stage.out.exists() or cache._marker(stage.id).exists():
-                cache.invalidate(stage.id, stage.out)
+            cache.invalidate(stage.id, stage.out)  # stale marker or output of other options
             t0 = time.perf_counter()
             stage.run(stage, ctx)
             stage.seconds = time.perf_counter() - t0
@@ -462,27 +463,13 @@ def run_sweep(
         bar.start()
     try:
         _execute(plan, plan.stages, cache, bar, task)
-        has_truth = open_cohort(cohort).truth is not None
-        dice = _mean_dice(study, plan.pipelines, has_truth)
+        dice = _mean_dice(study, plan.pipelines, plan.has_truth)
         best = max(dice, key=dice.get)
         from ..labels import parse_strategy
 
         base = parse_strategy(config.baseline).name
-        final: list[Stage] = []
         if best != base:
-            code_stats = code_version("stats", "features")
-            ckey = cohort_key(cohort)
-
-            def add(stage: Stage) -> Stage:
-                dep_keys = [next(s.key for s in plan.stages if s.id == d) for d in stage.deps]
-                stage.key = cache.key(stage.kind, stage.options, dep_keys, stage.code, ckey)
-                stage.cached = cache.is_done(stage.id, stage.key, stage.out)
-                plan.stages.append(stage)
-                final.append(stage)
-                return stage
-
-            for k in range(config.seeds):
-                _add_analysis(plan, add, _pipeline_name(best, k, config.seeds), k, code_stats)
+            final = [_add_analysis(plan, _pipeline_name(best, k, config.seeds), k) for k in range(config.seeds)]
             if bar is not None:
                 bar.update(task, total=len(plan.stages) + 1)
             _execute(plan, final, cache, bar, task)

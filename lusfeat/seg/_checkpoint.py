@@ -10,7 +10,7 @@ A checkpoint (``model.pt``) is a dict of plain Python values and tensors::
     input_size                [H, W] the network was trained at
     frame_size                [H, W] of the cohort's frames
     normalisation             {"mean": m, "std": s}: x = (pixel / 255 - m) / s
-    data_fingerprint          cohort fingerprint (see cohort_fingerprint)
+    data_fingerprint          cohort fingerprint (see Cohort.fingerprint)
     versions                  lusfeat, torch, numpy, python
     fold, epoch, metrics      which fold, best epoch, its validation metrics
     train_patients, val_patients, test_patients

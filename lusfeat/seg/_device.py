@@ -5,17 +5,14 @@ from __future__ import annotations
 import contextlib
 import platform
 from collections.abc import Iterator
-from pathlib import Path
-from typing import Any
 
 import numpy as np
 import torch
 from torch.nn import functional as F
 
 from .._errors import InputError
-from .._io import fingerprint
 
-__all__ = ["resolve_device", "thread_limit", "resize", "versions", "cohort_fingerprint", "autocast"]
+__all__ = ["resolve_device", "thread_limit", "resize", "versions", "autocast"]
 
 
 def resolve_device(device: str) -> torch.device:
@@ -86,11 +83,4 @@ def versions() -> dict[str, str]:
     }
 
 
-def cohort_fingerprint(cohort: Any) -> str:
-    """Fingerprint of a cohort: its ``cohort.json`` and frame table (file contents)."""
-    parts: list[Any] = []
-    for name in ("cohort.json", "frames.parquet"):
-        p = Path(cohort.path) / name
-        parts.append(np.frombuffer(p.read_bytes(), np.uint8) if p.exists() else name)
-    return fingerprint(*parts)
 

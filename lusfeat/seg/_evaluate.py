@@ -17,7 +17,7 @@ from .._io import atomic_dir, write_json, write_parquet
 from ..data import open_cohort, open_masks
 from ..labels import Fusion, fuse
 from ._data import staple_table
-from ._device import cohort_fingerprint, versions
+from ._device import versions
 from ._metrics import boundary, hd95_with_boundary, overlap_metrics
 
 __all__ = ["EvaluationResult", "SummaryTable", "evaluate", "METRICS"]
@@ -249,7 +249,7 @@ def evaluate(
         summary = pd.concat([summary, ece_rows], ignore_index=True)
     meta = {
         "producer": "lusfeat.seg.evaluate", "cohort": {"path": str(cohort.path),
-                                                      "fingerprint": cohort_fingerprint(cohort)},
+                                                      "fingerprint": cohort.fingerprint},
         "masks": str(mset.path), "masks_meta": {k: mset.meta.get(k) for k in ("producer", "strategy", "run")},
         "n_frames": n, "references": refs, "thresholds": list(thresholds), "fusion": fusion.value,
         "bootstrap": int(bootstrap), "seed": int(seed), "metrics": list(METRICS),

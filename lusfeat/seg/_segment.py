@@ -17,7 +17,7 @@ from .._io import read_json
 from ..data import MaskWriter, open_cohort
 from ._checkpoint import load_model
 from ._data import read_images
-from ._device import autocast, cohort_fingerprint, resize, resolve_device, thread_limit, versions
+from ._device import autocast, resize, resolve_device, thread_limit, versions
 from ._fast import prepare_inference
 from ._train import RUN_FORMAT
 
@@ -122,7 +122,7 @@ def segment(
         raise InputError(
             f"run {run} predicts classes {meta['class_names']} but the cohort has {list(cohort.class_names)}"
         )
-    data_fp = cohort_fingerprint(cohort)
+    data_fp = cohort.fingerprint
     if data_fp != meta["cohort"]["fingerprint"]:
         logger.info("cohort %s differs from the one run %s was trained on", cohort.path, run)
     n_folds = int(meta["folds"])

@@ -39,7 +39,7 @@ from ..data import open_cohort
 from ..labels import parse_strategy
 from ._checkpoint import load_checkpoint, save_checkpoint
 from ._data import FrameData, augment, load_frames
-from ._device import autocast, cohort_fingerprint, resolve_device, thread_limit, versions
+from ._device import autocast, resolve_device, thread_limit, versions
 from ._folds import assign_folds, make_splits
 from ._loss import DiceCounter, seg_loss
 from ._unet import UNet, UNetConfig
@@ -193,7 +193,7 @@ def train(
         "dice_weight": float(dice_weight), "augmentation": bool(augmentation),
         "frames": None if frames is None else fingerprint(indices), "compile": bool(compile),
     }
-    data_fp = cohort_fingerprint(cohort)
+    data_fp = cohort.fingerprint
     options_fp = fingerprint(options, data_fp, str(dev.type))
     partial = out.parent / f".{out.name}.partial"
     state_file = partial / "options.json"
