@@ -2,15 +2,12 @@
 
 from __future__ import annotations
 
-import logging
 from pathlib import Path
 from typing import Annotated
 
 import typer
 
 from .._errors import InputError
-
-log = logging.getLogger("lusfeat.data")
 
 
 def _parse_exams(text: str) -> tuple[int, int]:

@@ -55,8 +55,6 @@ class Geometry:
 
     probe: str
     index: np.ndarray | None  # (H*W,) int64 into the beam grid, None for linear
-    column: np.ndarray | None  # (H*W,) int64 beam column of each output pixel
-    row: np.ndarray | None
     valid: np.ndarray | None  # (H, W) bool inside the sector
     depth_mm: float
 
@@ -83,11 +81,11 @@ def make_geometry(rng: np.random.Generator, probe: str, size: int) -> Geometry:
     Convex fans use one of 3 x 3 radii and opening angles (cached lookups).
     """
     if probe == "linear":
-        return Geometry("linear", None, None, None, None, depth_mm=float(rng.choice([40.0, 50.0, 60.0])))
+        return Geometry("linear", None, None, depth_mm=float(rng.choice([40.0, 50.0, 60.0])))
     r0 = float(rng.choice([0.26, 0.31, 0.36]))
     half = float(rng.choice([30.0, 33.5, 37.0]))
     index, valid = _fan_lookup(size, r0, half)
-    return Geometry("convex", index, None, None, valid, depth_mm=float(rng.choice([120.0, 140.0, 160.0])))
+    return Geometry("convex", index, valid, depth_mm=float(rng.choice([120.0, 140.0, 160.0])))
 
 
 @functools.lru_cache(maxsize=32)
@@ -369,7 +367,7 @@ def render_clip(
     geometry: Geometry,
     rng: np.random.Generator,
     params: RenderParams = RenderParams(),
-) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+) -> tuple[np.ndarray, np.ndarray]:
     """Render the B-mode frames of one clip.
 
     Returns
@@ -378,8 +376,6 @@ def render_clip(
         Log-compressed, scan-converted frames.
     offsets : (F,) int
         Lung-sliding offset of each frame (columns into the widened grid).
-    lung_mask : (H, W) bool
-        Beam-space pixels that show lung (below the lung surface).
     """
     h, w, m = scene.height, scene.width, scene.margin
     scale = h / 256.0
@@ -429,4 +425,4 @@ def render_clip(
         img *= scale_db
         np.clip(img, 0, 255, out=img)
         images[f] = geometry.apply(img.astype(np.uint8), w)
-    return images, offsets, below
+    return images, offsets

@@ -35,7 +35,7 @@ from ._sim_clinical import (
     zone_names,
     zone_offset,
 )
-from ._sim_render import RenderParams, make_geometry, render_clip
+from ._sim_render import RenderParams, _shadow_columns, class_regions, make_geometry, render_clip
 from ._sim_scene import sample_scene
 
 __all__ = ["SimulationConfig", "simulate_cohort", "simulate_clip"]
@@ -96,10 +96,8 @@ def simulate_clip(
     """
     geom = make_geometry(rng, probe, size)
     scene = sample_scene(rng, severity, size, size, probe, dependent, margin=max(4, size // 24))
-    images, offsets, _ = render_clip(scene, frames, geom, rng, RenderParams())
+    images, offsets = render_clip(scene, frames, geom, rng, RenderParams())
     views = annotate_clip(scene, annotators, rng)
-    from ._sim_render import _shadow_columns, class_regions
-
     truth_planes = class_regions(scene)
     not_shadow = ~_shadow_columns(scene)
     c_idx = {c: k for k, c in enumerate(CLASS_NAMES)}
@@ -112,7 +110,6 @@ def simulate_clip(
             plane = views[a][cls]
             if plane.any():
                 conf[:, a, c_idx[cls]] = geom.apply(plane, size)
-    m = scene.margin
     for cls in _LUNG:
         wide = truth_planes[cls]
         has_truth = wide.any()
@@ -125,7 +122,6 @@ def simulate_clip(
                 if ann_any[a]:
                     sub = views[a][cls][:, o : o + size] * not_shadow
                     conf[f, a, c_idx[cls]] = geom.apply(sub, size)
-    del m
     if probe == "convex":
         spacing = geom.depth_mm / (0.95 * size)
     else:

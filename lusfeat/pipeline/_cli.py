@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import logging
 import time
 from pathlib import Path
 from typing import Annotated
@@ -11,25 +10,25 @@ import typer
 
 from .._errors import InputError
 
-log = logging.getLogger("lusfeat.pipeline")
-
 
 def _split(values: list[str] | None) -> tuple[str, ...] | None:
-    """Accept repeated options and comma lists; ``threshold:50,60`` expands to two strategies."""
+    """Accept repeated options and comma lists; ``threshold:50,60`` expands to
+    ``threshold:50, threshold:60`` (a bare item takes the kind of the last ``kind:`` item)."""
     if not values:
         return None
     out: list[str] = []
     for v in values:
-        parts = [p.strip() for p in v.split(",") if p.strip()]
-        prefix = None
-        for p in parts:
-            if ":" in p or p in ("soft",) or "@" in p:
-                prefix = p.split(":", 1)[0] if ":" in p else None
-                out.append(p)
-            elif prefix is not None and p.replace("-", "").replace("@", "").isalnum():
-                out.append(f"{prefix}:{p}")  # threshold:50,60 -> threshold:50, threshold:60
+        kind = None
+        for p in (p.strip() for p in v.split(",")):
+            if not p:
+                continue
+            if ":" in p:
+                kind = p.split(":", 1)[0]
+            elif kind is not None and p[0].isdigit():
+                p = f"{kind}:{p}"
             else:
-                out.append(p)
+                kind = None
+            out.append(p)
     return tuple(out)
 
 
