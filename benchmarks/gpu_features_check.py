@@ -39,7 +39,7 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from bench_features import synthetic_masks  # noqa: E402
+from bench_features import cuda_best_seconds, synthetic_masks  # noqa: E402
 
 
 def _has(mod: str) -> bool:
@@ -113,18 +113,7 @@ def speed(log) -> list[dict]:
     from lusfeat.features._compute import run_backend
     from lusfeat.features._cuda import run_cuda_kernels_only
 
-    def timed(fn, repeat=5):
-        start, stop = cp.cuda.Event(), cp.cuda.Event()
-        fn()
-        cp.cuda.Device().synchronize()
-        best = float("inf")
-        for _ in range(repeat):
-            start.record()
-            fn()
-            stop.record()
-            stop.synchronize()
-            best = min(best, cp.cuda.get_elapsed_time(start, stop) / 1000)
-        return best
+    timed = cuda_best_seconds
 
     big = cp.empty(1 << 30, dtype=cp.uint8)
     t_copy = timed(lambda: big.copy())

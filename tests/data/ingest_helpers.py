@@ -129,3 +129,19 @@ def manifest_row(path, **kw) -> dict:
     row = {"path": path, "patient_id": "P1", "exam_id": "E1", "zone": "R1"}
     row.update(kw)
     return row
+
+
+def real_lus_manifest(real_lus_dir: Path, path: Path, **extra) -> Path:
+    """Write a manifest of every real LUS frame (COVID-BLUES patient and zone from the
+    file name, other sources one exam per patient key); ``extra`` adds columns."""
+    import re
+
+    labels = pd.read_csv(real_lus_dir / "labels.csv")
+    rows = []
+    for r in labels.itertuples():
+        m = re.match(r"frames/blues__patient_(\d+)_([LR]\d)__", r.filename)
+        pid, zone = (m.group(1), m.group(2)) if m else (r.patient_key, "R1")
+        rows.append({"path": str(real_lus_dir / r.filename), "patient_id": pid, "exam_id": pid,
+                     "zone": zone, "probe": r.probe, **extra})
+    pd.DataFrame(rows).to_csv(path, index=False)
+    return path

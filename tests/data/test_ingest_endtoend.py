@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import re
-
 import numpy as np
 import pandas as pd
 import pytest
@@ -11,23 +9,16 @@ import pytest
 from lusfeat.data import open_cohort
 from lusfeat.data.ingest import ingest
 
+from .ingest_helpers import real_lus_manifest
+
 
 @pytest.mark.slow
 def test_simulator_model_on_real_frames_through_features(tiny_cohort, real_lus_dir, tmp_path):
     from lusfeat.features import DICTIONARY, extract
     from lusfeat.seg import UNetConfig, segment, train
 
-    labels = pd.read_csv(real_lus_dir / "labels.csv")
-    rows = []
-    for r in labels.itertuples():
-        m = re.match(r"frames/blues__patient_(\d+)_([LR]\d)__", r.filename)
-        pid, zone = (m.group(1), m.group(2)) if m else (r.patient_key, "R1")
-        rows.append({"path": str(real_lus_dir / r.filename), "patient_id": pid, "exam_id": pid,
-                     "zone": zone, "probe": r.probe,
-                     # a nominal calibration so frame features come out in mm
-                     "pixel_spacing_mm": 0.2})
-    m = tmp_path / "m.csv"
-    pd.DataFrame(rows).to_csv(m, index=False)
+    # a nominal calibration so frame features come out in mm
+    m = real_lus_manifest(real_lus_dir, tmp_path / "m.csv", pixel_spacing_mm=0.2)
     real = ingest(m, tmp_path / "real", size=64)
 
     run = train(tiny_cohort, tmp_path / "run", "threshold:60", folds=1, epochs=1, size=64,

@@ -13,22 +13,12 @@ from lusfeat import ValidationError
 from lusfeat.data import open_cohort
 from lusfeat.data.ingest import detect_scan_region, ingest
 
+from .ingest_helpers import real_lus_manifest
+
 
 def _frames(real_lus_dir):
     labels = pd.read_csv(real_lus_dir / "labels.csv")
     return [(real_lus_dir / f, probe) for f, probe in zip(labels["filename"], labels["probe"], strict=True)]
-
-
-def _manifest(real_lus_dir, path):
-    labels = pd.read_csv(real_lus_dir / "labels.csv")
-    rows = []
-    for r in labels.itertuples():
-        m = re.match(r"frames/blues__patient_(\d+)_([LR]\d)__", r.filename)
-        pid, zone = (m.group(1), m.group(2)) if m else (r.patient_key, "R1")
-        rows.append({"path": str(real_lus_dir / r.filename), "patient_id": pid, "exam_id": pid,
-                     "zone": zone, "probe": r.probe})
-    pd.DataFrame(rows).to_csv(path, index=False)
-    return path
 
 
 def test_scan_regions_on_real_frames(real_lus_dir):
@@ -59,7 +49,7 @@ def test_scan_regions_on_real_frames(real_lus_dir):
 
 
 def test_ingest_all_real_frames(real_lus_dir, tmp_path):
-    m = _manifest(real_lus_dir, tmp_path / "m.csv")
+    m = real_lus_manifest(real_lus_dir, tmp_path / "m.csv")
     coh = open_cohort(ingest(m, tmp_path / "coh", size=128))
     n = len(pd.read_csv(real_lus_dir / "labels.csv"))
     assert coh.n_frames == n and coh.shape == (128, 128) and coh.truth is None
