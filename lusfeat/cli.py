@@ -1,6 +1,6 @@
 """The ``lusfeat`` command-line interface: one Typer app, one module per stage.
 
-Each stage keeps its commands in ``lusfeat/<stage>/_cli.py`` with a
+Each stage's commands live in ``lusfeat/_commands/<stage>.py`` with a
 ``register(app)`` function; commands parse options, call the stage's library
 API and print. Heavy imports (torch, xgboost, cupy) happen inside commands so
 ``lusfeat --help`` stays instant.
@@ -28,13 +28,13 @@ app = typer.Typer(
 
 #: Stage modules that contribute commands, in help order.
 _STAGE_CLI_MODULES = (
-    "lusfeat.data._cli",
-    "lusfeat.data.ingest._cli",
-    "lusfeat.seg._cli",
-    "lusfeat.features._cli",
-    "lusfeat.stats._cli",
-    "lusfeat.pipeline._cli",
-    "lusfeat.report._cli",
+    "lusfeat._commands.data",
+    "lusfeat._commands.ingest",
+    "lusfeat._commands.seg",
+    "lusfeat._commands.features",
+    "lusfeat._commands.stats",
+    "lusfeat._commands.pipeline",
+    "lusfeat._commands.report",
 )
 
 err_console = Console(stderr=True)

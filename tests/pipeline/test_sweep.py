@@ -129,7 +129,7 @@ def test_dry_run_and_cli(cohort, study, tmp_path):
 
 
 def test_strategy_list_expansion():
-    from lusfeat.pipeline._cli import _split
+    from lusfeat._commands.pipeline import _split
 
     assert _split(["threshold:50,60", "soft", "ignore:40-60"]) == ("threshold:50", "threshold:60", "soft", "ignore:40-60")
 

@@ -7,8 +7,8 @@ from typing import Annotated
 
 import typer
 
-from ..._errors import InputError
-from ._confidence import ConfidenceScale
+from .._errors import InputError
+from ..data.ingest._confidence import ConfidenceScale
 
 
 def _parse_map(items: list[str]) -> dict[str, str]:
@@ -38,7 +38,7 @@ def ingest_command(
     progress: Annotated[bool, typer.Option("--progress/--no-progress", help="Show a progress bar.")] = True,
 ) -> None:
     """Ingest real LUS images, DICOM or videos (+ confidence masks, + clinical table) into a cohort."""
-    from . import ingest
+    from ..data.ingest import ingest
 
     path = ingest(
         manifest, out, clinical=clinical, size=size, every=every, confidence_scale=confidence_scale.value,

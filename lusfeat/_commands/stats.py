@@ -47,7 +47,7 @@ def analyze_command(
     """
     from rich.console import Console
 
-    from ._analyze import analyze
+    from ..stats._analyze import analyze
 
     res = analyze(
         features, cohort, tasks=task, models=model, compare=list(compare or []), out=out,

@@ -34,7 +34,7 @@ def simulate(
     overwrite: Annotated[bool, typer.Option(help="Replace an existing cohort.")] = False,
 ) -> None:
     """Simulate a synthetic LUS cohort with known ground truth."""
-    from ._simulate import simulate_cohort
+    from ..data._simulate import simulate_cohort
 
     path = simulate_cohort(
         out, patients=patients, exams=_parse_exams(exams), zones=zones, frames=frames, size=size,
@@ -49,7 +49,7 @@ def validate(
 ) -> None:
     """Check a cohort and print its summary; exit code 1 on any problem."""
     from .._errors import ValidationError
-    from ._validate import validate_cohort
+    from ..data._validate import validate_cohort
 
     summary = validate_cohort(path)
     typer.echo(summary.to_text())
@@ -67,7 +67,7 @@ def show(
     seed: Annotated[int, typer.Option(help="Seed for picking frames.")] = 0,
 ) -> None:
     """Render frames with confidence (and truth) overlays to a PNG grid."""
-    from ._show import show_cohort
+    from ..data._show import show_cohort
 
     p = show_cohort(path, out, n=n, frames=frame or None, annotator=annotator, seed=seed)
     typer.echo(f"figure written to {p}")

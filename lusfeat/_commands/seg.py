@@ -41,7 +41,7 @@ def train_command(
     progress: Annotated[bool, typer.Option("--progress/--no-progress", help="Show progress bars.")] = True,
 ) -> None:
     """Train U-Nets under a label strategy (resumes an interrupted run of the same command)."""
-    from . import UNetConfig, train
+    from ..seg import UNetConfig, train
 
     run = train(cohort, out, strategy, folds=folds, epochs=epochs, device=device, size=size, seed=seed,
                 model=UNetConfig(depth=depth, width=width), batch_size=batch_size, lr=lr,
@@ -63,7 +63,7 @@ def segment_command(
 ) -> None:
     """Predict masks and probabilities for every frame (out-of-fold for cross-fitted runs)."""
     from ..data import open_masks
-    from . import segment
+    from ..seg import segment
 
     path = segment(cohort, run, out if out is not None else run / "masks", device=device,
                    batch_size=batch_size, threads=threads, compile=compile, progress=progress, overwrite=overwrite)
@@ -83,7 +83,7 @@ def evaluate_command(
     progress: Annotated[bool, typer.Option("--progress/--no-progress", help="Show progress bars.")] = True,
 ) -> None:
     """Dice, IoU, precision, recall and HD95 against truth and confidence references; calibration."""
-    from . import evaluate
+    from ..seg import evaluate
 
     dest = out if out is not None else masks / "evaluation"
     result = evaluate(cohort, masks, dest, fusion=fusion, bootstrap=bootstrap, seed=seed, progress=progress,

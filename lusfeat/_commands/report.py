@@ -25,7 +25,7 @@ def report(
 
     Example: lusfeat report demo/study --out demo/report.html
     """
-    from ._build import build_report
+    from ..report._build import build_report
 
     path = build_report(study, out, markdown=markdown, max_examples=max_examples, progress=not no_progress)
     typer.echo(f"report written to {path}")

@@ -60,7 +60,7 @@ def sweep(
     dry_run: Annotated[bool, typer.Option("--dry-run", help="Print the plan and what is cached; run nothing.")] = False,
 ) -> None:
     """Run the confidence-strategy study: train, segment, evaluate, features, analysis."""
-    from ._sweep import DEFAULT_STRATEGIES, SweepConfig, run_sweep
+    from ..pipeline._sweep import DEFAULT_STRATEGIES, SweepConfig, run_sweep
 
     try:
         ths = tuple(int(t) for t in thresholds.split(",") if t.strip())
@@ -99,7 +99,7 @@ def demo(
     Strategies threshold:50, threshold:60 and soft; a small U-Net at 64x64,
     3 patient folds. Reruns reuse finished work.
     """
-    from ._demo import run_demo
+    from ..pipeline._demo import run_demo
 
     t0 = time.perf_counter()
     report = run_demo(out, threads=threads, device=device)

@@ -30,14 +30,14 @@ def register(app: typer.Typer) -> None:
     ) -> None:
         """Compute morphology features (component -> frame -> clip -> zone -> exam -> patient)."""
         from .._errors import InputError
-        from ._dictionary import DICTIONARY
+        from ..features._dictionary import DICTIONARY
 
         if describe:
             typer.echo(DICTIONARY.to_text())
             return
         if cohort is None or out is None:
             raise InputError("give a COHORT folder and --out DIR (or --describe)")
-        from ._extract import extract
+        from ..features._extract import extract
 
         path = extract(cohort, masks, out, backend=backend, batch=batch,
                        progress=not no_progress, overwrite=overwrite)
