@@ -6,8 +6,16 @@ import os
 from pathlib import Path
 
 import pytest
+from hypothesis import settings
 
 os.environ.setdefault("OMP_NUM_THREADS", "1")
+
+# Hypothesis profiles: "ci" (the default) replays the same examples on every run and keeps no
+# example database, so a green run stays green; "dev" explores many more random examples.
+# Select one with HYPOTHESIS_PROFILE=dev.
+settings.register_profile("ci", derandomize=True, database=None, deadline=None, print_blob=True)
+settings.register_profile("dev", max_examples=1000, deadline=None)
+settings.load_profile(os.environ.get("HYPOTHESIS_PROFILE", "ci"))
 
 #: Real LUS frames (public datasets) live beside the repository, never inside it.
 REAL_LUS = Path(os.environ.get("LUSFEAT_REAL_LUS", Path(__file__).resolve().parents[2] / "shared" / "data" / "real_lus"))

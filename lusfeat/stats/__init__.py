@@ -8,7 +8,13 @@ adjustment, and DeLong's test for correlated AUCs.
 from ._analyze import analyze
 from ._bootstrap import BootstrapResult, bootstrap_p_value, cluster_bootstrap
 from ._cv import repeated_group_kfold
-from ._delong import DelongResult, delong_covariance, delong_test
+from ._delong import (
+    DelongResult,
+    clustered_delong_covariance,
+    clustered_delong_test,
+    delong_covariance,
+    delong_test,
+)
 from ._metrics import evaluate, metric_names
 from ._models import MODELS, FittedModel, fit_model
 from ._result import RESULT_COLUMNS, AnalysisResult
@@ -35,6 +41,8 @@ __all__ = [
     "delong_covariance",
     "delong_test",
     "DelongResult",
+    "clustered_delong_covariance",
+    "clustered_delong_test",
     "evaluate",
     "metric_names",
 ]
