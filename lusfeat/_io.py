@@ -9,8 +9,10 @@ from __future__ import annotations
 import contextlib
 import hashlib
 import json
+import logging
 import os
 import shutil
+import time
 import uuid
 from collections.abc import Iterator
 from pathlib import Path
@@ -18,11 +20,16 @@ from typing import Any
 
 import numpy as np
 
-from ._errors import InputError
+from ._errors import InputError, LusfeatError
+
+logger = logging.getLogger(__name__)
 
 __all__ = [
     "atomic_dir",
     "atomic_file",
+    "clean_stale_temporaries",
+    "discard_on_error",
+    "check_fingerprint",
     "write_json",
     "read_json",
     "write_parquet",
@@ -33,7 +40,82 @@ __all__ = [
 
 
 def _tmp_sibling(path: Path) -> Path:
-    return path.with_name(f".{path.name}.tmp-{uuid.uuid4().hex[:8]}")
+    """``.NAME.tmp-PID-HEX``: the writer's process id tells stale siblings from live ones."""
+    return path.with_name(f".{path.name}.tmp-{os.getpid()}-{uuid.uuid4().hex[:8]}")
+
+
+#: When this module was imported: temporaries with this process's id but older than
+#: this belong to an earlier process that had the same id.
+_IMPORTED_AT = time.time()
+
+
+def _writer_alive(pid: int, created: float) -> bool:
+    if pid == os.getpid():
+        return created >= _IMPORTED_AT - 1.0
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except (PermissionError, OSError):
+        return True
+    return True
+
+
+def clean_stale_temporaries(path: str | os.PathLike) -> list[Path]:
+    """Remove temporary siblings of ``path`` left behind by a killed run.
+
+    A temporary sibling is ``.NAME.tmp-*`` beside ``path`` (see :func:`atomic_dir`).
+    Those of a process that is still running (including this one) are kept;
+    the others are deleted and a message says how many and how large.
+
+    Parameters
+    ----------
+    path : path-like
+        The final output path.
+
+    Returns
+    -------
+    list of Path
+        The removed siblings.
+    """
+    path = Path(path)
+    if not path.parent.is_dir():
+        return []
+    removed, size = [], 0
+    for tmp in path.parent.glob(f".{path.name}.tmp-*"):
+        tag = tmp.name.rsplit(".tmp-", 1)[1]
+        pid_text = tag.split("-", 1)[0]
+        try:
+            created = tmp.stat().st_mtime
+        except FileNotFoundError:
+            continue
+        if "-" in tag and pid_text.isdigit() and _writer_alive(int(pid_text), created):
+            continue
+        if tmp.is_dir():
+            size += sum(f.stat().st_size for f in tmp.rglob("*") if f.is_file())
+            shutil.rmtree(tmp, ignore_errors=True)
+        else:
+            size += tmp.stat().st_size
+            tmp.unlink(missing_ok=True)
+        removed.append(tmp)
+    if removed:
+        logger.info("removed %d stale temporary output(s) of %s (%.1f MB) left by an interrupted run",
+                    len(removed), path, size / 1e6)
+    return removed
+
+
+@contextlib.contextmanager
+def discard_on_error(path: str | os.PathLike) -> Iterator[None]:
+    """Delete the folder ``path`` when the block raises a :class:`lusfeat.LusfeatError`.
+
+    Other exceptions (a kill, Ctrl-C, a crash) keep it, so that an interrupted
+    command can resume from it.
+    """
+    try:
+        yield
+    except LusfeatError:
+        shutil.rmtree(path, ignore_errors=True)
+        raise
 
 
 @contextlib.contextmanager
@@ -54,6 +136,7 @@ def atomic_dir(path: str | os.PathLike, overwrite: bool = False) -> Iterator[Pat
         The temporary folder to fill. It is deleted if the block raises.
     """
     path = Path(path)
+    clean_stale_temporaries(path)
     if path.exists() and not overwrite and (not path.is_dir() or any(path.iterdir())):
         raise InputError(
             f"output {path} already exists; choose another path or pass --overwrite"
@@ -80,6 +163,7 @@ def atomic_file(path: str | os.PathLike) -> Iterator[Path]:
     """Yield a temporary file path that is renamed to ``path`` on success."""
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
+    clean_stale_temporaries(path)
     tmp = _tmp_sibling(path)
     try:
         yield tmp
@@ -157,3 +241,71 @@ def fingerprint(*parts: Any) -> str:
         else:
             h.update(json.dumps(to_jsonable(part), sort_keys=True).encode())
     return h.hexdigest()[:16]
+
+
+def check_fingerprint(
+    artifact: str,
+    recorded: str | None,
+    expected: str,
+    *,
+    source: str,
+    allow_foreign: bool = False,
+    detail: str = "",
+) -> bool:
+    """Check that an artifact was made from the input it is now used with.
+
+    The one check of every stage boundary: a run applied to a cohort, a mask
+    set read with a cohort, a feature folder analysed with a cohort. Different
+    fingerprints are an error unless ``allow_foreign``, in which case the
+    caller goes on and records ``foreign: true`` in what it writes.
+
+    Parameters
+    ----------
+    artifact : str
+        What is checked, e.g. ``"run runs/t60"``; starts the message.
+    recorded : str or None
+        The fingerprint the artifact recorded. ``None`` (made by code that
+        records none, e.g. a hand-written mask set) cannot be checked: a warning
+        is logged and the artifact is taken as matching.
+    expected : str
+        The fingerprint of the input at hand (e.g. ``Cohort.fingerprint``).
+    source : str
+        The input at hand, e.g. ``"cohort study/cohort"``.
+    allow_foreign : bool
+        Proceed (returning True) instead of raising when they differ.
+    detail : str
+        Extra facts for the message, e.g. ``"frames 128x128 vs 64x64"``.
+
+    Returns
+    -------
+    bool
+        True when the fingerprints differ and ``allow_foreign`` let it through;
+        False when they match (or none was recorded).
+
+    Raises
+    ------
+    InputError
+        When they differ and ``allow_foreign`` is False; the message names both
+        fingerprints and the two ways out.
+
+    Examples
+    --------
+    >>> check_fingerprint("run r", "ab12", "ab12", source="cohort c")
+    False
+    >>> check_fingerprint("run r", "ab12", "cd34", source="cohort c", allow_foreign=True)
+    True
+    """
+    if recorded == expected:
+        return False
+    if recorded is None:
+        logger.warning("%s records no cohort fingerprint, so it cannot be checked against %s", artifact, source)
+        return False
+    what = f"was made from another cohort (fingerprint {recorded}, {source} has {expected})"
+    extra = f"; {detail}" if detail else ""
+    if allow_foreign:
+        logger.warning("%s %s%s; going on because of --allow-foreign (recorded as foreign)", artifact, what, extra)
+        return True
+    raise InputError(
+        f"{artifact} {what}{extra}; use the matching inputs, or pass --allow-foreign to apply it "
+        "anyway (the output is then marked foreign, not out of fold)"
+    )

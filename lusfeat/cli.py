@@ -40,17 +40,37 @@ _STAGE_CLI_MODULES = (
 err_console = Console(stderr=True)
 
 
+def _show_version(value: bool) -> None:
+    if value:
+        from . import __version__
+
+        typer.echo(f"lusfeat {__version__}")
+        raise typer.Exit()
+
+
 @app.callback()
 def _main(
     verbose: bool = typer.Option(False, "--verbose", "-v", help="Log debug messages."),
     quiet: bool = typer.Option(False, "--quiet", "-q", help="Only log warnings and errors."),
+    version: bool = typer.Option(
+        False, "--version", callback=_show_version, is_eager=True, help="Print the version and exit."),
 ) -> None:
-    """lusfeat command-line interface."""
+    """lusfeat command-line interface.
+
+    Examples: lusfeat simulate cohort --patients 12 --size 64; lusfeat validate cohort;
+    lusfeat demo --out lusfeat-demo
+    """
     from rich.logging import RichHandler
+
+    from ._progress import stderr_is_terminal
 
     level = logging.DEBUG if verbose else logging.WARNING if quiet else logging.INFO
     logger = logging.getLogger("lusfeat")
-    logger.handlers[:] = [RichHandler(console=err_console, show_path=False, markup=False)]
+    handler = (RichHandler(console=err_console, show_path=False, markup=False) if stderr_is_terminal()
+               else logging.StreamHandler(sys.stderr))
+    if not isinstance(handler, RichHandler):
+        handler.setFormatter(logging.Formatter("%(asctime)s %(levelname)s %(message)s", "%H:%M:%S"))
+    logger.handlers[:] = [handler]
     logger.setLevel(level)
     logger.propagate = False
 
@@ -63,24 +83,56 @@ def _register_all() -> None:
 _register_all()
 
 
-def main() -> None:
-    """Console-script entry point: run the app, turning lusfeat errors into one red line."""
+def _usage_exception_types() -> tuple[type[BaseException], type[BaseException]]:
+    """The exception classes of command-line usage errors and aborts, found through
+    Typer: recent Typer vendors its own Click (``typer.TyperException`` is the base of
+    its ``ClickException``), older Typer re-exports the ``click`` package."""
+    base = getattr(typer, "TyperException", None)
+    if base is not None:
+        return base, typer.Abort
+    legacy = typer.core.click  # typer < 0.20 depends on click and imports it here
+    return legacy.exceptions.ClickException, legacy.exceptions.Abort
+
+
+def _red_line(message: str) -> None:
+    err_console.print(f"[bold red]error:[/] {escape(message)}", highlight=False, soft_wrap=True)
+
+
+def main(args: list[str] | None = None) -> None:
+    """Console-script entry point: one error path for every command.
+
+    Usage errors (unknown option or command, a value of the wrong type, a
+    missing argument) print the usage line and one message and exit 2; lusfeat
+    errors print one red line and exit 1; operating-system errors (permission
+    denied, disk full) print one red line naming the file and exit 1; Ctrl-C
+    exits 130. Help and ``--version`` exit 0.
+
+    Parameters
+    ----------
+    args : list of str, optional
+        Command-line arguments (default: ``sys.argv[1:]``).
+    """
+    usage_error, abort = _usage_exception_types()
     try:
-        app(standalone_mode=False)
+        rv = app(args=args, prog_name="lusfeat", standalone_mode=False)
     except LusfeatError as exc:
-        err_console.print(f"[bold red]error:[/] {escape(str(exc))}", highlight=False, soft_wrap=True)
+        _red_line(str(exc))
         sys.exit(1)
     except KeyboardInterrupt:
         err_console.print("[yellow]interrupted[/]; finished outputs are kept, partial ones discarded")
         sys.exit(130)
-    except SystemExit:
-        raise
-    except Exception as exc:  # click usage errors
-        import click
-
-        if isinstance(exc, click.exceptions.ClickException):
-            exc.show()
-            sys.exit(exc.exit_code)
-        if isinstance(exc, click.exceptions.Abort):
-            sys.exit(1)
-        raise
+    except usage_error as exc:
+        show = getattr(exc, "show", None)
+        if show is not None:
+            show()
+        else:
+            _red_line(exc.format_message())
+        sys.exit(int(getattr(exc, "exit_code", 1)))
+    except abort:
+        err_console.print("aborted")
+        sys.exit(1)
+    except OSError as exc:
+        where = f" ({exc.filename})" if exc.filename else ""
+        _red_line(f"{exc.strerror or exc}{where}; check the path, its permissions and free disk space")
+        sys.exit(1)
+    sys.exit(rv if isinstance(rv, int) else 0)

@@ -29,6 +29,7 @@ import pandas as pd
 
 from .._errors import CohortError, InputError
 from .._io import atomic_dir, file_digest, fingerprint, read_json, write_json
+from ._chunks import FrameArray, verify_chunks, write_chunk_manifest
 
 __all__ = [
     "CLASS_NAMES",
@@ -101,11 +102,12 @@ class Cohort:
         One row per frame, ordered by ``array_index``.
     clinical : pandas.DataFrame
         One row per exam.
-    images : zarr.Array
-        ``(N, H, W) uint8``; slicing returns NumPy arrays.
-    confidence : zarr.Array
+    images : FrameArray
+        ``(N, H, W) uint8``; slicing returns NumPy arrays (a corrupt chunk raises
+        :class:`lusfeat.CohortError` naming the array and frames).
+    confidence : FrameArray
         ``(N, A, C, H, W) uint8`` in percent.
-    truth : zarr.Array or None
+    truth : FrameArray or None
         ``(N, C, H, W) bool`` for simulated cohorts, else ``None``.
     """
 
@@ -166,13 +168,17 @@ class Cohort:
         )
 
 
-def open_cohort(path: str | os.PathLike) -> Cohort:
+def open_cohort(path: str | os.PathLike, *, verify: bool = False) -> Cohort:
     """Open a cohort folder lazily.
 
     Parameters
     ----------
     path : path-like
         Cohort folder written by ``lusfeat simulate`` or ``lusfeat ingest``.
+    verify : bool
+        Also compare every stored chunk with the digest in ``chunks.json``
+        (reads each compressed chunk once). Without it only the presence of
+        every listed chunk is checked.
 
     Returns
     -------
@@ -182,8 +188,9 @@ def open_cohort(path: str | os.PathLike) -> Cohort:
     Raises
     ------
     CohortError
-        When the folder, a table or an array is missing or unreadable, or the
-        format version is unknown. Run ``lusfeat validate PATH`` for a full check.
+        When the folder, a table, an array or a listed chunk is missing or
+        unreadable, or the format version is unknown. Run ``lusfeat validate PATH``
+        for a full check.
 
     Examples
     --------
@@ -192,9 +199,17 @@ def open_cohort(path: str | os.PathLike) -> Cohort:
     >>> c.images[:4].shape  # doctest: +SKIP
     (4, 128, 128)
     """
+    return _open_cohort(path, "digests" if verify else "presence")
+
+
+def _open_cohort(path: str | os.PathLike, chunks: str) -> Cohort:
+    """:func:`open_cohort` with the chunk check ``"skip"``, ``"presence"`` or ``"digests"``."""
     import zarr
 
     path = Path(path)
+    if path.exists() and not path.is_dir():
+        raise CohortError(f"{path} is a file, not a cohort folder; give the folder written by "
+                          "`lusfeat simulate` or `lusfeat ingest`")
     if not path.is_dir():
         raise CohortError(f"cohort folder {path} does not exist; create one with `lusfeat simulate {path}`")
     meta_path = path / META_FILE
@@ -229,7 +244,7 @@ def open_cohort(path: str | os.PathLike) -> Cohort:
     arrays = {}
     for name in ("images", "confidence", "truth"):
         try:
-            arrays[name] = group[name]
+            arrays[name] = FrameArray(group[name], str(arrays_path / name))
         except KeyError:
             if name == "truth":
                 arrays[name] = None
@@ -237,6 +252,10 @@ def open_cohort(path: str | os.PathLike) -> Cohort:
                 raise CohortError(f"array {arrays_path / name} is missing; re-create the cohort") from None
         except Exception as exc:
             raise CohortError(f"array {arrays_path / name} is unreadable ({exc})") from None
+    chunk_problems = [] if chunks == "skip" else verify_chunks(path, ARRAYS_DIR, digests=chunks == "digests")
+    if chunk_problems:
+        more = f" (and {len(chunk_problems) - 1} more)" if len(chunk_problems) > 1 else ""
+        raise CohortError(chunk_problems[0] + more)
     frames = tables[FRAMES_FILE]
     if "array_index" in frames.columns:
         frames = frames.sort_values("array_index", kind="stable").reset_index(drop=True)
@@ -288,6 +307,10 @@ class AtomicFolderWriter:
         self._ctx = atomic_dir(self.path, overwrite=self.overwrite)
         self._tmp: Path = self._ctx.__enter__()
         return zarr.open_group(str(self._tmp / arrays_dir), mode="w")
+
+    def _write_chunk_manifest(self, arrays_dir: str, arrays: dict[str, Any]) -> None:
+        """List the digests of every stored chunk in ``chunks.json`` (call at the end of finish)."""
+        write_chunk_manifest(self._tmp, arrays_dir, arrays.items())
 
     def __exit__(self, exc_type, exc, tb) -> bool:
         if exc_type is None and not self._finished:
@@ -435,4 +458,6 @@ class CohortWriter(AtomicFolderWriter):
         frames.to_parquet(self._tmp / FRAMES_FILE, index=False)
         clinical.to_parquet(self._tmp / CLINICAL_FILE, index=False)
         write_json(self._tmp / META_FILE, full)
+        self._write_chunk_manifest(
+            ARRAYS_DIR, {"images": self.images, "confidence": self.confidence, "truth": self.truth})
         self._finished = True

@@ -23,6 +23,7 @@ import numpy as np
 
 from .._errors import CohortError, InputError
 from .._io import read_json, write_json
+from ._chunks import FrameArray, verify_chunks
 from ._format import CLASS_NAMES, AtomicFolderWriter, create_frame_array
 
 __all__ = ["MaskSet", "MaskWriter", "open_masks", "MASKS_FORMAT_VERSION"]
@@ -42,9 +43,9 @@ class MaskSet:
     path : Path
     meta : dict
         Parsed ``masks.json``.
-    masks : zarr.Array
-        ``(N, C, H, W) bool``, lazy.
-    probabilities : zarr.Array or None
+    masks : FrameArray
+        ``(N, C, H, W) bool``, lazy (a corrupt chunk raises :class:`lusfeat.CohortError`).
+    probabilities : FrameArray or None
         ``(N, C, H, W) uint8`` holding ``round(255 * p)``, lazy.
     """
 
@@ -58,11 +59,28 @@ class MaskSet:
         return int(self.masks.shape[0])
 
 
-def open_masks(path: str | os.PathLike) -> MaskSet:
-    """Open a mask set folder lazily; errors name the missing piece."""
+def open_masks(path: str | os.PathLike, *, verify: bool = False) -> MaskSet:
+    """Open a mask set folder lazily; errors name the missing piece.
+
+    Parameters
+    ----------
+    path : path-like
+        Mask set folder.
+    verify : bool
+        Compare every stored chunk with its digest in ``chunks.json``; without
+        it only the presence of every listed chunk is checked.
+
+    Raises
+    ------
+    CohortError
+        When the folder is not a mask set, or an array or listed chunk is
+        missing, unreadable or (with ``verify``) changed.
+    """
     import zarr
 
     path = Path(path)
+    if path.exists() and not path.is_dir():
+        raise CohortError(f"{path} is a file, not a mask set folder; give the folder written by `lusfeat segment`")
     meta_path = path / MASKS_META
     if not meta_path.exists():
         raise CohortError(f"{meta_path} is missing: {path} is not a lusfeat mask set")
@@ -85,7 +103,13 @@ def open_masks(path: str | os.PathLike) -> MaskSet:
         raise CohortError(
             f"{path}: masks have shape {masks.shape}; expected (N, {len(CLASS_NAMES)}, H, W)"
         )
-    return MaskSet(path=path, meta=meta, masks=masks, probabilities=probs)
+    problems = verify_chunks(path, MASKS_ARRAYS, digests=verify)
+    if problems:
+        more = f" (and {len(problems) - 1} more)" if len(problems) > 1 else ""
+        raise CohortError(problems[0] + more)
+    where = path / MASKS_ARRAYS
+    return MaskSet(path=path, meta=meta, masks=FrameArray(masks, str(where / "masks")),
+                   probabilities=None if probs is None else FrameArray(probs, str(where / "probabilities")))
 
 
 class MaskWriter(AtomicFolderWriter):
@@ -164,4 +188,5 @@ class MaskWriter(AtomicFolderWriter):
         }
         full.update(meta)
         write_json(self._tmp / MASKS_META, full)
+        self._write_chunk_manifest(MASKS_ARRAYS, {"masks": self.masks, "probabilities": self.probabilities})
         self._finished = True

@@ -15,7 +15,8 @@ import numpy as np
 import pandas as pd
 
 from .._errors import CohortError, ValidationError
-from ._format import CLASS_NAMES, CLINICAL_COLUMNS, FRAME_COLUMNS, open_cohort
+from ._chunks import CHUNKS_FILE, read_chunk_manifest, verify_chunks
+from ._format import ARRAYS_DIR, CLASS_NAMES, CLINICAL_COLUMNS, FRAME_COLUMNS, _open_cohort
 
 __all__ = ["CohortSummary", "validate_cohort"]
 
@@ -148,10 +149,13 @@ def _check_tables(frames: pd.DataFrame, clinical: pd.DataFrame, n: int, problems
 def validate_cohort(path: str | os.PathLike, *, batch: int = 64) -> CohortSummary:
     """Check a cohort and return its summary.
 
-    Checks: metadata and format version, readable arrays, shapes and dtypes
-    consistent between tables and arrays, confidence within 0-100, unique IDs,
-    every frame's exam in the clinical table, SpO2 50-100 %, FiO2 0.21-1.0,
-    S/F consistent with SpO2/FiO2 (1 %), finite numbers.
+    Checks: metadata and format version, every chunk listed in ``chunks.json``
+    present and unchanged (digest of its compressed bytes) and every chunk of
+    every array decodable, shapes and dtypes consistent between tables and
+    arrays, confidence within 0-100, unique IDs, every frame's exam in the
+    clinical table, SpO2 50-100 %, FiO2 0.21-1.0, S/F consistent with
+    SpO2/FiO2 (1 %), finite numbers. A cohort without ``chunks.json`` (written
+    by an older lusfeat) gets a warning: lost chunks cannot be told from empty ones.
 
     Parameters
     ----------
@@ -171,11 +175,18 @@ def validate_cohort(path: str | os.PathLike, *, batch: int = 64) -> CohortSummar
     """
     path = Path(path)
     try:
-        cohort = open_cohort(path)
+        cohort = _open_cohort(path, "skip")
+        has_manifest = read_chunk_manifest(path) is not None
     except CohortError as exc:
         raise ValidationError([str(exc)], header=f"cohort {path} is invalid") from None
+    chunk_problems = verify_chunks(path, ARRAYS_DIR, digests=True)
     problems: list[str] = []
     warnings: list[str] = []
+    if not has_manifest:
+        warnings.append(
+            f"{path / CHUNKS_FILE} is absent (cohort written by an older lusfeat): a lost chunk would read as "
+            "zeros unnoticed; re-create the cohort to add the chunk manifest"
+        )
     meta = cohort.meta
     if list(meta.get("classes", [])) != list(CLASS_NAMES):
         problems.append(f"cohort.json: classes {meta.get('classes')} differ from {list(CLASS_NAMES)}")
@@ -194,7 +205,7 @@ def validate_cohort(path: str | os.PathLike, *, batch: int = 64) -> CohortSummar
             problems.append(f"cohort.json: {key}={meta[key]} but arrays have {val}")
     _check_tables(cohort.frames, cohort.clinical, n, problems, path)
     if problems:
-        raise ValidationError(problems, header=f"cohort {path} is invalid")
+        raise ValidationError(chunk_problems + problems, header=f"cohort {path} is invalid")
 
     a = conf.shape[1]
     c = len(CLASS_NAMES)
@@ -203,14 +214,17 @@ def validate_cohort(path: str | os.PathLike, *, batch: int = 64) -> CohortSummar
     labelled_px = np.zeros(c, dtype=np.float64)
     truth_frames = np.zeros(c, dtype=np.int64)
     for s in range(0, n, batch):
-        try:
-            cb = np.asarray(conf[s : s + batch])
-            tb = np.asarray(truth[s : s + batch]) if truth is not None else None
-        except Exception as exc:
-            raise ValidationError(
-                [f"arrays.zarr: frames {s}-{min(n, s + batch) - 1} unreadable ({type(exc).__name__}: {exc}); re-create the cohort"],
-                header=f"cohort {path} is invalid",
-            ) from None
+        read = {}
+        for name, arr in (("images", img), ("confidence", conf), ("truth", truth)):
+            if arr is None:
+                continue
+            try:
+                read[name] = np.asarray(arr[s : s + batch])
+            except CohortError as exc:
+                problems.append(str(exc))
+        if "confidence" not in read or (truth is not None and "truth" not in read):
+            continue
+        cb, tb = read["confidence"], read.get("truth")
         mx = int(cb.max()) if cb.size else 0
         if mx > 100:
             bad = np.argwhere(cb > 100)[0]
@@ -225,8 +239,8 @@ def validate_cohort(path: str | os.PathLike, *, batch: int = 64) -> CohortSummar
         labelled_px += any_lab.mean(axis=(2, 3)).sum(axis=0)
         if tb is not None:
             truth_frames += tb.any(axis=(2, 3)).sum(axis=0)
-    if problems:
-        raise ValidationError(problems, header=f"cohort {path} is invalid")
+    if problems or chunk_problems:
+        raise ValidationError(chunk_problems + problems, header=f"cohort {path} is invalid")
     frames = cohort.frames
     no_clin_warn = set(cohort.clinical["exam_id"]) - set(frames["exam_id"])
     if no_clin_warn:

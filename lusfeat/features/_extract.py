@@ -13,7 +13,8 @@ import numpy as np
 import pandas as pd
 
 from .._errors import CohortError, InputError
-from .._io import atomic_dir, fingerprint, read_json, write_json, write_parquet
+from .._io import atomic_dir, check_fingerprint, fingerprint, read_json, write_json, write_parquet
+from .._progress import progress_bar
 from ..data._format import Cohort, open_cohort
 from ._aggregate import CLIP_KEYS, EXAM_KEYS, ZONE_KEYS, aggregate_levels
 from ._compute import FRAME_NAMES, components_frame, resolve_backend, run_backend
@@ -60,10 +61,12 @@ def _fused_mean(conf: np.ndarray) -> np.ndarray:
 class _MaskSource:
     """Batches of (N, C, H, W) bool masks from truth, labels:T, a mask set or an array."""
 
-    def __init__(self, cohort: Cohort, masks: Any) -> None:
+    def __init__(self, cohort: Cohort, masks: Any, allow_foreign: bool = False) -> None:
         n, (h, w) = cohort.n_frames, cohort.shape
         self.threshold: float | None = None
         self.array: Any = None
+        self.foreign = False
+        self.meta: dict[str, Any] = {}
         if isinstance(masks, str) and masks == "truth":
             if cohort.truth is None:
                 raise InputError(f"--masks truth: cohort {cohort.path} has no truth masks "
@@ -83,6 +86,9 @@ class _MaskSource:
             ms = open_masks(masks)
             self.array, self.kind, self.desc = ms.masks, "mask_set", str(Path(masks))
             self.meta = ms.meta
+            self.foreign = check_fingerprint(
+                f"--masks {ms.path}", ms.meta.get("cohort", {}).get("fingerprint"), cohort.fingerprint,
+                source=f"cohort {cohort.path}", allow_foreign=allow_foreign)
         elif hasattr(masks, "shape") and hasattr(masks, "dtype"):
             if masks.dtype != bool:
                 raise InputError(f"masks array must be bool, got dtype {masks.dtype}")
@@ -129,6 +135,7 @@ def extract(
     *,
     backend: str = "auto",
     batch: int = 256,
+    allow_foreign: bool = False,
     progress: bool = True,
     overwrite: bool = False,
 ) -> Path:
@@ -147,6 +154,9 @@ def extract(
     backend : {"auto", "reference", "cpu", "cuda"}
     batch : int
         Frames per batch.
+    allow_foreign : bool
+        Accept a mask set that records another cohort's fingerprint (an error
+        without it); ``features.json`` then records ``masks.foreign: true``.
     progress : bool
         Show a progress bar.
     overwrite : bool
@@ -160,7 +170,8 @@ def extract(
     Raises
     ------
     InputError
-        Bad masks source, mask shape, batch size or backend.
+        Bad masks source, mask shape, batch size or backend, or a mask set of
+        another cohort without ``allow_foreign``.
     CohortError
         The cohort cannot be opened.
     """
@@ -168,7 +179,7 @@ def extract(
         raise InputError(f"batch must be >= 1, got {batch}")
     c = cohort if isinstance(cohort, Cohort) else open_cohort(cohort)
     b = resolve_backend(backend)
-    src = _MaskSource(c, masks)
+    src = _MaskSource(c, masks, allow_foreign=allow_foreign)
     frames_tab = c.frames
     n = c.n_frames
     spacing = c.spacing
@@ -177,10 +188,8 @@ def extract(
     comp_parts: list[pd.DataFrame] = []
     t_compute = 0.0
     t0 = time.perf_counter()
-    from rich.progress import Progress
-
     with atomic_dir(out, overwrite=overwrite) as tmp:
-        with Progress(disable=not progress, transient=True) as bar:
+        with progress_bar(enabled=progress, transient=True) as bar:
             task = bar.add_task(f"features ({b.value})", total=n)
             for start in range(0, n, batch):
                 stop = min(start + batch, n)
@@ -228,7 +237,8 @@ def extract(
             "format": "lusfeat-features",
             "format_version": 1,
             "command": "lusfeat features",
-            "masks": {"source": src.kind, "spec": src.desc, "fingerprint": src.fingerprint()},
+            "masks": {"source": src.kind, "spec": src.desc, "fingerprint": src.fingerprint(),
+                      "foreign": src.foreign or bool(src.meta.get("foreign", False))},
             "backend": b.value,
             "options": {"batch": batch, "backend_requested": str(backend)},
             "cohort": {"path": str(c.path), "fingerprint": c.fingerprint, "n_frames": n},

@@ -17,6 +17,7 @@ import pandas as pd
 
 from .._errors import InputError
 from .._io import read_json, write_json, write_parquet
+from .._progress import progress_bar
 from ..data import open_cohort
 from ._cache import StageCache, code_version
 
@@ -56,7 +57,10 @@ class SweepConfig:
     device : str
         ``auto``, ``cpu`` or ``cuda``.
     threads : int or None
-        CPU threads for torch.
+        CPU threads for torch. On the CPU the thread count changes the order of
+        floating-point reductions and so the trained weights; it is therefore
+        part of the train and segment cache keys (None, torch's default, is its
+        own key: pass a number for results that reproduce on another machine).
     backend : str
         Feature backend (``auto`` uses CuPy kernels on a GPU).
     eval_bootstrap : int
@@ -216,10 +220,11 @@ def plan_sweep(cohort: str | os.PathLike, out: str | os.PathLike, config: SweepC
             train_opts = {
                 "strategy": str(st), "folds": config.folds, "epochs": config.epochs, "seed": seed,
                 "size": config.size, "batch_size": config.batch_size, "model": model_opts,
-                "device": config.device,
+                "device": config.device, "threads": config.threads,
             }
             add(Stage(f"train/{name}", "train", name, study / "runs" / name, train_opts, [], code_seg, _run_train))
-            add(Stage(f"segment/{name}", "segment", name, study / "masks" / name, {"device": config.device},
+            add(Stage(f"segment/{name}", "segment", name, study / "masks" / name,
+                      {"device": config.device, "threads": config.threads},
                       [f"train/{name}"], code_seg, _run_segment))
             add(Stage(f"evaluate/{name}", "evaluate", name, study / "evaluation" / name,
                       {"thresholds": list(config.thresholds) or [60], "bootstrap": config.eval_bootstrap,
@@ -297,7 +302,8 @@ def _run_label_masks(stage: Stage, cx: _Ctx) -> None:
         for s in range(0, c.n_frames, 256):
             conf = np.asarray(c.confidence[s : s + 256])
             mw.write(s, fuse(conf, "mean") >= t)
-        mw.finish({"producer": "labels", "source": stage.options["source"], "fusion": "mean"})
+        mw.finish({"producer": "labels", "source": stage.options["source"], "fusion": "mean",
+                   "cohort": {"path": str(c.path), "fingerprint": c.fingerprint}})
 
 
 def _run_evaluate(stage: Stage, cx: _Ctx) -> None:
@@ -452,13 +458,12 @@ def run_sweep(
         from rich.progress import (
             BarColumn,
             MofNCompleteColumn,
-            Progress,
             TextColumn,
             TimeElapsedColumn,
         )
 
-        bar = Progress(TextColumn("sweep"), TextColumn("{task.description:<32}"), BarColumn(),
-                       MofNCompleteColumn(), TimeElapsedColumn())
+        bar = progress_bar(TextColumn("sweep"), TextColumn("{task.description:<32}"), BarColumn(),
+                           MofNCompleteColumn(), TimeElapsedColumn())
         task = bar.add_task("planning", total=len(plan.stages) + 1)
         bar.start()
     try:

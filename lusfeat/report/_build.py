@@ -10,6 +10,7 @@ from typing import Any
 
 from .._errors import CohortError, InputError
 from .._io import atomic_dir, atomic_file, write_json
+from .._progress import progress_bar
 from ..data import CLASS_NAMES, open_cohort
 from ..data._show import CLASS_COLORS
 from ._doc import Section
@@ -106,7 +107,6 @@ def build_report(
     >>> build_report("demo/study", "demo/report.html")  # doctest: +SKIP
     PosixPath('demo/report.html')
     """
-    from rich.progress import Progress
 
     from .. import __version__
 
@@ -154,7 +154,7 @@ def build_report(
         lambda: run_section(st, report_meta),
     ]
     sections: list[Section] = []
-    with Progress(disable=not progress, transient=True) as bar:
+    with progress_bar(enabled=progress, transient=True) as bar:
         task = bar.add_task("report: sections", total=len(builders))
         for build in builders:
             sections.append(build())

@@ -12,6 +12,7 @@ import numpy as np
 import pandas as pd
 
 from .._errors import LusfeatError
+from .._progress import progress_bar
 from ..data import CLASS_NAMES, Cohort, open_masks
 from ..data._show import overlay
 from ._doc import Cell, Figure, Note, Para, Section, Table, fmt, natural_key, slug
@@ -84,11 +85,10 @@ def scan_cohort(cohort: Cohort, *, limit: int = SCAN_LIMIT, chunk: int = SCAN_CH
     -------
     CohortScan
     """
-    from rich.progress import Progress
 
     blocks = _blocks(cohort.n_frames, limit, chunk)
     idx, tp, lab, fp = [], [], [], []
-    with Progress(disable=not progress, transient=True) as bar:
+    with progress_bar(enabled=progress, transient=True) as bar:
         task = bar.add_task("report: reading cohort", total=sum(b - a for a, b in blocks))
         for a, b in blocks:
             conf = np.asarray(cohort.confidence[a:b])

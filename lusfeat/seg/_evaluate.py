@@ -13,7 +13,8 @@ import numpy as np
 import pandas as pd
 
 from .._errors import InputError
-from .._io import atomic_dir, write_json, write_parquet
+from .._io import atomic_dir, check_fingerprint, write_json, write_parquet
+from .._progress import progress_bar
 from ..data import open_cohort, open_masks
 from ..labels import Fusion, fuse
 from ._data import staple_table
@@ -128,6 +129,7 @@ def evaluate(
     fusion: str = "mean",
     bootstrap: int = 1000,
     seed: int = 0,
+    allow_foreign: bool = False,
     progress: bool = True,
     overwrite: bool = False,
 ) -> EvaluationResult:
@@ -157,6 +159,9 @@ def evaluate(
         Patient-level bootstrap draws for the 95 % CIs (0: no CIs).
     seed : int
         Bootstrap seed.
+    allow_foreign : bool
+        Evaluate masks that record another cohort's fingerprint (an error
+        without it); ``evaluation.json`` then records ``foreign: true``.
     progress : bool
     overwrite : bool
         Replace an existing ``out``.
@@ -168,7 +173,8 @@ def evaluate(
     Raises
     ------
     InputError
-        When the mask set does not match the cohort or an option is invalid.
+        When the mask set does not match the cohort (shape, or another cohort's
+        fingerprint without ``allow_foreign``) or an option is invalid.
 
     Examples
     --------
@@ -183,6 +189,8 @@ def evaluate(
             f"mask set {mset.path} has shape {tuple(mset.masks.shape)} but cohort {cohort.path} needs "
             f"{(cohort.n_frames, len(cohort.class_names)) + cohort.shape}; segment this cohort first"
         )
+    foreign = check_fingerprint(f"mask set {mset.path}", mset.meta.get("cohort", {}).get("fingerprint"),
+                                cohort.fingerprint, source=f"cohort {cohort.path}", allow_foreign=allow_foreign)
     thresholds = tuple(int(t) for t in thresholds)
     if any(not 1 <= t <= 100 for t in thresholds):
         raise InputError(f"thresholds must be in 1..100, got {thresholds}")
@@ -206,11 +214,9 @@ def evaluate(
     calib_conf = np.zeros((patient_codes.size, n_classes, 256))
     parts: list[pd.DataFrame] = []
 
-    from rich.progress import Progress
-
     n = cohort.n_frames
     table = staple_table(cohort, np.arange(n), fusion)  # STAPLE over the whole cohort
-    with Progress(disable=not progress) as bar:
+    with progress_bar(enabled=progress) as bar:
         task = bar.add_task("evaluate", total=n)
         for start in range(0, n, CHUNK):
             stop = min(n, start + CHUNK)
@@ -250,7 +256,9 @@ def evaluate(
     meta = {
         "producer": "lusfeat.seg.evaluate", "cohort": {"path": str(cohort.path),
                                                       "fingerprint": cohort.fingerprint},
-        "masks": str(mset.path), "masks_meta": {k: mset.meta.get(k) for k in ("producer", "strategy", "run")},
+        "masks": str(mset.path), "masks_meta": {k: mset.meta.get(k) for k in ("producer", "strategy", "run", "out_of_fold",
+                                                                       "foreign")},
+        "foreign": foreign,
         "n_frames": n, "references": refs, "thresholds": list(thresholds), "fusion": fusion.value,
         "bootstrap": int(bootstrap), "seed": int(seed), "metrics": list(METRICS),
         "empty_rule": "both empty: Dice=IoU=precision=recall=1, HD95=0; one empty: Dice=IoU=0, "

@@ -13,7 +13,8 @@ import pandas as pd
 import torch
 
 from .._errors import InputError
-from .._io import read_json
+from .._io import check_fingerprint, read_json
+from .._progress import progress_bar
 from ..data import MaskWriter, open_cohort
 from ._checkpoint import load_model
 from ._data import read_images
@@ -61,6 +62,7 @@ def segment(
     threshold: float = 0.5,
     threads: int | None = None,
     compile: bool = False,
+    allow_foreign: bool = False,
     progress: bool = True,
     overwrite: bool = False,
 ) -> Path:
@@ -92,6 +94,10 @@ def segment(
         ``torch.set_num_threads`` for the call.
     compile : bool
         ``torch.compile`` the networks (worth it on CUDA for large cohorts).
+    allow_foreign : bool
+        Apply a run trained on another cohort (or another frame size). Without it
+        that is an error; with it the masks record ``foreign: true`` and
+        ``out_of_fold: false`` (a model applied to new data is not out of fold).
     progress : bool
     overwrite : bool
 
@@ -103,7 +109,8 @@ def segment(
     Raises
     ------
     InputError
-        When the run does not fit the cohort (classes) or options are invalid.
+        When the run does not fit the cohort (classes), was trained on another
+        cohort without ``allow_foreign``, or options are invalid.
 
     Examples
     --------
@@ -123,8 +130,11 @@ def segment(
             f"run {run} predicts classes {meta['class_names']} but the cohort has {list(cohort.class_names)}"
         )
     data_fp = cohort.fingerprint
-    if data_fp != meta["cohort"]["fingerprint"]:
-        logger.info("cohort %s differs from the one run %s was trained on", cohort.path, run)
+    trained_size = tuple(meta.get("frame_size") or ())
+    size_note = (f"frames {trained_size[0]}x{trained_size[1]} in training, {cohort.shape[0]}x{cohort.shape[1]} here"
+                 if len(trained_size) == 2 and trained_size != cohort.shape else "")
+    foreign = check_fingerprint(f"run {run}", meta.get("cohort", {}).get("fingerprint"), data_fp,
+                                source=f"cohort {cohort.path}", allow_foreign=allow_foreign, detail=size_note)
     n_folds = int(meta["folds"])
     fold_of = dict(zip(fold_table["patient_id"].astype(str), fold_table["fold"].astype(int), strict=True))
     patients = cohort.frames["patient_id"].astype(str).to_numpy()
@@ -137,7 +147,7 @@ def segment(
     frame_fold[frame_fold < 0] = 0
     h, w = cohort.shape
     n = cohort.n_frames
-    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+    from rich.progress import BarColumn, MofNCompleteColumn, TextColumn, TimeElapsedColumn
 
     t0 = time.perf_counter()
     model_s = 0.0
@@ -149,8 +159,8 @@ def segment(
             models.append((net, ck["normalisation"]["mean"], ck["normalisation"]["std"], tuple(ck["input_size"])))
         with (
             MaskWriter(out, n, h, w, with_probabilities=True, overwrite=overwrite) as writer,
-            Progress(TextColumn("segment"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn(),
-                     disable=not progress) as bar,
+            progress_bar(TextColumn("segment"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn(),
+                         enabled=progress) as bar,
         ):
             task = bar.add_task("segment", total=n)
             for start in range(0, n, int(batch_size)):
@@ -174,7 +184,7 @@ def segment(
                 "producer": "lusfeat.seg.segment", "run": str(Path(run)), "strategy": meta["strategy"],
                 "strategy_name": meta["strategy_name"], "run_fingerprint": meta["fingerprint"],
                 "cohort": {"path": str(cohort.path), "fingerprint": data_fp},
-                "out_of_fold": bool(meta["cross_fitted"]), "folds": n_folds,
+                "out_of_fold": bool(meta["cross_fitted"]) and not foreign, "foreign": foreign, "folds": n_folds,
                 "frames_unknown_to_run": unseen, "threshold": float(threshold), "device": str(dev),
                 "batch_size": int(batch_size), "compile": bool(compile), "frames_per_second": fps,
                 "model_frames_per_second": n / model_s if model_s > 0 else None,

@@ -34,7 +34,8 @@ import pandas as pd
 import torch
 
 from .._errors import InputError
-from .._io import fingerprint, read_json, write_json, write_parquet
+from .._io import discard_on_error, fingerprint, read_json, write_json, write_parquet
+from .._progress import progress_bar
 from ..data import open_cohort
 from ..labels import parse_strategy
 from ._checkpoint import load_checkpoint, save_checkpoint
@@ -204,22 +205,23 @@ def train(
         else:
             logger.info("discarding stale partial run %s", partial)
             shutil.rmtree(partial)
-    partial.mkdir(parents=True, exist_ok=True)
-    write_json(state_file, {"fingerprint": options_fp, "options": options})
-
     fold_table = assign_folds(cohort.frames["patient_id"].to_numpy(), int(folds), int(seed))
     splits = make_splits(fold_table, int(folds), float(val_fraction), int(seed))
+    partial.mkdir(parents=True, exist_ok=True)
+    write_json(state_file, {"fingerprint": options_fp, "options": options})
     write_parquet(fold_table, partial / "folds.parquet")
     write_parquet(splits, partial / "splits.parquet")
 
-    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+    from rich.progress import BarColumn, MofNCompleteColumn, TextColumn, TimeElapsedColumn
 
     columns = (TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn())
     base_meta = {
         "strategy": strat.spec, "class_names": list(cohort.class_names), "input_size": list(input_size),
         "frame_size": list(cohort.shape), "data_fingerprint": data_fp, "versions": versions(),
     }
-    with thread_limit(threads), Progress(*columns, disable=not progress, transient=False) as bar:
+    # a handled error (bad frames, an empty fold) discards the partial run; a kill or
+    # Ctrl-C keeps it so that the same command resumes
+    with discard_on_error(partial), thread_limit(threads), progress_bar(*columns, enabled=progress) as bar:
         task = bar.add_task("loading frames", total=int(indices.size))
         data = load_frames(cohort, indices, strat, input_size, progress=lambda n: bar.advance(task, n))
         bar.remove_task(task)

@@ -6,7 +6,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from lusfeat.data import open_cohort
+from lusfeat.data import open_cohort, open_masks
 from lusfeat.data.ingest import ingest
 
 from .ingest_helpers import real_lus_manifest
@@ -23,7 +23,10 @@ def test_simulator_model_on_real_frames_through_features(tiny_cohort, real_lus_d
 
     run = train(tiny_cohort, tmp_path / "run", "threshold:60", folds=1, epochs=1, size=64,
                 model=UNetConfig(depth=2, width=4), device="cpu", threads=1, progress=False)
-    masks = segment(real, run, tmp_path / "masks", device="cpu", threads=1, progress=False)
+    # a simulator model applied to real frames: foreign on purpose, so not out of fold
+    masks = segment(real, run, tmp_path / "masks", device="cpu", threads=1, progress=False, allow_foreign=True)
+    meta = open_masks(masks).meta
+    assert meta["foreign"] is True and meta["out_of_fold"] is False
     out = extract(real, masks, tmp_path / "features", backend="cpu", progress=False)
 
     coh = open_cohort(real)

@@ -68,7 +68,7 @@ CASES = [
     ),
     ("non-finite age", lambda p: _edit_table(p, "clinical.parquet", lambda d: _set(d, "age", 0, np.inf)), "age"),
     ("confidence above 100", lambda p: _poke_confidence(p, 150), "150 > 100"),
-    ("corrupt chunk", lambda p: _corrupt_chunk(p), "unreadable"),
+    ("corrupt chunk", lambda p: _corrupt_chunk(p), "corrupt"),
     (
         "missing column",
         lambda p: _edit_table(p, "frames.parquet", lambda d: d.drop(columns=["zone"])),

@@ -15,6 +15,7 @@ import pandas as pd
 
 from ..._errors import InputError
 from ..._io import file_digest, fingerprint
+from ..._progress import progress_bar
 from .._format import CLASS_NAMES, FRAME_COLUMNS, CohortWriter
 from ._clinical import empty_clinical, read_clinical
 from ._confidence import (
@@ -319,9 +320,7 @@ def _progress(items: list, show: bool, label: str):
     if not show:
         yield from items
         return
-    from rich.progress import Progress
-
-    with Progress(transient=True) as bar:
+    with progress_bar(transient=True) as bar:
         task = bar.add_task(label, total=len(items))
         for item in items:
             yield item
