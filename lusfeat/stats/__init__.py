@@ -1,8 +1,12 @@
 """Downstream clinical analysis: S/F, S/F change and readmission with honest statistics.
 
 Patient-grouped repeated cross-validation, patient-level bootstrap CIs
-(percentile and BCa), paired comparisons of feature pipelines with Holm/BH
-adjustment, and DeLong's test for correlated AUCs.
+(percentile and BCa), a comparison plan fixed before fitting (primary metric
+per task; confirmatory family Holm-adjusted, exploratory family BH-adjusted),
+three model families (statsmodels GLM/OLS or MixedLM, ridge-penalised models,
+XGBoost, all tuned by patient-grouped inner CV where they have
+hyperparameters), DeLong's test for correlated AUCs and Obuchowski's clustered
+DeLong for rows that are not independent, and power by simulation.
 """
 
 from ._analyze import analyze
@@ -16,7 +20,8 @@ from ._delong import (
     delong_test,
 )
 from ._metrics import evaluate, metric_names
-from ._models import MODELS, FittedModel, fit_model
+from ._models import MODELS, FittedModel, fit_model, youden_threshold
+from ._plan import PRIMARY_METRICS, ComparisonPlan, make_plan
 from ._result import RESULT_COLUMNS, AnalysisResult
 from ._summary import ModelSummary
 from ._tasks import CHANGE_MARGIN, TASKS, TaskData, TaskSkipped, build_task
@@ -32,6 +37,10 @@ __all__ = [
     "TaskSkipped",
     "build_task",
     "fit_model",
+    "youden_threshold",
+    "PRIMARY_METRICS",
+    "ComparisonPlan",
+    "make_plan",
     "FittedModel",
     "ModelSummary",
     "repeated_group_kfold",

@@ -7,9 +7,17 @@ is computed on them. One cluster bootstrap per (task, model) resamples
 patients and evaluates the metrics of every pipeline *and* their differences
 to the reference on the same resamples (a paired bootstrap); it gives
 percentile and BCa CIs for the metrics, percentile CIs and two-sided p-values
-(from the bootstrap standard error) for the differences. Where each patient contributes one row (readmission),
-AUCs are also compared with DeLong's test. Holm and Benjamini-Hochberg
-adjustments span all comparison p-values of the run.
+(from the bootstrap standard error) for the differences. AUCs are also
+compared with DeLong's test: the paired test where each patient contributes
+one row (readmission), Obuchowski's clustered DeLong where patients
+contribute several rows (sf-change pairs).
+
+The comparison plan (:mod:`lusfeat.stats._plan`) is fixed from the options
+before any model is fitted and written to ``plan.json``: per task a primary
+metric; the confirmatory family (each pipeline vs the reference on the
+primary metric, and optionally vs a designated best pipeline) is
+Holm-adjusted, every other comparison is exploratory and BH-adjusted within
+its own family. Binary decisions use each fold's Youden threshold.
 """
 
 from __future__ import annotations
@@ -19,6 +27,7 @@ import logging
 import os
 import platform
 from collections.abc import Sequence
+from pathlib import Path
 from typing import Any
 
 import numpy as np
@@ -27,12 +36,13 @@ import pandas as pd
 from .. import __version__
 from .._errors import InputError, LusfeatError
 from ._bootstrap import bootstrap_p_value, cluster_bootstrap
-from ._cv import repeated_group_kfold
-from ._delong import delong_test
+from ._cv import class_patient_counts, repeated_group_kfold
+from ._delong import clustered_delong_test, delong_test
 from ._inputs import FeatureSource, load_clinical, load_pipelines
 from ._metrics import evaluate, metric_names
 from ._models import MODELS, fit_model
-from ._result import RESULT_COLUMNS, AnalysisResult, empty_results
+from ._plan import ComparisonPlan, make_plan, parse_primary
+from ._result import RESULT_COLUMNS, AnalysisResult
 from ._tasks import CHANGE_MARGIN, TASKS, TaskData, TaskSkipped, build_task, match_pipeline
 
 __all__ = ["analyze"]
@@ -84,29 +94,35 @@ class _Progress:
 
 
 def _cross_validate(data: TaskData, model: str, names: list[str], *, folds, repeats, seed, n_jobs,
-                    fit_kw, progress: _Progress):
-    """Out-of-fold predictions ``{pipeline: (R, n[, K])}`` and fold ids ``(R, n)``."""
+                    fit_kw, progress: _Progress, fallback: bool = False):
+    """Out-of-fold predictions ``{pipeline: (R, n[, K])}``, fold ids ``(R, n)`` and the
+    fold's binary decision thresholds ``{pipeline: (R, n)}`` (NaN for other kinds)."""
     n = len(data.y)
     k = len(data.classes) if data.kind == "multiclass" else 0
     preds = {p: np.full((repeats, n, k) if k else (repeats, n), np.nan) for p in names}
+    thresholds = {p: np.full((repeats, n), np.nan) for p in names}
     fold_of = np.full((repeats, n), -1, dtype=np.int64)
     x = {p: data.features[p].to_numpy(np.float64) for p in names}
     cols = {p: list(data.features[p].columns) for p in names}
     split = repeated_group_kfold(data.groups, data.y, folds=folds, repeats=repeats,
-                                 stratify=data.kind != "regression", seed=seed)
+                                 stratify=data.kind != "regression", seed=seed, fallback=fallback,
+                                 task=data.task)
     for r, f, tr, te in split:
         fold_of[r, te] = f
         for p in names:
             fm = fit_model(model, data.kind, x[p][tr], data.y[tr], data.groups[tr], cols[p],
                            seed=seed + 1000 * r + f, n_jobs=n_jobs, **fit_kw)
             preds[p][r, te] = fm.predict(x[p][te])
+            thresholds[p][r, te] = fm.threshold
             progress.fit()
-    return preds, fold_of
+    return preds, fold_of, thresholds
 
 
-def _metric_rows(task, model, methods, names, data, boot, mnames, n) -> list[dict]:
+def _metric_rows(task, model, methods, names, data, boot, mnames, n, plan: ComparisonPlan,
+                 level: float) -> list[dict]:
     rows = []
     m = len(mnames)
+    primary = plan.primary(task)
     base = {"task": task, "kind": "metric", "model": model, "n": n, "n_patients": data.n_patients}
     for i, p in enumerate(names):
         for j, metric in enumerate(mnames):
@@ -114,38 +130,69 @@ def _metric_rows(task, model, methods, names, data, boot, mnames, n) -> list[dic
             for ci_method, ci in (("bca", boot.bca), ("percentile", boot.percentile)):
                 rows.append({**base, "pipeline": p, "method": methods[p], "metric": metric,
                              "estimate": boot.estimate[k], "ci_low": ci[k, 0], "ci_high": ci[k, 1],
-                             "ci_method": ci_method})
+                             "ci_method": ci_method, "primary": metric == primary})
     offset = len(names) * m
-    pvals = (bootstrap_p_value(boot.estimate[offset:], boot.distribution[offset:])
-             if len(names) > 1 else np.array([]))
+    pvals = bootstrap_p_value(boot.estimate[offset:], boot.distribution[offset:])
+    delong_primary = primary in ("auc",)  # DeLong carries the confirmatory AUC test
     for i, p in enumerate(names[1:]):
         for j, metric in enumerate(mnames):
             k = offset + i * m + j
+            is_primary = metric == primary
             rows.append({**base, "kind": "comparison", "pipeline": p, "method": methods[p],
                          "metric": metric, "estimate": boot.estimate[(i + 1) * m + j],
                          "reference": names[0], "difference": boot.estimate[k],
                          "ci_low": boot.percentile[k, 0], "ci_high": boot.percentile[k, 1],
-                         "ci_method": "paired-bootstrap-percentile", "p": pvals[i * m + j]})
+                         "ci_method": "paired-bootstrap-percentile", "p": pvals[i * m + j],
+                         "primary": is_primary,
+                         "family": "confirmatory" if is_primary and not delong_primary else "exploratory"})
+    if plan.best is not None and not delong_primary:
+        b = names.index(plan.best)
+        j = mnames.index(primary)
+        for i, p in enumerate(names):
+            if i in (0, b):
+                continue
+            # difference to the reference of p minus that of best: p - best on the same resamples
+            est = boot.estimate[i * m + j] - boot.estimate[b * m + j]
+            dist = boot.distribution[i * m + j] - boot.distribution[b * m + j]
+            lo, hi = np.nanquantile(dist, [(1 - level) / 2, (1 + level) / 2])
+            rows.append({**base, "kind": "comparison", "pipeline": p, "method": methods[p],
+                         "metric": primary, "estimate": boot.estimate[i * m + j], "reference": plan.best,
+                         "difference": est, "ci_low": lo, "ci_high": hi,
+                         "ci_method": "paired-bootstrap-percentile",
+                         "p": float(bootstrap_p_value(np.array([est]), dist[None])[0]),
+                         "primary": True, "family": "confirmatory"})
     return rows
 
 
-def _delong_rows(task, model, methods, names, data, mean_pred, n) -> list[dict]:
+def _delong_rows(task, model, methods, names, data, mean_pred, n, plan: ComparisonPlan,
+                 confidence_level: float) -> list[dict]:
+    """DeLong comparisons of AUCs: paired, or clustered by patient when patients repeat."""
     rows = []
     if data.kind != "binary" or len(names) < 2:
         return rows
-    if pd.Series(data.groups).duplicated().any():
-        logger.info("task %s: DeLong skipped (patients contribute several rows)", task)
-        return rows
-    for p in names[1:]:
-        r = delong_test(data.y.astype(int), mean_pred[names[0]], mean_pred[p])
+    clustered = bool(pd.Series(data.groups).duplicated().any())
+    y = data.y.astype(int)
+    is_primary = plan.primary(task) == "auc"
+    pairs = [(p, names[0]) for p in names[1:]]
+    if plan.best is not None:
+        pairs += [(p, plan.best) for p in names[1:] if p != plan.best]
+    for p, ref in pairs:
+        if ref != names[0] and not is_primary:
+            continue
+        if clustered:
+            r = clustered_delong_test(y, mean_pred[ref], mean_pred[p], data.groups, confidence_level)
+        else:
+            r = delong_test(y, mean_pred[ref], mean_pred[p], confidence_level)
         rows.append({"task": task, "kind": "comparison", "pipeline": p, "model": model,
-                     "method": methods[p], "metric": "auc", "estimate": r.auc2, "reference": names[0],
+                     "method": methods[p], "metric": "auc", "estimate": r.auc2, "reference": ref,
                      "difference": r.difference, "ci_low": r.ci_low, "ci_high": r.ci_high,
-                     "ci_method": "delong", "p": r.p, "n": n, "n_patients": data.n_patients})
+                     "ci_method": "clustered-delong" if clustered else "delong", "p": r.p, "n": n,
+                     "n_patients": data.n_patients, "primary": is_primary,
+                     "family": "confirmatory" if is_primary else "exploratory"})
     return rows
 
 
-def _prediction_frame(task, model, data, preds, fold_of) -> pd.DataFrame:
+def _prediction_frame(task, model, data, preds, fold_of, thresholds) -> pd.DataFrame:
     frames = []
     for p, arr in preds.items():
         for r in range(arr.shape[0]):
@@ -162,20 +209,71 @@ def _prediction_frame(task, model, data, preds, fold_of) -> pd.DataFrame:
                     df[f"prob_{name}"] = arr[r][:, c]
             else:
                 df["y_pred"] = arr[r]
+            if data.kind == "binary":
+                df["threshold"] = thresholds[p][r]
             frames.append(df)
     return pd.concat(frames, ignore_index=True)
 
 
 def _adjust(results: pd.DataFrame) -> pd.DataFrame:
+    """Holm within the confirmatory family; BH within each family."""
     from statsmodels.stats.multitest import multipletests
 
     results = results.copy()
-    mask = (results["kind"] == "comparison") & results["p"].notna()
-    if mask.any():
+    results["p_holm"] = np.nan
+    results["p_bh"] = np.nan
+    for family in ("confirmatory", "exploratory"):
+        mask = (results["kind"] == "comparison") & (results["family"] == family) & results["p"].notna()
+        if not mask.any():
+            continue
         p = results.loc[mask, "p"].to_numpy(np.float64)
-        results.loc[mask, "p_holm"] = multipletests(p, method="holm")[1]
         results.loc[mask, "p_bh"] = multipletests(p, method="fdr_bh")[1]
+        if family == "confirmatory":
+            results.loc[mask, "p_holm"] = multipletests(p, method="holm")[1]
     return results
+
+
+def _check_folds(data: TaskData, folds: int, fallback: bool) -> None:
+    """Raise TaskSkipped when stratified grouped folds cannot be built (and no fallback)."""
+    if data.kind == "regression" or fallback:
+        return
+    counts = class_patient_counts(data.groups, data.y)
+    low = {data.classes[int(c)]: n for c, n in counts.items() if n < folds}
+    if low:
+        shown = ", ".join(f"{data.classes[int(c)]}: {n}" for c, n in counts.items())
+        raise TaskSkipped(
+            f"task {data.task!r}: stratified {folds}-fold grouped CV needs at least {folds} patients per "
+            f"class; patients per class: {shown}; lower --folds, raise --min-events to skip the task "
+            "on purpose, or pass --unstratified-fallback"
+        )
+
+
+def _check_foreign(pipes, cohort, allow_foreign: bool) -> dict[str, dict[str, str]]:
+    """Pipelines whose features.json records another cohort's fingerprint."""
+    try:
+        from ..data import Cohort, open_cohort
+    except ImportError:  # pragma: no cover - data is a dependency of stats
+        return {}
+    if isinstance(cohort, (str, os.PathLike)):
+        cohort = open_cohort(cohort)
+    if not isinstance(cohort, Cohort):
+        return {}
+    here = cohort.fingerprint
+    foreign = {}
+    for p in pipes:
+        if p.cohort_fingerprint is not None and p.cohort_fingerprint != here:
+            foreign[p.name] = {"features_cohort": p.cohort_fingerprint, "cohort": here}
+    if foreign and not allow_foreign:
+        name, fp = next(iter(foreign.items()))
+        src = next(p.source for p in pipes if p.name == name)
+        raise InputError(
+            f"{Path(src) / 'features.json'} records cohort fingerprint {fp['features_cohort']} but "
+            f"{cohort.path} has {here}: the features were computed from another cohort; pass the "
+            "matching --cohort, recompute the features, or add --allow-foreign to proceed on purpose"
+        )
+    for name in foreign:
+        logger.warning("pipeline %s was computed from another cohort (--allow-foreign)", name)
+    return foreign
 
 
 def analyze(
@@ -199,6 +297,11 @@ def analyze(
     sf_model: str = "ols",
     min_events: int = 10,
     confidence_level: float = 0.95,
+    primary: str | Sequence[str] | dict[str, str] | None = None,
+    best: str | None = None,
+    alpha: float = 0.05,
+    unstratified_fallback: bool = False,
+    allow_foreign: bool = False,
     overwrite: bool = False,
 ) -> AnalysisResult:
     """Predict S/F, S/F change and readmission from exam features, with honest statistics.
@@ -214,7 +317,8 @@ def analyze(
     cohort : path, Cohort or DataFrame
         Cohort folder, opened cohort, or its clinical table.
     tasks : str or sequence of {"sf", "sf-change", "readmission", "all"}
-    models : str or sequence of {"xgboost", "linear", "all"}
+    models : str or sequence of {"xgboost", "linear", "penalized", "all"}
+        Model families (:mod:`lusfeat.stats._models`).
     compare : path, DataFrame, dict or sequence of them
         Pipelines compared with the reference on identical rows, folds and
         bootstrap resamples.
@@ -239,23 +343,41 @@ def analyze(
     change_classes : {2, 3}
         sf-change as worsened vs improved, or worsened/stable/improved.
     sf_model : {"ols", "mixedlm"}
-        Linear model of the S/F task.
+        Linear model of the S/F task (``mixedlm``: random intercept per patient).
     min_events : int
         Minimum rows per class (patients for S/F) for a task to run.
     confidence_level : float
         Level of every CI.
+    primary : str, sequence of "TASK=METRIC" or dict, optional
+        Overrides of the primary metrics (:data:`lusfeat.stats.PRIMARY_METRICS`).
+    best : str, optional
+        A compared pipeline designated as best *before* the analysis (e.g. by
+        segmentation Dice); the other pipelines are also compared with it on
+        the primary metric, in the confirmatory family.
+    alpha : float
+        Family-wise error rate of the confirmatory family (recorded in the plan).
+    unstratified_fallback : bool
+        When stratified grouped folds cannot be built for a binary task (a
+        class has fewer than ``folds`` patients), use unstratified grouped folds
+        with a logged warning instead of skipping the task.
+    allow_foreign : bool
+        Proceed when a feature folder's ``features.json`` records another
+        cohort's fingerprint (recorded in ``analysis.json`` as ``foreign``).
     overwrite : bool
         Replace an existing ``out`` folder.
 
     Returns
     -------
     AnalysisResult
+        With ``plan`` (the comparison plan, also ``plan.json``).
 
     Raises
     ------
     InputError
-        For invalid options, unreadable tables, or a reference feature table
-        whose exams do not match the cohort. A compared table that does not
+        For invalid options, unreadable tables, a reference feature table
+        whose exams do not match the cohort, features of another cohort
+        (without ``allow_foreign``), or when no requested task could be
+        computed (the message lists why). A compared table that does not
         match, and a task without enough rows or events, are reported in
         ``skipped`` while the rest runs.
 
@@ -263,18 +385,23 @@ def analyze(
     --------
     >>> res = analyze({"truth": truth_df, "t50": t50_df}, "cohort",  # doctest: +SKIP
     ...               folds=3, repeats=1, bootstrap=500, progress=False)
-    >>> res.results.query("metric == 'auc'")  # doctest: +SKIP
+    >>> print(res.plan.describe())  # doctest: +SKIP
+    >>> res.results.query("family == 'confirmatory'")  # doctest: +SKIP
     """
     task_list = _as_tuple(tasks, TASKS, "--task")
     model_list = _as_tuple(models, MODELS, "--model")
     for name, v, lo in (("--folds", folds, 2), ("--repeats", repeats, 1), ("--bootstrap", bootstrap, 2),
-                        ("--n-jobs", n_jobs, 1), ("min_events", min_events, 1)):
+                        ("--n-jobs", n_jobs, 1), ("--min-events", min_events, 1)):
         if int(v) != v or v < lo:
             raise InputError(f"{name} must be an integer >= {lo}; got {v!r}")
     if not 0.5 < confidence_level < 1:
         raise InputError(f"confidence_level must be in (0.5, 1); got {confidence_level}")
+    if change_classes not in (2, 3):
+        raise InputError(f"--change-classes must be 2 or 3; got {change_classes}")
+    primary_map = parse_primary(primary)
     pipes = load_pipelines(features, compare)
     clinical, cohort_meta = load_clinical(cohort)
+    foreign = _check_foreign(pipes, cohort, allow_foreign)
 
     skipped: dict[str, str] = {}
     usable = []
@@ -291,16 +418,22 @@ def analyze(
             logger.warning("%s; only exams present in every pipeline are analysed", note)
         usable.append(p)
     names = [p.name for p in usable]
+    if best is not None and best not in names[1:]:
+        raise InputError(f"--best {best!r} is not one of the compared pipelines {names[1:]}")
+    plan = make_plan(names, task_list, model_list, change_classes=change_classes,
+                     primary={t: m for t, m in primary_map.items() if t in task_list}, best=best, alpha=alpha)
 
     datas: dict[str, TaskData] = {}
     excluded: dict[str, dict[str, int]] = {}
     for task in task_list:
         try:
-            datas[task] = build_task(task, clinical, usable, covariates=covariates,
-                                     exclude_unreliable_sf=exclude_unreliable_sf,
-                                     change_margin=change_margin, change_classes=change_classes,
-                                     min_events=min_events, folds=folds)
-            excluded[task] = datas[task].excluded
+            data = build_task(task, clinical, usable, covariates=covariates,
+                              exclude_unreliable_sf=exclude_unreliable_sf,
+                              change_margin=change_margin, change_classes=change_classes,
+                              min_events=min_events, folds=folds)
+            _check_folds(data, folds, unstratified_fallback)
+            datas[task] = data
+            excluded[task] = data.excluded
         except TaskSkipped as exc:
             skipped[task] = str(exc)
             logger.warning("%s", exc)
@@ -316,9 +449,9 @@ def analyze(
             mnames = metric_names(data.kind)
             for model in model_list:
                 try:
-                    preds, fold_of = _cross_validate(data, model, names, folds=folds, repeats=repeats,
-                                                     seed=seed, n_jobs=n_jobs, fit_kw=fit_kw,
-                                                     progress=bar)
+                    preds, fold_of, thresholds = _cross_validate(
+                        data, model, names, folds=folds, repeats=repeats, seed=seed, n_jobs=n_jobs,
+                        fit_kw=fit_kw, progress=bar, fallback=unstratified_fallback)
                     methods = {}
                     for p in names:
                         full = fit_model(model, data.kind, data.features[p].to_numpy(np.float64),
@@ -332,38 +465,50 @@ def analyze(
                     logger.warning("task %s, model %s failed: %s", task, model, exc)
                     continue
                 mean_pred = {p: np.nanmean(a, axis=0) for p, a in preds.items()}
-                stat = _statistic(data.kind, data.y, [mean_pred[p] for p in names], len(mnames))
+                mean_thr = {p: np.nanmean(a, axis=0) if data.kind == "binary" else None
+                            for p, a in thresholds.items()}
+                stat = _statistic(data.kind, data.y, [mean_pred[p] for p in names],
+                                  [mean_thr[p] for p in names])
                 boot = cluster_bootstrap(stat, data.groups, n_resamples=bootstrap,
                                          confidence_level=confidence_level, seed=seed,
                                          on_batch=bar.resample)
-                rows += _metric_rows(task, model, methods, names, data, boot, mnames, len(data.y))
-                rows += _delong_rows(task, model, methods, names, data, mean_pred, len(data.y))
-                pred_frames.append(_prediction_frame(task, model, data, preds, fold_of))
+                rows += _metric_rows(task, model, methods, names, data, boot, mnames, len(data.y), plan,
+                                     confidence_level)
+                rows += _delong_rows(task, model, methods, names, data, mean_pred, len(data.y), plan,
+                                     confidence_level)
+                pred_frames.append(_prediction_frame(task, model, data, preds, fold_of, thresholds))
     finally:
         bar.close()
 
-    results = _adjust(pd.DataFrame(rows, columns=list(RESULT_COLUMNS))) if rows else empty_results()
-    predictions = pd.concat(pred_frames, ignore_index=True) if pred_frames else pd.DataFrame()
+    if not rows:
+        reasons = "; ".join(f"{k}: {v}" for k, v in skipped.items()) or "no task produced results"
+        raise InputError(f"nothing could be computed for --task {','.join(task_list)}: {reasons}")
+    results = _adjust(pd.DataFrame(rows, columns=list(RESULT_COLUMNS)))
+    predictions = pd.concat(pred_frames, ignore_index=True)
     meta = _meta(usable, cohort, cohort_meta, clinical, task_list, model_list, locals_opts={
         "folds": folds, "repeats": repeats, "bootstrap": bootstrap, "seed": seed, "n_jobs": n_jobs,
         "covariates": list(covariates), "exclude_unreliable_sf": exclude_unreliable_sf,
         "change_margin": change_margin, "change_classes": change_classes, "sf_model": sf_model,
-        "min_events": min_events, "confidence_level": confidence_level})
+        "min_events": min_events, "confidence_level": confidence_level, "primary": primary_map,
+        "best": best, "alpha": alpha, "unstratified_fallback": unstratified_fallback,
+        "allow_foreign": allow_foreign})
     meta["tasks"] = {t: {"kind": d.kind, "classes": list(d.classes), "n_rows": len(d.y),
                          "n_patients": d.n_patients, "excluded": d.excluded} for t, d in datas.items()}
+    meta["foreign"] = foreign
     result = AnalysisResult(results=results, predictions=predictions, models=summaries,
-                            skipped=skipped, excluded=excluded, meta=meta)
+                            skipped=skipped, excluded=excluded, meta=meta, plan=plan)
     if out is not None:
         result.write(out, overwrite=overwrite)
         logger.info("analysis written to %s", out)
     return result
 
 
-def _statistic(kind: str, y: np.ndarray, preds: list[np.ndarray], m: int):
+def _statistic(kind: str, y: np.ndarray, preds: list[np.ndarray], thresholds: list[np.ndarray | None]):
     """Vectorised statistic: metrics of every pipeline, then differences to the first."""
 
     def stat(w: np.ndarray) -> np.ndarray:
-        vals = [evaluate(kind, y, p, w) for p in preds]
+        vals = [evaluate(kind, y, p, w, threshold=0.5 if t is None else t)
+                for p, t in zip(preds, thresholds, strict=True)]
         diffs = [v - vals[0] for v in vals[1:]]
         return np.concatenate(vals + diffs, axis=0)
 
@@ -389,7 +534,8 @@ def _meta(pipes, cohort, cohort_meta, clinical, tasks, models, locals_opts) -> d
         "options": {"tasks": list(tasks), "models": list(models), **locals_opts},
         "reference": pipes[0].name if pipes else None,
         "pipelines": {p.name: {"source": p.source, "fingerprint": p.fingerprint,
-                               "n_exams": len(p.table), "n_features": len(p.feature_columns)}
+                               "n_exams": len(p.table), "n_features": len(p.feature_columns),
+                               "cohort_fingerprint": p.cohort_fingerprint}
                       for p in pipes},
         "cohort": {"source": str(src), "fingerprint": fingerprint(
             clinical.astype(str).to_numpy().tolist()), "simulated": "simulation" in cohort_meta},

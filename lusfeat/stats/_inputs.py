@@ -39,12 +39,16 @@ class Pipeline:
         Path it was read from, or ``"<DataFrame>"``.
     fingerprint : str
         Hash of the table contents.
+    cohort_fingerprint : str or None
+        Fingerprint of the cohort the features were computed from, as recorded
+        in the folder's ``features.json`` (None for tables without one).
     """
 
     name: str
     table: pd.DataFrame
     source: str
     fingerprint: str
+    cohort_fingerprint: str | None = None
 
     @property
     def feature_columns(self) -> list[str]:
@@ -52,23 +56,33 @@ class Pipeline:
         return [c for c in self.table.columns if c not in ID_COLUMNS]
 
 
-def _read_path(path: Path) -> tuple[str, pd.DataFrame]:
+def _read_path(path: Path) -> tuple[str, pd.DataFrame, str | None]:
     if path.is_dir():
         name = path.name
         meta_path = path / "features.json"
+        cohort_fp = None
         if meta_path.exists():
             from .._io import read_json
 
-            name = str(read_json(meta_path).get("name") or name)
+            meta = read_json(meta_path)
+            name = str(meta.get("name") or name)
+            cohort_fp = (meta.get("cohort") or {}).get("fingerprint")
         try:
             from ..features import read_features
         except ImportError:
             read_features = None
         if read_features is not None:
-            return name, read_features(path, level="exam")
+            try:
+                return name, read_features(path, level="exam"), cohort_fp
+            except FileNotFoundError as exc:
+                missing = Path(exc.filename).name if exc.filename else "the exam-level table"
+                raise InputError(
+                    f"{path / missing} is missing: the feature folder is incomplete; recompute it with "
+                    f"`lusfeat features COHORT --masks ... --out {path} --overwrite`"
+                ) from None
         candidate = path / "exam.parquet"
         if candidate.exists():
-            return name, pd.read_parquet(candidate)
+            return name, pd.read_parquet(candidate), cohort_fp
         raise InputError(
             f"{path} is a folder but lusfeat.features.read_features is unavailable and "
             f"{candidate.name} is missing; pass the exam-level Parquet file instead"
@@ -78,7 +92,7 @@ def _read_path(path: Path) -> tuple[str, pd.DataFrame]:
     if path.suffix.lower() not in (".parquet", ".pq"):
         raise InputError(f"feature table {path} must be a features folder or a .parquet file")
     try:
-        return path.stem, pd.read_parquet(path)
+        return path.stem, pd.read_parquet(path), None
     except Exception as exc:
         raise InputError(f"feature table {path} is unreadable ({type(exc).__name__}: {exc})") from None
 
@@ -121,9 +135,10 @@ def _one(name: str | None, item: Any) -> Pipeline:
         nm = name or "features"
         table = _clean(nm, "<DataFrame>", item)
         source = "<DataFrame>"
+        cohort_fp = None
     elif isinstance(item, (str, os.PathLike)):
         path = Path(item)
-        read_name, df = _read_path(path)
+        read_name, df, cohort_fp = _read_path(path)
         nm = name or read_name
         table = _clean(nm, str(path), df)
         source = str(path)
@@ -135,7 +150,7 @@ def _one(name: str | None, item: Any) -> Pipeline:
         list(table.columns), table["exam_id"].tolist(),
         np.ascontiguousarray(table.drop(columns=list(ID_COLUMNS)).to_numpy(np.float64)),
     )
-    return Pipeline(name=nm, table=table, source=source, fingerprint=fp)
+    return Pipeline(name=nm, table=table, source=source, fingerprint=fp, cohort_fingerprint=cohort_fp)
 
 
 def load_pipelines(features: FeatureSource, compare: Any = ()) -> list[Pipeline]:

@@ -135,14 +135,14 @@ def _confusion(y, p, w, threshold=0.5):
     return tp, fp, fn, tn
 
 
-def balanced_accuracy(y, p, w):
-    tp, fp, fn, tn = _confusion(y, p, w)
+def balanced_accuracy(y, p, w, threshold=0.5):
+    tp, fp, fn, tn = _confusion(y, p, w, threshold)
     with np.errstate(invalid="ignore", divide="ignore"):
         return 0.5 * (tp / (tp + fn) + tn / (tn + fp))
 
 
-def f1(y, p, w):
-    tp, fp, fn, _ = _confusion(y, p, w)
+def f1(y, p, w, threshold=0.5):
+    tp, fp, fn, _ = _confusion(y, p, w, threshold)
     with np.errstate(invalid="ignore", divide="ignore"):
         return 2 * tp / (2 * tp + fp + fn)
 
@@ -260,7 +260,12 @@ def metric_names(kind: str) -> tuple[str, ...]:
     return tuple(_BY_KIND[kind])
 
 
-def evaluate(kind: str, y: np.ndarray, p: np.ndarray, w: np.ndarray | None = None) -> np.ndarray:
+#: Binary metrics of the hard decision ``p >= threshold``.
+THRESHOLD_METRICS = frozenset({"balanced_accuracy", "f1"})
+
+
+def evaluate(kind: str, y: np.ndarray, p: np.ndarray, w: np.ndarray | None = None,
+             threshold: float | np.ndarray = 0.5) -> np.ndarray:
     """All metrics of ``kind`` for each weight row.
 
     Parameters
@@ -272,6 +277,9 @@ def evaluate(kind: str, y: np.ndarray, p: np.ndarray, w: np.ndarray | None = Non
         Prediction: value, probability of class 1, or class probabilities.
     w : (B, n) float, optional
         Row weights per resample; default one unweighted evaluation.
+    threshold : float or (n,) float
+        Binary decision threshold of each row (the fold's Youden threshold in
+        :func:`lusfeat.stats.analyze`), for balanced accuracy and F1.
 
     Returns
     -------
@@ -280,4 +288,7 @@ def evaluate(kind: str, y: np.ndarray, p: np.ndarray, w: np.ndarray | None = Non
     """
     if w is None:
         w = np.ones((1, y.shape[0]))
+    if kind == "binary":
+        return np.stack([f(y, p, w, threshold) if name in THRESHOLD_METRICS else f(y, p, w)
+                         for name, f in BINARY_METRICS.items()])
     return np.stack([f(y, p, w) for f in _BY_KIND[kind].values()])

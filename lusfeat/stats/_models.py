@@ -14,10 +14,22 @@
       standardised features) as the baseline, its ``C`` chosen by log loss on an
       inner patient-grouped 3-fold split of the training rows (or fixed by ``l2_c``).
     * Three classes: L2-penalised multinomial logistic regression, ``C`` as above.
+``penalized``
+    Ridge-penalised models on standardised features, the penalty chosen by
+    patient-grouped inner cross-validation of the training rows
+    (:func:`lusfeat.stats._cv.inner_folds`): ridge regression for S/F (squared
+    error over :data:`RIDGE_GRID`), L2 logistic regression for binary outcomes and
+    multinomial L2 logistic regression for three classes (log loss over
+    :data:`L2_GRID`). No feature screening: the penalty handles many features.
 ``xgboost``
-    XGBoost's scikit-learn estimators with small-data defaults (shallow trees,
-    shrinkage, subsampling), a fixed seed and thread count, and early stopping on
-    an inner patient-grouped split of the training rows only.
+    XGBoost with its tree depth, ``min_child_weight`` and number of trees chosen
+    by patient-grouped inner CV of the training rows (:mod:`lusfeat.stats._xgboost`).
+
+Binary decision thresholds (balanced accuracy, F1) are chosen in each fold on
+the training rows by Youden's J (:func:`youden_threshold`), never at 0.5: on
+inner out-of-fold scores for the models tuned by inner CV (``penalized``,
+``xgboost``, the L2 fallback of ``linear``), on the fitted probabilities for the
+unpenalised Logit.
 
 Every statistic used for preprocessing (medians, means, SDs, screening) is
 computed from the training rows of the fold, never from the test rows.
@@ -40,7 +52,49 @@ __all__ = ["MODELS", "FittedModel", "fit_model"]
 
 logger = logging.getLogger(__name__)
 
-MODELS = ("xgboost", "linear")
+MODELS = ("xgboost", "linear", "penalized")
+
+
+def youden_threshold(y: np.ndarray, score: np.ndarray) -> float:
+    """Decision threshold maximising Youden's J = sensitivity + specificity - 1.
+
+    Parameters
+    ----------
+    y : (n,) {0, 1}
+        Outcome of the training rows.
+    score : (n,) float
+        Scores of the same rows (higher = more likely class 1).
+
+    Returns
+    -------
+    float
+        Rows with ``score >= threshold`` are called positive. The threshold is
+        the midpoint between the cut's score and the next lower score (the
+        centre of the tied optimal cuts when several maximise J); 0.5 when a
+        class is missing.
+
+    Examples
+    --------
+    >>> youden_threshold(np.array([0, 0, 1, 1]), np.array([0.1, 0.4, 0.35, 0.8]))
+    0.225
+    """
+    y = np.asarray(y).astype(bool)
+    score = np.asarray(score, dtype=np.float64)
+    ok = np.isfinite(score)
+    y, score = y[ok], score[ok]
+    n_pos, n_neg = int(y.sum()), int((~y).sum())
+    if n_pos == 0 or n_neg == 0:
+        return 0.5
+    u = np.unique(score)  # candidate cuts: positive when score >= u[k]
+    order = np.searchsorted(u, score)
+    pos_at = np.bincount(order[y], minlength=u.size)
+    neg_at = np.bincount(order[~y], minlength=u.size)
+    tpr = pos_at[::-1].cumsum()[::-1] / n_pos
+    fpr = neg_at[::-1].cumsum()[::-1] / n_neg
+    j = tpr - fpr
+    best = np.flatnonzero(j >= j.max() - 1e-12)
+    k = int(best[(best.size - 1) // 2])
+    return float(u[k] if k == 0 else 0.5 * (u[k] + u[k - 1]))
 
 
 
@@ -84,6 +138,9 @@ class FittedModel:
         ``multinomial-l2``, ``xgboost``).
     kind : str
         Task kind the model was fitted for.
+    threshold : float
+        Binary decision threshold on the predicted probability (Youden J on the
+        training rows); NaN for other kinds.
     """
 
     model: str
@@ -96,16 +153,15 @@ class FittedModel:
     info: list[tuple[str, object]] = field(default_factory=list)
     table: pd.DataFrame = field(default_factory=pd.DataFrame)
     notes: list[str] = field(default_factory=list)
+    threshold: float = float("nan")
 
     def predict(self, x: np.ndarray) -> np.ndarray:
         """Predict ``(n,)`` values/probabilities of class 1, or ``(n, K)`` probabilities."""
         if self.method == "xgboost":
-            xs = x[:, self.columns]
-            if self.kind == "regression":
-                return self.estimator.predict(xs).astype(np.float64)
-            proba = self.estimator.predict_proba(xs).astype(np.float64)
-            return proba[:, 1] if self.kind == "binary" else proba
+            return self.estimator.predict(x[:, self.columns])
         xs = self.prep.scale(x)[:, self.columns]
+        if self.method == "ridge":
+            return self.estimator.predict(xs).astype(np.float64)
         if self.method in ("ols-cluster", "mixedlm"):
             params = np.asarray(self.estimator)
             return params[0] + xs @ params[1:]
@@ -226,30 +282,87 @@ def _fit_linear(kind, x, y, groups, names, *, sf_model, max_features, l2_c, seed
                 info.append(("Method", "Logit" + (", cluster-robust SE by patient" if clustered else "")))
                 cols = np.arange(xs.shape[1])
                 table = _coef_table(kept, params, cov, prep.mean, prep.sd, None, odds=True)
-                return FittedModel("linear", "logit", kind, list(names), prep, cols, params, info, table, notes)
+                eta = params[0] + xs @ params[1:]
+                thr = youden_threshold(y, 1.0 / (1.0 + np.exp(-eta)))
+                info.append(("Threshold (Youden J, fitted rows)", thr))
+                return FittedModel("linear", "logit", kind, list(names), prep, cols, params, info, table, notes,
+                                   threshold=thr)
             notes.append("Logit did not converge (separation?); L2-penalised logistic used instead")
         else:
             notes.append(
                 f"{xs.shape[1]} features for {minority} minority-class events (< 10 events per "
                 "feature): L2-penalised logistic regression instead of Logit"
             )
-    est, c_used = _fit_l2(xs, y.astype(int), groups, l2_c, seed)
+    return _penalised_logistic("linear", kind, xs, y, groups, kept, names, prep, info, notes, l2_c, seed)
+
+
+def _penalised_logistic(family, kind, xs, y, groups, kept, names, prep, info, notes, l2_c, seed) -> FittedModel:
+    est, c_used, inner = _fit_l2(xs, y.astype(int), groups, l2_c, seed)
     method = "logit-l2" if kind == "binary" else "multinomial-l2"
-    how = "chosen by inner patient-grouped CV" if l2_c is None else "fixed"
-    info.append(("Method", "L2-penalised logistic regression, standardised features"))
-    info.append(("C (inverse penalty)", f"{c_used:.4g} ({how})"))
+    how = "chosen by inner patient-grouped CV" if l2_c is None and inner is not None else "fixed"
+    info = info + [("Method", "L2-penalised logistic regression, standardised features"),
+                   ("C (inverse penalty)", f"{c_used:.4g} ({how})")]
     coef = est.coef_
+    thr = float("nan")
     if kind == "binary":
         table = pd.DataFrame({"coef_per_sd": np.r_[est.intercept_, coef[0]],
                               "odds_ratio_per_sd": np.exp(np.r_[est.intercept_, coef[0]])},
                              index=["const"] + kept)
+        rows, score = inner if inner is not None else (np.arange(len(y)), est.predict_proba(xs)[:, 1])
+        thr = youden_threshold(y[rows], score)
+        info.append(("Threshold (Youden J, " + ("inner CV" if inner is not None else "fitted rows") + ")", thr))
     else:
         table = pd.DataFrame(np.vstack([est.intercept_, coef.T]),
                              index=["const"] + kept,
                              columns=[f"coef_per_sd[class {c}]" for c in est.classes_])
-    notes.append("penalised coefficients are shrunk; no standard errors are reported")
+    notes = notes + ["penalised coefficients are shrunk; no standard errors are reported"]
     cols = np.arange(xs.shape[1])
-    return FittedModel("linear", method, kind, list(names), prep, cols, est, info, table, notes)
+    return FittedModel(family, method, kind, list(names), prep, cols, est, info, table, notes, threshold=thr)
+
+
+#: Candidate ridge penalties (standardised features) searched by inner CV.
+RIDGE_GRID = np.logspace(-2, 4, 13)
+
+
+def _fit_penalized(kind, x, y, groups, names, *, l2_c, seed) -> FittedModel:
+    """Ridge regression or L2 logistic regression, penalty by inner grouped CV."""
+    from ._cv import inner_folds
+
+    prep = _Prep.fit(x)
+    xs = prep.scale(x)
+    kept = [n for n, k in zip(names, prep.keep, strict=True) if k]
+    info: list[tuple[str, object]] = [("Rows", len(y)), ("Patients", np.unique(groups).size)]
+    if kind != "regression":
+        return _penalised_logistic("penalized", kind, xs, y, groups, kept, names, prep, info, [], l2_c, seed)
+    from sklearn.linear_model import Ridge
+
+    splits = inner_folds(groups, None, 5, seed)
+    if splits:
+        loss = np.zeros(RIDGE_GRID.size)
+        for tr, te in splits:
+            loss += _ridge_path_sse(xs[tr], y[tr], xs[te], y[te])
+        alpha = float(RIDGE_GRID[int(np.argmin(loss))])
+        how = f"chosen by inner {len(splits)}-fold patient-grouped CV"
+    else:
+        alpha, how = 1.0, "fixed (too few patients for inner CV)"
+    est = Ridge(alpha=alpha).fit(xs, y)
+    info += [("Method", "ridge regression, standardised features"), ("alpha (penalty)", f"{alpha:.4g} ({how})"),
+             ("R-squared (fitted rows)", float(est.score(xs, y)))]
+    table = pd.DataFrame({"coef_per_sd": np.r_[est.intercept_, est.coef_]}, index=["const"] + kept)
+    notes = ["penalised coefficients are shrunk; no standard errors are reported"]
+    return FittedModel("penalized", "ridge", kind, list(names), prep, np.arange(xs.shape[1]), est, info,
+                       table, notes)
+
+
+def _ridge_path_sse(xtr, ytr, xte, yte) -> np.ndarray:
+    """Validation sum of squared errors of ridge fits for every :data:`RIDGE_GRID` penalty (one SVD)."""
+    mx, my = xtr.mean(axis=0), ytr.mean()
+    u, d, vt = np.linalg.svd(xtr - mx, full_matrices=False)
+    uty = u.T @ (ytr - my)
+    proj = (xte - mx) @ vt.T  # (n_te, r)
+    shrink = d[None, :] / (d[None, :] ** 2 + RIDGE_GRID[:, None])  # (G, r)
+    pred = my + (shrink * uty[None, :]) @ proj.T  # (G, n_te)
+    return ((pred - yte[None, :]) ** 2).sum(axis=1)
 
 
 #: Candidate inverse L2 strengths searched by inner CV.
@@ -257,35 +370,45 @@ L2_GRID = np.logspace(-3, 1, 5)
 
 
 def _fit_l2(xs, y, groups, l2_c, seed):
-    """L2 logistic regression; ``C`` from inner grouped CV (log loss) unless fixed."""
+    """L2 logistic regression; ``C`` from inner grouped CV (log loss) unless fixed.
+
+    Returns the estimator, the ``C`` used and ``(rows, scores)``: the pooled inner
+    out-of-fold probabilities of class 1 at the chosen ``C`` (binary, when inner
+    folds were built; else None).
+    """
     from sklearn.linear_model import LogisticRegression
-    from sklearn.model_selection import StratifiedGroupKFold, StratifiedKFold
+
+    from ._cv import inner_folds
 
     c = l2_c
+    binary = np.unique(y).size == 2
     # liblinear is ~5x faster than lbfgs on few rows and many features; it penalises the
     # intercept too, which a large intercept_scaling makes negligible. Three classes: lbfgs.
-    kw = ({"solver": "liblinear", "intercept_scaling": 100.0, "max_iter": 2000}
-          if np.unique(y).size == 2 else {"max_iter": 2000})
+    kw = {"solver": "liblinear", "intercept_scaling": 100.0, "max_iter": 2000} if binary else {"max_iter": 2000}
+    inner = None
     with warnings.catch_warnings():
-        warnings.simplefilter("ignore")  # small classes in inner folds, lbfgs iterations
-        if c is None:
-            unique_rows = np.unique(groups).size == len(groups)  # one row per patient: cheaper
-            cv = (StratifiedKFold if unique_rows else StratifiedGroupKFold)(3, shuffle=True, random_state=seed)
-            splits = list(cv.split(xs, y, groups))
-            splits = [(tr, te) for tr, te in splits if np.unique(y[tr]).size == np.unique(y).size]
-            if not splits:
-                c = 1.0
-            else:
-                loss = np.zeros(L2_GRID.size)
-                for tr, te in splits:
-                    for i, cand in enumerate(L2_GRID):
-                        m = LogisticRegression(C=cand, **kw).fit(xs[tr], y[tr])
-                        p = np.clip(m.predict_proba(xs[te]), 1e-12, 1)
-                        idx = np.searchsorted(m.classes_, y[te])
-                        loss[i] += -np.log(p[np.arange(te.size), idx]).sum()
-                c = float(L2_GRID[int(np.argmin(loss))])
+        warnings.simplefilter("ignore")  # lbfgs/liblinear iteration notices on tiny inner folds
+        splits = inner_folds(groups, y, 3, seed)
+        if splits:
+            grid = L2_GRID if c is None else np.array([c])
+            loss = np.zeros(grid.size)
+            oof = np.full((grid.size, len(y)), np.nan)
+            for tr, te in splits:
+                for i, cand in enumerate(grid):
+                    m = LogisticRegression(C=cand, **kw).fit(xs[tr], y[tr])
+                    p = np.clip(m.predict_proba(xs[te]), 1e-12, 1)
+                    idx = np.searchsorted(m.classes_, y[te])
+                    loss[i] += -np.log(p[np.arange(te.size), idx]).sum()
+                    if binary:
+                        oof[i, te] = p[:, 1]
+            best = int(np.argmin(loss))
+            c = float(grid[best])
+            rows = np.concatenate([te for _, te in splits])
+            inner = (rows, oof[best, rows]) if binary else None
+        elif c is None:
+            c = 1.0
         est = LogisticRegression(C=c, **kw).fit(xs, y)
-    return est, c
+    return est, float(c), inner
 
 
 def _try_logit(xs, y, groups, clustered):
@@ -326,7 +449,7 @@ def fit_model(
 
     Parameters
     ----------
-    model : {"xgboost", "linear"}
+    model : {"xgboost", "linear", "penalized"}
     kind : {"regression", "binary", "multiclass"}
     x : (n, p) float
         Features (NaN allowed: imputed by training medians for linear models,
@@ -347,7 +470,8 @@ def fit_model(
         Inverse L2 strength of the penalised logistic baseline; default chosen
         by inner patient-grouped CV from :data:`L2_GRID`.
     xgb_params : dict, optional
-        Overrides of :data:`lusfeat.stats._xgboost.XGB_DEFAULTS`.
+        Overrides of :data:`lusfeat.stats._xgboost.XGB_DEFAULTS` (``max_depth``,
+        ``min_child_weight`` or ``n_estimators`` fix that hyperparameter).
 
     Returns
     -------
@@ -371,5 +495,7 @@ def fit_model(
         from ._xgboost import fit_xgboost
 
         return fit_xgboost(kind, x, y, groups, names, seed=seed, n_jobs=n_jobs, xgb_params=xgb_params)
+    if model == "penalized":
+        return _fit_penalized(kind, x, y, groups, names, l2_c=l2_c, seed=seed)
     return _fit_linear(kind, x, y, groups, names, sf_model=sf_model, max_features=max_features,
                        l2_c=l2_c, seed=seed)

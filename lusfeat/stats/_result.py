@@ -4,7 +4,9 @@ Output folder (written atomically)::
 
     OUT/
       analysis.json        what made it: options, versions, seed, input fingerprints,
-                           exclusions, skipped tasks/pipelines
+                           exclusions, skipped tasks/pipelines, foreign feature tables
+      plan.json            the comparison plan fixed before fitting: primary metric per
+                           task, confirmatory and exploratory families, adjustments
       results.parquet      tidy results (columns: RESULT_COLUMNS)
       results.csv          the same as CSV
       predictions.parquet  out-of-fold predictions, one row per (task, pipeline, model,
@@ -26,6 +28,7 @@ import numpy as np
 import pandas as pd
 
 from .._io import atomic_dir, write_json
+from ._plan import ComparisonPlan
 from ._summary import ModelSummary
 
 __all__ = ["AnalysisResult", "RESULT_COLUMNS"]
@@ -33,10 +36,14 @@ __all__ = ["AnalysisResult", "RESULT_COLUMNS"]
 #: Columns of the tidy results table. In ``kind == "metric"`` rows ``estimate``
 #: is the metric and the CI bounds it; in ``kind == "comparison"`` rows
 #: ``estimate`` is the compared pipeline's metric, ``difference`` is
-#: ``pipeline - reference`` and the CI bounds the difference.
+#: ``pipeline - reference`` and the CI bounds the difference. ``primary`` marks the
+#: task's primary metric; ``family`` (comparisons) is ``confirmatory`` (Holm-adjusted
+#: ``p_holm``, BH ``p_bh`` within the family) or ``exploratory`` (``p_bh`` within the
+#: exploratory family, ``p_holm`` NaN).
 RESULT_COLUMNS = (
     "task", "kind", "pipeline", "model", "method", "metric", "estimate", "ci_low", "ci_high",
     "ci_method", "reference", "difference", "p", "p_holm", "p_bh", "n", "n_patients",
+    "primary", "family",
 )
 
 
@@ -63,6 +70,8 @@ class AnalysisResult:
         Rows excluded from each task.
     meta : dict
         Options, versions, seed and input fingerprints.
+    plan : ComparisonPlan or None
+        The comparison plan (primary metrics, families), fixed before fitting.
     out : Path or None
         Output folder when one was written.
     """
@@ -73,6 +82,7 @@ class AnalysisResult:
     skipped: dict[str, str] = field(default_factory=dict)
     excluded: dict[str, dict[str, int]] = field(default_factory=dict)
     meta: dict[str, Any] = field(default_factory=dict)
+    plan: ComparisonPlan | None = None
     out: Path | None = None
 
     def table(self, ci_method: str = "bca") -> pd.DataFrame:
@@ -81,6 +91,7 @@ class AnalysisResult:
         if m.empty:
             return pd.DataFrame()
         cell = m.apply(lambda r: f"{r.estimate:.3f} [{r.ci_low:.3f}, {r.ci_high:.3f}]", axis=1)
+        m = m.assign(metric=np.where(m["primary"].fillna(False).astype(bool), "*" + m["metric"], m["metric"]))
         return (m.assign(cell=cell)
                 .pivot_table(index=["task", "model", "metric"], columns="pipeline", values="cell",
                              aggfunc="first", sort=False))
@@ -98,16 +109,25 @@ class AnalysisResult:
                 lines.append(f"[{task}] excluded {n}: {reason}")
         for key, why in self.skipped.items():
             lines.append(f"[{key}] skipped: {why}")
+        if self.plan is not None:
+            lines += ["", self.plan.describe()]
         wide = self.table("bca")
         if len(wide):
-            lines += ["", "Metrics, estimate [95% BCa CI] (out-of-fold, averaged over repeats):",
-                      wide.to_string()]
+            lines += ["", "Metrics, estimate [95% BCa CI] (out-of-fold, averaged over repeats; "
+                      "* primary metric, others secondary/exploratory):", wide.to_string()]
         comp = self.results[self.results["kind"] == "comparison"]
-        if len(comp):
-            lines += ["", "Comparisons (pipeline - reference), p adjusted across all comparisons:"]
-            cols = ["task", "model", "metric", "pipeline", "reference", "difference", "ci_low",
-                    "ci_high", "ci_method", "p", "p_holm", "p_bh"]
-            lines.append(comp[cols].to_string(index=False, float_format=lambda v: f"{v:.4g}"))
+        cols = ["task", "model", "metric", "pipeline", "reference", "difference", "ci_low",
+                "ci_high", "ci_method", "p"]
+        fmt = lambda v: f"{v:.4g}"  # noqa: E731
+        conf = comp[comp["family"] == "confirmatory"]
+        if len(conf):
+            lines += ["", "Confirmatory comparisons (pipeline - reference, primary metric; Holm-adjusted):",
+                      conf[cols + ["p_holm"]].to_string(index=False, float_format=fmt)]
+        expl = comp[comp["family"] != "confirmatory"]
+        if len(expl):
+            lines += ["", "Exploratory comparisons (secondary metrics and supporting tests; "
+                      "BH within the exploratory family, not confirmatory):",
+                      expl[cols + ["p_bh"]].to_string(index=False, float_format=fmt)]
         return "\n".join(lines)
 
     def write(self, out: str | Path, overwrite: bool = False) -> Path:
@@ -132,6 +152,9 @@ class AnalysisResult:
                                "plots": sorted(p.name for p in plots)}
             meta["skipped"] = self.skipped
             meta["excluded"] = self.excluded
+            if self.plan is not None:
+                write_json(tmp / "plan.json", self.plan.as_dict())
+                meta["outputs"]["plan"] = "plan.json"
             write_json(tmp / "analysis.json", meta)
         self.out = out
         return out
@@ -140,5 +163,5 @@ class AnalysisResult:
 def empty_results() -> pd.DataFrame:
     """An empty results table with the right columns."""
     return pd.DataFrame({c: pd.Series(dtype=np.float64 if c in (
-        "estimate", "ci_low", "ci_high", "difference", "p", "p_holm", "p_bh") else object)
-        for c in RESULT_COLUMNS})
+        "estimate", "ci_low", "ci_high", "difference", "p", "p_holm", "p_bh") else bool if c == "primary"
+        else object) for c in RESULT_COLUMNS})

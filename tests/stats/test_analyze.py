@@ -33,7 +33,7 @@ def _metric(res, task, model, pipe, metric, ci_method="bca"):
 def test_results_table_is_tidy(result):
     r = result.results
     assert tuple(r.columns) == RESULT_COLUMNS
-    assert set(r["task"]) == {"sf", "readmission"} and set(r["model"]) == {"xgboost", "linear"}
+    assert set(r["task"]) == {"sf", "readmission"} and set(r["model"]) == {"xgboost", "linear", "penalized"}
     m = r[r.kind == "metric"]
     assert (m["ci_low"] <= m["estimate"] + 1e-12).all() and (m["estimate"] <= m["ci_high"] + 1e-12).all()
     assert set(m["ci_method"]) == {"bca", "percentile"}
@@ -42,11 +42,13 @@ def test_results_table_is_tidy(result):
     assert set(c["reference"]) == {"truth"} and set(c["pipeline"]) == {"noisy"}
     assert set(c["ci_method"]) == {"paired-bootstrap-percentile", "delong"}
     assert c["p"].between(0, 1).all()
+    assert set(c["family"]) == {"confirmatory", "exploratory"}
+    assert m["family"].isna().all() and m["primary"].dtype == bool
 
 
 def test_truth_features_beat_noisy_features(result):
     """The design: truth features carry severity with little noise."""
-    for model in ("linear", "xgboost"):
+    for model in ("linear", "xgboost", "penalized"):
         t = _metric(result, "sf", model, "truth", "rmse")
         n = _metric(result, "sf", model, "noisy", "rmse")
         assert t.estimate < n.estimate
@@ -55,13 +57,51 @@ def test_truth_features_beat_noisy_features(result):
     assert (comp["difference"] > 0).all() and (comp["p"] < 0.05).all()
 
 
-def test_holm_and_bh_span_all_comparisons(result):
+def test_plan_families_and_their_adjustments(result):
+    """Confirmatory: each pipeline vs the reference on the primary metric (DeLong for AUC,
+    bootstrap for MAE), Holm over that family only; everything else exploratory with BH
+    within its own family."""
     from statsmodels.stats.multitest import multipletests
 
     c = result.results[result.results.kind == "comparison"]
-    np.testing.assert_allclose(c["p_holm"], multipletests(c["p"], method="holm")[1])
-    np.testing.assert_allclose(c["p_bh"], multipletests(c["p"], method="fdr_bh")[1])
-    assert (c["p_holm"] >= c["p"] - 1e-15).all()
+    conf = c[c.family == "confirmatory"]
+    assert set(zip(conf.task, conf.metric, conf.ci_method, strict=True)) == {
+        ("sf", "mae", "paired-bootstrap-percentile"), ("readmission", "auc", "delong")}
+    assert len(conf) == 3 * 2  # 2 tasks x 3 model families x 1 compared pipeline
+    assert conf["primary"].all()
+    np.testing.assert_allclose(conf["p_holm"], multipletests(conf["p"], method="holm")[1])
+    expl = c[c.family == "exploratory"]
+    assert expl["p_holm"].isna().all()
+    np.testing.assert_allclose(expl["p_bh"], multipletests(expl["p"], method="fdr_bh")[1])
+    assert len(expl) > 5 * len(conf)
+    plan = result.plan
+    assert plan.primary("sf") == "mae" and plan.primary("readmission") == "auc"
+    assert len(plan.confirmatory_hypotheses()) == len(conf)
+    text = result.summary()
+    assert "Confirmatory comparisons" in text and "Exploratory comparisons" in text and "*mae" in text
+
+
+def test_primary_override_and_best(study):
+    clin, feats, _ = study
+    mid = feats["truth"].copy()
+    cols = [c for c in mid.columns if c not in ("exam_id", "patient_id")]
+    mid[cols] = 0.5 * (feats["truth"][cols].to_numpy() + feats["noisy"][cols].to_numpy())
+    res = analyze({"truth": feats["truth"]}, clin, compare={"noisy": feats["noisy"], "mid": mid},
+                  tasks="sf", models="linear", primary=["sf=rmse"], best="mid", **FAST)
+    conf = res.results.query("kind == 'comparison' and family == 'confirmatory'")
+    assert set(conf["metric"]) == {"rmse"}
+    assert sorted(zip(conf.pipeline, conf.reference, strict=True)) == [
+        ("mid", "truth"), ("noisy", "mid"), ("noisy", "truth")]
+    nm = conf.query("pipeline == 'noisy' and reference == 'mid'").iloc[0]
+    nt = conf.query("pipeline == 'noisy' and reference == 'truth'").iloc[0]
+    mt = conf.query("pipeline == 'mid' and reference == 'truth'").iloc[0]
+    assert nm.difference == pytest.approx(nt.difference - mt.difference)
+    with pytest.raises(InputError, match="--primary sf=auc"):
+        analyze(feats["truth"], clin, tasks="sf", models="linear", primary="sf=auc", **FAST)
+    with pytest.raises(InputError, match="TASK=METRIC"):
+        analyze(feats["truth"], clin, tasks="sf", models="linear", primary="rmse", **FAST)
+    with pytest.raises(InputError, match="--best"):
+        analyze(feats["truth"], clin, tasks="sf", models="linear", best="nope", **FAST)
 
 
 def test_delong_row_matches_direct_test(result, study):
@@ -100,7 +140,9 @@ def test_writes_outputs_atomically(tmp_path, study):
     assert res.out == out
     names = {p.name for p in out.iterdir()}
     assert {"results.parquet", "results.csv", "predictions.parquet", "summary.txt", "analysis.json",
-            "summaries", "plots"} <= names
+            "plan.json", "summaries", "plots"} <= names
+    plan = json.loads((out / "plan.json").read_text())
+    assert plan["tasks"]["sf"]["primary"] == "mae" and plan["families"]["confirmatory"]["adjustment"] == "holm"
     back = pd.read_parquet(out / "results.parquet")
     assert len(back) == len(res.results)
     meta = json.loads((out / "analysis.json").read_text())

@@ -85,13 +85,93 @@ def test_logit_recovers_odds_ratios_and_switches_to_l2():
     assert m2.method == "logit-l2" and "L2" in m2.summary().as_text()
 
 
-def test_xgboost_reproducible_and_uses_early_stopping():
+def test_xgboost_reproducible_and_tuned_by_inner_grouped_cv():
     x, y, g = _regression(np.random.default_rng(4))
     a = fit_model("xgboost", "regression", x, y, g, ["a", "b", "c"], seed=3)
     b = fit_model("xgboost", "regression", x, y, g, ["a", "b", "c"], seed=3)
     np.testing.assert_array_equal(a.predict(x), b.predict(x))
-    assert dict(a.info)["Early stopping"].endswith("inner patients")
+    info = dict(a.info)
+    assert info["Tuning"].startswith("inner 3-fold patient-grouped CV")
     assert "xgboost" in str(a.summary())
+    # the strong linear signal needs more than the smallest tree count of the grid
+    assert info["Trees"] > 10
+
+
+def test_xgboost_fixed_hyperparameters_and_tiny_fallback():
+    x, y, g = _regression(np.random.default_rng(4), n_patients=40)
+    m = fit_model("xgboost", "regression", x, y, g, ["a", "b", "c"],
+                  xgb_params={"max_depth": 1, "min_child_weight": 1.0, "n_estimators": 25})
+    info = dict(m.info)
+    assert (info["max_depth"], info["Trees"]) == (1, 25)
+    tiny = fit_model("xgboost", "binary", x[:6], (np.arange(6) % 2).astype(float), np.arange(6) // 2,
+                     ["a", "b", "c"])
+    assert "fallback" in dict(tiny.info)["Tuning"] and np.isfinite(tiny.threshold)
+
+
+def _binary(rng, n_patients=120, rate=0.25):
+    x = rng.normal(size=(n_patients, 4))
+    eta = np.log(rate / (1 - rate)) + 1.2 * x[:, 0] - 0.8 * x[:, 1]
+    y = (rng.random(n_patients) < 1 / (1 + np.exp(-eta))).astype(float)
+    return x, y, np.arange(n_patients)
+
+
+def test_youden_threshold_by_brute_force():
+    from lusfeat.stats import youden_threshold
+
+    rng = np.random.default_rng(9)
+    for _ in range(20):
+        y = (rng.random(40) < 0.3).astype(int)
+        y[:2] = [0, 1]
+        s = np.round(y * 0.8 + rng.normal(size=40), 1)
+        t = youden_threshold(y, s)
+
+        def j(cut):
+            return np.mean(s[y == 1] >= cut) - np.mean(s[y == 0] >= cut)
+
+        best = max(j(c) for c in np.unique(s))
+        assert j(t) == pytest.approx(best)  # the midpoint cut classifies like an optimal cut
+    assert youden_threshold(np.zeros(5), np.arange(5.0)) == 0.5
+
+
+@pytest.mark.parametrize("model", ["linear", "penalized", "xgboost"])
+def test_binary_thresholds_follow_the_base_rate(model):
+    """With 25% events, a probability model's Youden cut sits well below 0.5 (near the base
+    rate); a 0.5 cut would call almost nobody positive."""
+    x, y, g = _binary(np.random.default_rng(10), n_patients=200)
+    m = fit_model(model, "binary", x, y, g, ["a", "b", "c", "d"])
+    assert 0.1 < m.threshold < 0.45, (m.method, m.threshold)
+    assert "Threshold (Youden J" in m.summary().as_text()
+
+
+def test_penalized_ridge_and_logistic():
+    x, y, g = _regression(np.random.default_rng(12))
+    r = fit_model("penalized", "regression", x, y, g, ["a", "b", "c"])
+    assert r.method == "ridge" and "inner 5-fold" in dict(r.info)["alpha (penalty)"]
+    pred = r.predict(x)
+    assert np.corrcoef(pred, y)[0, 1] > 0.9
+    # the inner-CV path of ridge equals scikit-learn's Ridge at every grid penalty
+    from sklearn.linear_model import Ridge
+
+    from lusfeat.stats._models import RIDGE_GRID, _ridge_path_sse
+
+    xs = (x - x.mean(0)) / x.std(0)
+    sse = _ridge_path_sse(xs[:150], y[:150], xs[150:], y[150:])
+    for a, e in zip(RIDGE_GRID, sse, strict=True):
+        p = Ridge(alpha=a).fit(xs[:150], y[:150]).predict(xs[150:])
+        assert e == pytest.approx(((p - y[150:]) ** 2).sum(), rel=1e-8)
+    xb, yb, gb = _binary(np.random.default_rng(13))
+    lg = fit_model("penalized", "binary", xb, yb, gb, ["a", "b", "c", "d"])
+    assert lg.method == "logit-l2" and lg.model == "penalized"
+    assert "inner patient-grouped CV" in dict(lg.info)["C (inverse penalty)"]
+
+
+def test_mixedlm_summary_reports_patient_variance():
+    x, y, g = _regression(np.random.default_rng(14))
+    s = fit_model("linear", "regression", x, y, g, ["a", "b", "c"], sf_model="mixedlm").summary("S/F")
+    info = dict(s.info)
+    assert info["Method"] == "MixedLM, patient random intercept"
+    assert 0.4 < info["Group variance"] < 2.0  # simulated patient intercept variance 1
+    assert "Group variance" in s.as_text()
 
 
 def test_summary_text_and_frame():
@@ -110,7 +190,7 @@ def test_bad_model_options():
         fit_model("linear", "regression", x, y, g, ["a", "b", "c"], sf_model="gee")
 
 
-@pytest.mark.parametrize("model", ["linear", "xgboost"])
+@pytest.mark.parametrize("model", ["linear", "penalized", "xgboost"])
 def test_test_fold_outcomes_never_reach_the_model(model):
     """Changing the outcomes of rows cannot change those rows' out-of-fold predictions,
     while it does change other rows' predictions (so the check can fail)."""
@@ -121,8 +201,8 @@ def test_test_fold_outcomes_never_reach_the_model(model):
 
     def run(yv):
         data = TaskData("sf", "regression", yv, g.astype(object), rows, {"p": feats})
-        preds, fold_of = _cross_validate(data, model, ["p"], folds=3, repeats=1, seed=0, n_jobs=1,
-                                         fit_kw={"sf_model": "ols"}, progress=_Progress(False, 0, 0))
+        preds, fold_of, _ = _cross_validate(data, model, ["p"], folds=3, repeats=1, seed=0, n_jobs=1,
+                                            fit_kw={"sf_model": "ols"}, progress=_Progress(False, 0, 0))
         return preds["p"][0], fold_of[0]
 
     base, fold_of = run(y)
