@@ -33,7 +33,14 @@ def simulate(
     seed: Annotated[int, typer.Option(help="Random seed (same seed, same bytes).")] = 0,
     overwrite: Annotated[bool, typer.Option(help="Replace an existing cohort.")] = False,
 ) -> None:
-    """Simulate a synthetic LUS cohort with known ground truth."""
+    """Simulate a synthetic LUS cohort with known ground truth.
+
+    Examples:
+
+      lusfeat simulate cohort --patients 12 --size 64
+
+      lusfeat simulate big --patients 200 --exams 3 --zones 12 --probe convex --seed 3
+    """
     from ..data._simulate import simulate_cohort
 
     path = simulate_cohort(
@@ -45,9 +52,18 @@ def simulate(
 
 def validate(
     path: Annotated[Path, typer.Argument(help="Cohort folder.")],
-    strict: Annotated[bool, typer.Option(help="Treat warnings as errors.")] = False,
+    strict: Annotated[bool, typer.Option(help="Treat warnings (e.g. no chunk manifest) as errors.")] = False,
 ) -> None:
-    """Check a cohort and print its summary; exit code 1 on any problem."""
+    """Check a cohort and print its summary; exit code 1 on any problem.
+
+    Every chunk is checked against the cohort's chunk manifest and decoded.
+
+    Examples:
+
+      lusfeat validate cohort
+
+      lusfeat validate cohort --strict
+    """
     from .._errors import ValidationError
     from ..data._validate import validate_cohort
 
@@ -66,7 +82,14 @@ def show(
     annotator: Annotated[int | None, typer.Option(help="One annotator instead of the mean.")] = None,
     seed: Annotated[int, typer.Option(help="Seed for picking frames.")] = 0,
 ) -> None:
-    """Render frames with confidence (and truth) overlays to a PNG grid."""
+    """Render frames with confidence (and truth) overlays to a PNG grid.
+
+    Examples:
+
+      lusfeat show cohort --out grid.png -n 4
+
+      lusfeat show cohort --out frame7.png --frame 7 --annotator 0
+    """
     from ..data._show import show_cohort
 
     p = show_cohort(path, out, n=n, frames=frame or None, annotator=annotator, seed=seed)

@@ -23,12 +23,25 @@ def register(app: typer.Typer) -> None:
         backend: Annotated[str, typer.Option(
             "--backend", help="auto | reference | cpu | cuda (auto: cuda when a GPU is seen).")] = "auto",
         batch: Annotated[int, typer.Option("--batch", min=1, help="Frames per batch.")] = 256,
+        allow_foreign: Annotated[bool, typer.Option(
+            "--allow-foreign", help="Accept a mask set made for another cohort (recorded as foreign).")] = False,
         overwrite: Annotated[bool, typer.Option("--overwrite", help="Replace an existing --out.")] = False,
         no_progress: Annotated[bool, typer.Option("--no-progress", help="Hide the progress bar.")] = False,
         describe: Annotated[bool, typer.Option(
             "--describe", help="Print the feature dictionary and exit.")] = False,
     ) -> None:
-        """Compute morphology features (component -> frame -> clip -> zone -> exam -> patient)."""
+        """Compute morphology features (component -> frame -> clip -> zone -> exam -> patient).
+
+        Examples:
+
+          lusfeat features cohort --masks truth --out features/truth
+
+          lusfeat features cohort --masks labels:60 --out features/labels-60 --backend cpu
+
+          lusfeat features cohort --masks masks/t60 --out features/t60
+
+          lusfeat features --describe
+        """
         from .._errors import InputError
         from ..features._dictionary import DICTIONARY
 
@@ -39,6 +52,6 @@ def register(app: typer.Typer) -> None:
             raise InputError("give a COHORT folder and --out DIR (or --describe)")
         from ..features._extract import extract
 
-        path = extract(cohort, masks, out, backend=backend, batch=batch,
+        path = extract(cohort, masks, out, backend=backend, batch=batch, allow_foreign=allow_foreign,
                        progress=not no_progress, overwrite=overwrite)
         typer.echo(f"features written to {path}")

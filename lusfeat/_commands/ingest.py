@@ -37,7 +37,14 @@ def ingest_command(
     overwrite: Annotated[bool, typer.Option("--overwrite", help="Replace an existing OUT.")] = False,
     progress: Annotated[bool, typer.Option("--progress/--no-progress", help="Show a progress bar.")] = True,
 ) -> None:
-    """Ingest real LUS images, DICOM or videos (+ confidence masks, + clinical table) into a cohort."""
+    """Ingest real LUS images, DICOM or videos (+ confidence masks, + clinical table) into a cohort.
+
+    Examples:
+
+      lusfeat ingest --manifest scans.csv cohort
+
+      lusfeat ingest --manifest scans.csv --clinical clinical.xlsx --map spo2=SpO2 --size 128 --strict cohort
+    """
     from ..data.ingest import ingest
 
     path = ingest(

@@ -50,7 +50,8 @@ def sweep(
     width: Annotated[int, typer.Option(help="U-Net base channels.")] = 16,
     batch_size: Annotated[int, typer.Option(help="Training batch size.")] = 16,
     device: Annotated[str, typer.Option(help="auto, cpu or cuda.")] = "auto",
-    threads: Annotated[int | None, typer.Option(help="CPU threads.")] = None,
+    threads: Annotated[int | None, typer.Option(
+        help="CPU threads; part of the cache key (CPU training depends on the thread count).")] = None,
     backend: Annotated[str, typer.Option(help="Feature backend: auto, cpu, reference, cuda.")] = "auto",
     eval_bootstrap: Annotated[int, typer.Option(help="Bootstrap draws of segmentation CIs.")] = 1000,
     analysis_folds: Annotated[int, typer.Option(help="Downstream CV folds.")] = 5,
@@ -59,7 +60,14 @@ def sweep(
     min_events: Annotated[int, typer.Option(help="Minimum events per outcome class for a downstream task.")] = 10,
     dry_run: Annotated[bool, typer.Option("--dry-run", help="Print the plan and what is cached; run nothing.")] = False,
 ) -> None:
-    """Run the confidence-strategy study: train, segment, evaluate, features, analysis."""
+    """Run the confidence-strategy study: train, segment, evaluate, features, analysis.
+
+    Examples:
+
+      lusfeat sweep cohort --out study --dry-run
+
+      lusfeat sweep cohort --out study --strategies threshold:50,60,70 --strategies soft --folds 3 --threads 2
+    """
     from ..pipeline._sweep import DEFAULT_STRATEGIES, SweepConfig, run_sweep
 
     try:
@@ -98,6 +106,12 @@ def demo(
 
     Strategies threshold:50, threshold:60 and soft; a small U-Net at 64x64,
     3 patient folds. Reruns reuse finished work.
+
+    Examples:
+
+      lusfeat demo
+
+      lusfeat demo --out demo --threads 2 --device cpu
     """
     from ..pipeline._demo import run_demo
 

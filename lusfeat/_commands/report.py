@@ -23,7 +23,11 @@ def report(
 ) -> None:
     """Write a self-contained HTML report of a study (all images embedded, no external requests).
 
-    Example: lusfeat report demo/study --out demo/report.html
+    Examples:
+
+      lusfeat report demo/study --out demo/report.html
+
+      lusfeat report study --out study/report.html --no-markdown --max-examples 0
     """
     from ..report._build import build_report
 

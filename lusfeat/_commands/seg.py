@@ -40,7 +40,14 @@ def train_command(
     overwrite: Annotated[bool, typer.Option(help="Replace an existing run folder.")] = False,
     progress: Annotated[bool, typer.Option("--progress/--no-progress", help="Show progress bars.")] = True,
 ) -> None:
-    """Train U-Nets under a label strategy (resumes an interrupted run of the same command)."""
+    """Train U-Nets under a label strategy (resumes an interrupted run of the same command).
+
+    Examples:
+
+      lusfeat train cohort --out runs/t60 --strategy threshold:60 --folds 3 --epochs 10
+
+      lusfeat train cohort --out runs/soft --strategy soft --size 64 --threads 1 --no-progress
+    """
     from ..seg import UNetConfig, train
 
     run = train(cohort, out, strategy, folds=folds, epochs=epochs, device=device, size=size, seed=seed,
@@ -58,15 +65,25 @@ def segment_command(
     batch_size: Annotated[int, typer.Option(help="Frames per forward pass.")] = 64,
     threads: Annotated[int | None, typer.Option(help="CPU threads for torch.")] = None,
     compile: Annotated[bool, typer.Option("--compile/--no-compile", help="torch.compile the networks.")] = False,
+    allow_foreign: Annotated[bool, typer.Option(
+        "--allow-foreign", help="Apply a run trained on another cohort (masks marked foreign, not out of fold).")] = False,
     overwrite: Annotated[bool, typer.Option(help="Replace an existing mask set.")] = False,
     progress: Annotated[bool, typer.Option("--progress/--no-progress", help="Show progress bars.")] = True,
 ) -> None:
-    """Predict masks and probabilities for every frame (out-of-fold for cross-fitted runs)."""
+    """Predict masks and probabilities for every frame (out-of-fold for cross-fitted runs).
+
+    Examples:
+
+      lusfeat segment cohort runs/t60 --out masks/t60
+
+      lusfeat segment new-cohort runs/t60 --out masks/new --allow-foreign
+    """
     from ..data import open_masks
     from ..seg import segment
 
     path = segment(cohort, run, out if out is not None else run / "masks", device=device,
-                   batch_size=batch_size, threads=threads, compile=compile, progress=progress, overwrite=overwrite)
+                   batch_size=batch_size, threads=threads, compile=compile, allow_foreign=allow_foreign,
+                   progress=progress, overwrite=overwrite)
     fps = open_masks(path).meta.get("frames_per_second")
     console.print(f"masks written to [bold]{path}[/] ({fps:.1f} frames/s)")
 
@@ -79,15 +96,24 @@ def evaluate_command(
     bootstrap: Annotated[int, typer.Option(help="Patient-level bootstrap draws for 95% CIs.")] = 1000,
     fusion: Annotated[str, typer.Option(help="Annotator fusion of the confidence references.")] = "mean",
     seed: Annotated[int, typer.Option(help="Bootstrap seed.")] = 0,
+    allow_foreign: Annotated[bool, typer.Option(
+        "--allow-foreign", help="Evaluate masks made for another cohort (recorded as foreign).")] = False,
     overwrite: Annotated[bool, typer.Option(help="Replace an existing output folder.")] = False,
     progress: Annotated[bool, typer.Option("--progress/--no-progress", help="Show progress bars.")] = True,
 ) -> None:
-    """Dice, IoU, precision, recall and HD95 against truth and confidence references; calibration."""
+    """Dice, IoU, precision, recall and HD95 against truth and confidence references; calibration.
+
+    Examples:
+
+      lusfeat evaluate cohort masks/t60
+
+      lusfeat evaluate cohort masks/t60 --out eval/t60 --bootstrap 200 --overwrite
+    """
     from ..seg import evaluate
 
     dest = out if out is not None else masks / "evaluation"
-    result = evaluate(cohort, masks, dest, fusion=fusion, bootstrap=bootstrap, seed=seed, progress=progress,
-                      overwrite=overwrite)
+    result = evaluate(cohort, masks, dest, fusion=fusion, bootstrap=bootstrap, seed=seed,
+                      allow_foreign=allow_foreign, progress=progress, overwrite=overwrite)
     console.print(result.summary_text(), highlight=False, markup=False)
     console.print(f"evaluation written to [bold]{dest}[/]")
 

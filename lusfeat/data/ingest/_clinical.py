@@ -253,6 +253,12 @@ def _units(table: pd.DataFrame, name: str, problems: Problems, flow_to_fio2: boo
         both = np.isfinite(sf) & np.isfinite(computed)
         for i in np.flatnonzero(both & (np.abs(sf - computed) > 0.05 * np.abs(computed))):
             problems.warn(f"{name} line {i + 2}: sf_ratio {sf[i]:g} differs from SpO2/FiO2 = {computed[i]:.1f}; check the values")
+        for i in np.flatnonzero(np.isfinite(sf) & ~np.isfinite(computed)):
+            lacking = "SpO2" if not np.isfinite(spo2[i]) else "FiO2"
+            problems.warn(
+                f"{name} line {i + 2}: sf_ratio {sf[i]:g} is kept without {lacking}, so it cannot be checked "
+                f"(nor excluded when SpO2 > 97 % on oxygen); fill in {lacking} or leave sf_ratio empty"
+            )
         table["sf_ratio"] = np.where(np.isfinite(sf), sf, computed)
     else:
         table["sf_ratio"] = computed

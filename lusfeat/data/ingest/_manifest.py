@@ -147,6 +147,9 @@ def read_manifest(path: str | os.PathLike, problems: Problems) -> tuple[list[Man
                 if not as_float.is_integer() or as_float < 0:
                     raise ValueError
                 frame_index = int(as_float)
+                if vals["frame_index"] != str(frame_index):
+                    problems.warn(f"{where}: frame_index {vals['frame_index']!r} read as {frame_index}; "
+                                  "write it as a plain whole number (no decimal point)")
             except ValueError:
                 problems.error(f"{where}: frame_index {vals['frame_index']!r} is not a non-negative integer")
                 continue
