@@ -18,7 +18,7 @@ def analyze_command(
     task: Annotated[list[str], typer.Option(
         "--task", help="sf, sf-change, readmission or all (repeatable).")] = ["all"],  # noqa: B006
     model: Annotated[list[str], typer.Option(
-        "--model", help="xgboost, linear or all (repeatable).")] = ["all"],  # noqa: B006
+        "--model", help="xgboost, linear, penalized or all (repeatable).")] = ["all"],  # noqa: B006
     compare: Annotated[list[Path] | None, typer.Option(
         "--compare", help="Other feature pipelines compared with FEATURES (repeatable).")] = None,
     folds: Annotated[int, typer.Option("--folds", help="Patient-grouped CV folds K.")] = 5,
@@ -36,6 +36,18 @@ def analyze_command(
         "--sf-model", help="Linear S/F model: ols (cluster-robust) or mixedlm.")] = "ols",
     min_events: Annotated[int, typer.Option(
         "--min-events", help="Minimum rows per class (patients for sf) for a task to run.")] = 10,
+    primary: Annotated[list[str] | None, typer.Option(
+        "--primary", help="Primary metric override TASK=METRIC, e.g. sf=rmse (repeatable; defaults: "
+        "sf=mae, sf-change=auc, readmission=auc).")] = None,
+    best: Annotated[str | None, typer.Option(
+        "--best", help="A compared pipeline designated best beforehand; the others are also "
+        "compared with it (confirmatory).")] = None,
+    unstratified_fallback: Annotated[bool, typer.Option(
+        "--unstratified-fallback", help="Use unstratified grouped folds (with a warning) when a class "
+        "has fewer patients than --folds, instead of skipping the task.")] = False,
+    allow_foreign: Annotated[bool, typer.Option(
+        "--allow-foreign", help="Analyse features computed from another cohort (recorded in "
+        "analysis.json).")] = False,
     keep_unreliable_sf: Annotated[bool, typer.Option(
         "--keep-unreliable-sf", help="Keep exams with SpO2 > 97% on supplemental oxygen.")] = False,
     overwrite: Annotated[bool, typer.Option("--overwrite", help="Replace an existing --out.")] = False,
@@ -43,7 +55,14 @@ def analyze_command(
 ) -> None:
     """Predict S/F, S/F change and 30-day readmission from exam features.
 
-    Example: lusfeat analyze feats/truth --cohort cohort --out analysis --compare feats/t50
+    The comparison plan (primary metric per task, confirmatory and exploratory families) is
+    printed first and written to OUT/plan.json.
+
+    Examples:
+
+      lusfeat analyze feats/truth --cohort cohort --out analysis --compare feats/t50
+
+      lusfeat analyze feats/t60 --cohort cohort --out a2 --compare feats/t50 --primary sf=rmse --model linear
     """
     from rich.console import Console
 
@@ -54,14 +73,25 @@ def analyze_command(
         folds=folds, repeats=repeats, bootstrap=bootstrap, seed=seed, n_jobs=n_jobs,
         progress=not no_progress, covariates=list(covariate or []), change_margin=change_margin,
         change_classes=change_classes, sf_model=sf_model, min_events=min_events,
-        exclude_unreliable_sf=not keep_unreliable_sf, overwrite=overwrite,
+        exclude_unreliable_sf=not keep_unreliable_sf, primary=list(primary or []) or None, best=best,
+        unstratified_fallback=unstratified_fallback, allow_foreign=allow_foreign, overwrite=overwrite,
     )
-    console = Console()
+    console = Console(soft_wrap=True)
+    console.print(res.plan.describe(), highlight=False)
     for key, why in res.skipped.items():
         console.print(f"[yellow]skipped {key}:[/] {why}", highlight=False)
-    n_metric = int((res.results["kind"] == "metric").sum()) if len(res.results) else 0
-    n_comp = int((res.results["kind"] == "comparison").sum()) if len(res.results) else 0
-    console.print(f"{n_metric} metric rows, {n_comp} comparison rows written to {out}", highlight=False)
+    r = res.results
+    ran = [t for t in res.meta["options"]["tasks"] if t in set(r["task"])]
+    not_ran = [t for t in res.meta["options"]["tasks"] if t not in ran]
+    if not_ran:
+        console.print(f"[yellow]{len(ran)} of {len(ran) + len(not_ran)} tasks ran[/] ({', '.join(ran)}); "
+                      f"skipped: {', '.join(not_ran)} (reasons above)", highlight=False)
+    n_metric = int((r["kind"] == "metric").sum())
+    conf = r[(r["kind"] == "comparison") & (r["family"] == "confirmatory")]
+    n_comp = int((r["kind"] == "comparison").sum())
+    n_sig = int((conf["p_holm"] < res.plan.alpha).sum())
+    console.print(f"{n_metric} metric rows, {n_comp} comparison rows ({len(conf)} confirmatory, {n_sig} "
+                  f"significant after Holm) written to {out}", highlight=False)
 
 
 def register(app: typer.Typer) -> None:

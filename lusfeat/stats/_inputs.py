@@ -23,6 +23,8 @@ logger = logging.getLogger(__name__)
 FeatureSource = str | os.PathLike | pd.DataFrame | Mapping[str, "str | os.PathLike | pd.DataFrame"]
 
 ID_COLUMNS = ("exam_id", "patient_id")
+#: The exam-level wide table of a feature folder (what the analysis reads).
+EXAM_TABLE = "exam_wide.parquet"
 
 
 @dataclass
@@ -74,11 +76,10 @@ def _read_path(path: Path) -> tuple[str, pd.DataFrame, str | None]:
         if read_features is not None:
             try:
                 return name, read_features(path, level="exam"), cohort_fp
-            except FileNotFoundError as exc:
-                missing = Path(exc.filename).name if exc.filename else "the exam-level table"
+            except FileNotFoundError:
                 raise InputError(
-                    f"{path / missing} is missing: the feature folder is incomplete; recompute it with "
-                    f"`lusfeat features COHORT --masks ... --out {path} --overwrite`"
+                    f"{path / EXAM_TABLE} is missing: the feature folder is incomplete; recompute it "
+                    f"with `lusfeat features COHORT --masks ... --out {path} --overwrite`"
                 ) from None
         candidate = path / "exam.parquet"
         if candidate.exists():

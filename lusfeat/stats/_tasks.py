@@ -162,8 +162,9 @@ def _check_events(task: str, y: np.ndarray, classes: Sequence[str], min_events: 
     low = [f"{c}: {n}" for c, n in zip(classes, counts, strict=True) if n < need]
     if low:
         raise TaskSkipped(
-            f"task {task!r}: too few events ({', '.join(low)}; need at least {need} per class) "
-            "for a stable model and cross-validation; add patients or lower min_events"
+            f"task {task!r}: too few events ({', '.join(low)}; need at least {need} per class, "
+            f"the larger of --min-events {min_events} and --folds {folds}); add patients, or lower "
+            "--min-events or --folds"
         )
 
 
@@ -239,7 +240,8 @@ def build_task(
         if sel["patient_id"].nunique() < need:
             raise TaskSkipped(
                 f"task 'sf': only {sel['patient_id'].nunique()} patient(s) with usable S/F and "
-                f"features (need at least {need}); add patients or lower min_events"
+                f"features (need at least {need}, the larger of --min-events {min_events} and --folds "
+                f"{folds}); add patients, or lower --min-events or --folds"
             )
     elif task == "sf-change":
         usable = (ok_sf & has_feat).to_numpy()
@@ -285,7 +287,8 @@ def build_task(
         first_keep = np.asarray(first, dtype=int)[keep] if len(first) else np.array([], dtype=int)
         covs = cov.loc[first_keep].reset_index(drop=True) if len(cov.columns) else pd.DataFrame(index=rows.index)
         if len(rows) == 0:
-            raise TaskSkipped("task 'sf-change': no pairs of consecutive usable exams")
+            raise TaskSkipped("task 'sf-change': no pairs of consecutive usable exams (it needs patients "
+                              "with at least two exams with S/F and features)")
         _check_events(task, y, classes, min_events, folds)
     else:  # readmission
         first_idx, dis_idx, y_list = [], [], []

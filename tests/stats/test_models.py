@@ -125,7 +125,7 @@ def test_youden_threshold_by_brute_force():
         s = np.round(y * 0.8 + rng.normal(size=40), 1)
         t = youden_threshold(y, s)
 
-        def j(cut):
+        def j(cut, s=s, y=y):
             return np.mean(s[y == 1] >= cut) - np.mean(s[y == 0] >= cut)
 
         best = max(j(c) for c in np.unique(s))
