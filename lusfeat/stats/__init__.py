@@ -22,12 +22,17 @@ from ._delong import (
 from ._metrics import evaluate, metric_names
 from ._models import MODELS, FittedModel, fit_model, youden_threshold
 from ._plan import PRIMARY_METRICS, ComparisonPlan, make_plan
+from ._power import PowerPool, PowerResult, power, simulate_pool
 from ._result import RESULT_COLUMNS, AnalysisResult
 from ._summary import ModelSummary
 from ._tasks import CHANGE_MARGIN, TASKS, TaskData, TaskSkipped, build_task
 
 __all__ = [
     "analyze",
+    "power",
+    "simulate_pool",
+    "PowerPool",
+    "PowerResult",
     "AnalysisResult",
     "RESULT_COLUMNS",
     "TASKS",

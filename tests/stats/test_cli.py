@@ -89,3 +89,21 @@ def test_analyze_min_events_on_four_patients_is_a_clear_error(tmp_path):
     assert r.returncode == 1
     _no_traceback(r)
     assert "--folds" in r.stderr and "--min-events" in r.stderr
+
+
+def test_power_help_and_a_tiny_run(tmp_path):
+    r = _lusfeat("power", "--help")
+    assert r.returncode == 0 and "--sizes" in r.stdout and "Examples" in r.stdout
+    out = tmp_path / "pw"
+    r = _lusfeat("power", "--out", str(out), "--sizes", "8,12", "--replicates", "2", "--pool", "14",
+                 "--frame-size", "32", "--jobs", "1", "--bootstrap", "50", "--folds", "3",
+                 "--min-events", "2", "--no-progress")
+    assert r.returncode == 0, r.stderr
+    _no_traceback(r)
+    assert "Power by simulation: truth vs labels:10" in r.stdout and "n =   12" in r.stdout
+    assert {p.name for p in out.iterdir()} >= {"power.csv", "power.png", "power.json"}
+    assert not [p for p in tmp_path.iterdir() if p.name.startswith(".")]
+    r = _lusfeat("power", "--out", str(tmp_path / "bad"), "--sizes", "forty")
+    assert r.returncode == 1
+    _no_traceback(r)
+    assert "--sizes must be comma-separated" in r.stderr
