@@ -1,12 +1,19 @@
 """Benchmark of ``lusfeat.stats.analyze``.
 
-Full setting of the speed target: all three tasks, both model families, 5x2
+Full setting of the speed target: all three tasks, two model families (XGBoost with
+its inner patient-grouped tuning, and the statsmodels linear family), 5x2
 patient-grouped CV and 2,000 patient bootstrap resamples on a 200-patient
 synthetic study (clinical model of the simulator, exam features linear in the
 latent severity plus noise, and noise columns: 97 features per table,
-as many as the exam-level table of ``lusfeat features``). Also the sweep's small
-setting: three pipelines, 3x1 CV, 500 resamples. Threads are pinned to one
-per library (``OMP_NUM_THREADS=1``, XGBoost ``n_jobs=1``).
+as many as the exam-level table of ``lusfeat features``); then the same with the
+third (ridge-penalised) family. Also the sweep's small setting: three pipelines,
+3x1 CV, 500 resamples. Threads are pinned to one per library
+(``OMP_NUM_THREADS=1``, XGBoost ``n_jobs=1``).
+
+After the timings it prints, for the binary tasks of the full run with every model
+family, the balanced accuracy (fold Youden thresholds) and the calibration slope
+with their 95% BCa CIs: the collapse check (balanced accuracy CI above 0.5,
+calibration slope within 0.5-2).
 
 Run::
 
@@ -31,14 +38,35 @@ import json  # noqa: E402
 import time  # noqa: E402
 
 
-def _run(name, features, clinical, compare, **kw):
+def _run(name, features, clinical, compare, keep=None, **kw):
     from lusfeat.stats import analyze
 
     t0 = time.perf_counter()
     res = analyze(features, clinical, compare=compare, progress=False, **kw)
     dt = time.perf_counter() - t0
+    if keep is not None:
+        keep.append(res)
     return {"case": name, "seconds": round(dt, 2), "rows": len(res.results),
-            "skipped": sorted(res.skipped), **{k: v for k, v in kw.items()}}
+            "skipped": sorted(res.skipped), **{k: (list(v) if isinstance(v, tuple) else v)
+                                                for k, v in kw.items()}}
+
+
+def _collapse_table(res) -> list[dict]:
+    """Balanced accuracy and calibration slope (BCa CIs) of every binary task and model."""
+    r = res.results
+    m = r[(r["kind"] == "metric") & (r["ci_method"] == "bca")
+          & r["metric"].isin(["balanced_accuracy", "calibration_slope", "auc"])]
+    out = []
+    for (task, model, pipe), g in m.groupby(["task", "model", "pipeline"], sort=False):
+        row = {"task": task, "model": model, "pipeline": pipe}
+        for rr in g.itertuples():
+            row[rr.metric] = [round(float(rr.estimate), 3), round(float(rr.ci_low), 3), round(float(rr.ci_high), 3)]
+        if "balanced_accuracy" in row:
+            ba, cs = row["balanced_accuracy"], row["calibration_slope"]
+            row["balanced_accuracy_ci_above_0.5"] = ba[1] > 0.5
+            row["calibration_slope_in_0.5_2"] = 0.5 <= cs[0] <= 2
+            out.append(row)
+    return out
 
 
 def main() -> None:
@@ -75,24 +103,36 @@ def main() -> None:
             slope_mean=0.0, slope_sd=0.4, n_noise_features=63,
         )
     rows = []
+    kept: list = []
     if not args.quick:
         rows.append(_run("full: 1 pipeline, 3 tasks, 2 models, 5x2 CV, B=2000",
                          {"truth": feats["truth"]}, clinical, (), folds=5, repeats=2,
-                         bootstrap=2000, seed=args.seed, n_jobs=1))
-        rows.append(_run("full + 2 comparisons",
+                         bootstrap=2000, seed=args.seed, n_jobs=1, models=("xgboost", "linear")))
+        rows.append(_run("full, 3 model families (+ penalized)",
+                         {"truth": feats["truth"]}, clinical, (), keep=kept, folds=5, repeats=2,
+                         bootstrap=2000, seed=args.seed, n_jobs=1, models=("xgboost", "linear", "penalized")))
+        rows.append(_run("full + 2 comparisons, 2 models",
                          {"truth": feats["truth"]}, clinical,
                          {"t60": feats["t60"], "t50": feats["t50"]}, folds=5, repeats=2,
-                         bootstrap=2000, seed=args.seed, n_jobs=1))
-    rows.append(_run("sweep: 3 pipelines, 3x1 CV, B=500",
+                         bootstrap=2000, seed=args.seed, n_jobs=1, models=("xgboost", "linear")))
+    rows.append(_run("sweep: 3 pipelines, 3x1 CV, B=500, 2 models",
                      {"truth": feats["truth"]}, clinical,
                      {"t60": feats["t60"], "t50": feats["t50"]}, folds=3, repeats=1,
-                     bootstrap=500, seed=args.seed, n_jobs=1))
+                     bootstrap=500, seed=args.seed, n_jobs=1, models=("xgboost", "linear")))
     print(f"{'case':<55} {'seconds':>8}")
     for r in rows:
         print(f"{r['case']:<55} {r['seconds']:>8.2f}")
     source = "simulated cohort + lusfeat.features" if args.simulate else "synthetic tables"
+    collapse = _collapse_table(kept[0]) if kept else []
+    if collapse:
+        print(f"\nbinary tasks, truth features ({source}): estimate [95% BCa CI]")
+        print(f"{'task':<12} {'model':<10} {'balanced accuracy':<26} {'calibration slope':<26} auc")
+        for c in collapse:
+            ba, cs, au = c["balanced_accuracy"], c["calibration_slope"], c["auc"]
+            print(f"{c['task']:<12} {c['model']:<10} {ba[0]:.3f} [{ba[1]:.3f}, {ba[2]:.3f}]{'':<6} "
+                  f"{cs[0]:.3f} [{cs[1]:.3f}, {cs[2]:.3f}]{'':<6} {au[0]:.3f}")
     print(json.dumps({"patients": args.patients, "source": source, "cpu_count": os.cpu_count(),
-                      "results": rows}, indent=2))
+                      "load_average": os.getloadavg(), "results": rows, "binary_models": collapse}, indent=2))
 
 
 if __name__ == "__main__":

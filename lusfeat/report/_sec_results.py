@@ -177,19 +177,26 @@ def _comparison_table(g: pd.DataFrame, study: StudyInputs, caption: str) -> Tabl
     for r in g.itertuples():
         holm = _num(r.p_holm)
         sig = holm is not None and holm < ALPHA
-        rows.append([Cell(str(r.pipeline)), Cell(str(r.metric)), Cell(fmt(r.estimate), sort=_num(r.estimate)),
+        family = str(getattr(r, "family", "") or "")  # analyses before the comparison plan lack it
+        rows.append([Cell(str(r.pipeline)), Cell(str(r.metric)), Cell(family if family != "nan" else ""),
+                     Cell(fmt(r.estimate), sort=_num(r.estimate)),
                      ci_cell(r.difference, r.ci_low, r.ci_high), Cell(str(r.ci_method)),
                      Cell(fmt_p(r.p), sort=_num(r.p)), Cell(fmt_p(r.p_holm), sort=_num(r.p_holm), strong=sig),
                      Cell(fmt_p(r.p_bh), sort=_num(r.p_bh))])
-    return Table(["pipeline", "metric", "estimate", "difference [95 % CI]", "CI method", "p", "p Holm", "p BH"],
-                 rows, caption=caption)
+    return Table(["pipeline", "metric", "family", "estimate", "difference [95 % CI]", "CI method", "p",
+                  "p Holm", "p BH"], rows, caption=caption)
 
 
 def _key_comparison_table(g: pd.DataFrame, study: StudyInputs, metrics: list[str], caption: str) -> Table:
     """Pipelines as rows; per key metric the difference [CI] and the Holm p (raw and BH p below)."""
     pipes = study.order(g["pipeline"].unique())
-    # DeLong rows duplicate the bootstrap AUC comparison; the key table shows the bootstrap ones.
-    g = g.assign(_d=(g["ci_method"] == "delong").astype(int)).sort_values("_d", kind="stable")
+    # One row per (pipeline, metric): the confirmatory test where the analysis has a plan (DeLong
+    # for a primary AUC), else the bootstrap comparison; secondary metrics are exploratory.
+    if "family" in g.columns:
+        g = g.assign(_d=(g["family"] != "confirmatory").astype(int)).sort_values("_d", kind="stable")
+    else:
+        g = g.assign(_d=g["ci_method"].astype(str).str.contains("delong").astype(int)).sort_values(
+            "_d", kind="stable")
     cell = {(r.pipeline, r.metric): r for r in g.drop_duplicates(["pipeline", "metric"]).itertuples()}
     header = ["pipeline"]
     for mt in metrics:
@@ -203,8 +210,9 @@ def _key_comparison_table(g: pd.DataFrame, study: StudyInputs, metrics: list[str
                 row += [Cell("n/a"), Cell("n/a")]
                 continue
             holm = _num(r.p_holm)
+            tag = "exploratory: " if getattr(r, "family", None) == "exploratory" else ""
             row += [ci_cell(r.difference, r.ci_low, r.ci_high),
-                    Cell(fmt_p(r.p_holm), sub=f"p {fmt_p(r.p)}, BH {fmt_p(r.p_bh)}", sort=holm,
+                    Cell(fmt_p(r.p_holm), sub=f"{tag}p {fmt_p(r.p)}, BH {fmt_p(r.p_bh)}", sort=holm,
                          strong=holm is not None and holm < ALPHA)]
         rows.append(row)
     methods = ", ".join(sorted(g["ci_method"].astype(str).unique()))
@@ -246,9 +254,11 @@ def downstream_section(study: StudyInputs) -> Section:
         sec.blocks.append(Note("No paired comparisons (only one pipeline was analysed)."))
         return sec
     sec.blocks.append(Para(
-        "Difference = pipeline - reference on the same bootstrap resamples (or DeLong for AUC); p-values "
-        f"adjusted across all comparisons of an analysis by Holm and by Benjamini-Hochberg (BH); Holm p < "
-        f"{ALPHA} in bold. Key metrics are shown first, every metric and CI method in the collapsed tables."))
+        "Difference = pipeline - reference on the same bootstrap resamples (or DeLong for AUC). "
+        "Confirmatory family (planned before fitting): each pipeline vs the reference on the task's primary "
+        f"metric, Holm-adjusted, Holm p < {ALPHA} in bold; every other comparison (secondary metrics) is "
+        "exploratory, Benjamini-Hochberg (BH) adjusted within that family. Key metrics are shown first, "
+        "every metric and CI method in the collapsed tables."))
     has_analysis = "analysis" in comp.columns
     groups = comp.groupby("analysis", sort=False) if has_analysis else [("all", comp)]
     for analysis, ga in groups:
