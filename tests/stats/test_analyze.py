@@ -225,3 +225,38 @@ def test_cli_end_to_end(tmp_path, study):
     res = CliRunner().invoke(app, ["analyze", str(a), "--cohort", str(cohort), "--out",
                                    str(tmp_path / "o2"), "--task", "nope"])
     assert res.exit_code != 0 and isinstance(res.exception, InputError)
+
+
+def test_change_pairs_use_clustered_delong(change_study):
+    """sf-change rows are pairs of exams; a patient with 3 exams gives 2 correlated rows."""
+    clin, feats, _ = change_study
+    res = analyze({"truth": feats["truth"]}, clin, compare={"noisy": feats["noisy"]}, tasks="sf-change",
+                  models="linear", **FAST)
+    conf = res.results.query("kind == 'comparison' and family == 'confirmatory'")
+    assert list(conf["ci_method"]) == ["clustered-delong"] and list(conf["metric"]) == ["auc"]
+    boot = res.results.query("kind == 'comparison' and metric == 'auc' and ci_method != 'clustered-delong'")
+    assert list(boot["family"]) == ["exploratory"]
+
+
+def test_unbuildable_stratified_folds_skip_or_fall_back(caplog):
+    """A class with rows of fewer patients than folds: the task is skipped with the counts and
+    the fixes, or runs on unstratified grouped folds with a warning when asked to."""
+    from lusfeat.stats._analyze import _check_folds, _cross_validate, _Progress
+    from lusfeat.stats._tasks import TaskData, TaskSkipped
+
+    rng = np.random.default_rng(0)
+    g = np.repeat(np.arange(12), 3).astype(object)
+    y = np.repeat((np.arange(12) < 3).astype(float), 3)  # class 1: 3 patients, 9 rows
+    feats = pd.DataFrame({"a": y + rng.normal(size=y.size), "b": rng.normal(size=y.size)})
+    rows = pd.DataFrame({"row_id": np.arange(y.size), "patient_id": g, "exam_id": np.arange(y.size)})
+    data = TaskData("sf-change", "binary", y, g, rows, {"p": feats}, classes=("improved", "worsened"))
+    with pytest.raises(TaskSkipped) as err:
+        _check_folds(data, 5, fallback=False)
+    msg = str(err.value)
+    assert "worsened: 3" in msg and "--folds" in msg and "--unstratified-fallback" in msg
+    _check_folds(data, 5, fallback=True)
+    with caplog.at_level("WARNING", logger="lusfeat.stats._cv"):
+        preds, fold_of, _ = _cross_validate(data, "penalized", ["p"], folds=5, repeats=1, seed=0, n_jobs=1,
+                                            fit_kw={"sf_model": "ols"}, progress=_Progress(False, 0, 0),
+                                            fallback=True)
+    assert "unstratified" in caplog.text and np.isfinite(preds["p"]).all() and (fold_of >= 0).all()
