@@ -62,7 +62,7 @@ from dataclasses import dataclass, replace
 
 import numpy as np
 
-from ._sim_render import _bline_region, _cons_region, class_regions, lung_surface
+from ._sim_regions import _bline_region, _cons_region, class_regions, lung_surface
 from ._sim_scene import BLine, Consolidation, Effusion, Scene, _smooth_noise
 
 __all__ = ["Annotator", "make_annotators", "annotate_clip"]
@@ -230,27 +230,11 @@ def _low(conf: int, rng: np.random.Generator) -> int:
 
 
 def _paint_blines(plane, blines, zl, halo, rng) -> None:
-    """Paint B-lines (core at their confidence, halo grown by ``halo`` px at the
-    lower one) in one pass: the same regions as ``_bline_region`` per B-line."""
-    h, n = plane.shape
-    j = np.arange(n, dtype=np.float64)
-    core = np.zeros(n, np.uint8)
-    outer = np.zeros(n, np.uint8)
+    """Paint B-lines: each core at its confidence and its halo (grown by ``halo``
+    px) at the lower one (:func:`_low`), drawn in the order given."""
     for b, conf in blines:
-        low = _low(conf, rng)
-        d = np.abs(j - b.center)
-        np.maximum(outer, np.where(d <= b.width / 2 + halo, np.uint8(low), np.uint8(0)), out=outer)
-        np.maximum(core, np.where(d <= b.width / 2, np.uint8(conf), np.uint8(0)), out=core)
-    cols = np.flatnonzero(outer | core)
-    if cols.size == 0:
-        return
-    top = zl[cols] - halo
-    r0 = int(np.clip(np.ceil(top.min()), 0, h))
-    i = np.arange(r0, h)[:, None]
-    sub = np.maximum(
-        (i >= zl[cols][None, :]) * core[cols][None, :], (i >= top[None, :]) * outer[cols][None, :]
-    )
-    plane[r0:, cols] = np.maximum(plane[r0:, cols], sub)
+        _bline_region(plane, b, zl, halo, _low(conf, rng))
+        _bline_region(plane, b, zl, 0.0, conf)
 
 
 def _paint_obj(plane, kind, obj, zl, halo, conf, rng) -> None:

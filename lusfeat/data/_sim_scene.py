@@ -1,26 +1,45 @@
-"""Scene model of the simulator: which findings a lung zone shows, and their shapes.
+"""Scene model of the simulator: the anatomy and findings of one clip, and their shapes.
 
 All geometry is in *beam space*: rows are depth samples ``i = 0..H-1`` (top
 = skin), columns are scan lines ``j = 0..W-1``. Convex frames are scan
-converted to a fan afterwards (:mod:`lusfeat.data._sim_render`). Objects that
+converted to a fan afterwards (:mod:`lusfeat.data._sim_scanner`). Objects that
 belong to the lung (A-lines, B-lines, consolidations) live on a grid widened
 by ``margin`` columns on each side so that lung sliding can shift them.
+Sizes below are quoted for 256 px frames and scale with the frame size.
 
-Zone severity ``z`` (0 normal .. 5 diffusely consolidated) drives the draw:
+Chest wall (Lichtenstein 2014, *Lung ultrasound in the critically ill*, ch. 2-4;
+Volpicelli et al. 2012, *Intensive Care Med* 38:577):
 
-* B-lines: ``Poisson(1.7 * max(0, z - 0.7))`` of them (at most 14), widths
-  3-9 px (wider, i.e. coalescent, as ``z`` grows), brightness 0.45-1.0.
-* A-lines: reverberations at multiples of the skin-pleura distance with
-  amplitude ``0.75 * 0.62**(k-1)``, erased where B-lines or consolidations
-  occupy the column; only visible ones (amplitude >= 0.12) are findings.
+* skin (a thin bright entry echo), subcutaneous fat (hypoechoic, with a few
+  oblique septa) and one or two muscle layers (striated: short bright streaks
+  along the fibres, with bright fascia lines between the layers) whose thicknesses are drawn per clip as random shares
+  of the skin-pleura distance;
+* the pleural line at 10-32 % of the image depth (convex) or 18-45 %
+  (linear), 1-3 px thick, with a brightness (0.55-1.3) and sharpness drawn per
+  clip and an irregularity that grows with severity;
+* ribs: convex views show 0-2 rib echoes (a bright curved surface slightly
+  above the pleura) casting acoustic shadows; linear views 0-1.
+
+Zone severity ``z`` (0 normal .. 5 diffusely consolidated) drives the findings:
+
+* A-lines: reverberations at ``k`` times the skin-pleura distance
+  (``k = 2, 3, ...``), amplitude ``a0 r**(k-2)`` with ``a0 ~ U(0.25, 0.7)``
+  and a fast, uneven decay ``r ~ U(0.3, 0.65)``; each line is modulated along
+  its length and erased where B-lines, consolidations or effusions occupy the
+  column. Only A-lines of amplitude >= 0.12 are findings.
+* B-lines: ``Poisson(1.6 * max(0, z - 0.7))`` of them (at most 12). Each starts
+  at the lung surface; it is *laser-like* (constant width 2-5 px, reaching the
+  bottom) or *comet-like* (widening by 0.03-0.15 px per px of depth and fading
+  over 35-100 % of the remaining depth); brightness 0.45-1.0. From ``z > 3``,
+  with probability ``sigmoid(2 (z - 3.8))``, B-lines coalesce into *white
+  lung*: one wide band (30-75 % of the width) that is drawn as a B-line region.
 * Consolidation: with probability ``sigmoid(1.8 (z - 3.0))``, a subpleural
-  hypoechoic region 12-45% of the width wide and 8-30% of the depth deep, with
-  an irregular ("shred") deep border and air bronchograms; the pleural line
-  above it is broken.
+  tissue-like (hepatised) region 12-45 % of the width wide and 8-30 % of the
+  depth deep, with an irregular bright deep border (shred sign) and air
+  bronchograms; the pleural line above it is broken.
 * Effusion (dependent zones only): with probability ``sigmoid(1.5 (z - 3.4))``,
-  an anechoic lens between the parietal pleura and the lung surface.
-* Pleural line: depth 14-30% of the image (probe dependent), thickness 2-4 px,
-  irregularity growing with ``z``; ribs with acoustic shadows at the sides.
+  an anechoic lens between the parietal pleura and the lung surface, whose
+  deep edge (the visceral pleura) is visible.
 """
 
 from __future__ import annotations
@@ -29,7 +48,7 @@ from dataclasses import dataclass, field, replace
 
 import numpy as np
 
-__all__ = ["Scene", "BLine", "Consolidation", "Effusion", "sample_scene"]
+__all__ = ["Scene", "BLine", "Consolidation", "Effusion", "Layers", "sample_scene"]
 
 
 def _smooth_noise(rng: np.random.Generator, n: int, scale: float, k: int = 4) -> np.ndarray:
@@ -44,22 +63,41 @@ def _smooth_noise(rng: np.random.Generator, n: int, scale: float, k: int = 4) ->
 
 @dataclass(frozen=True)
 class BLine:
-    """A B-line: a bright vertical band from the lung surface to the bottom.
+    """A B-line: a vertical artifact from the lung surface down.
 
-    Attributes: ``center`` (column, widened grid), ``width`` (px), ``brightness``
-    (relative echogenicity).
+    Attributes
+    ----------
+    center : float
+        Column on the widened lung grid.
+    width : float
+        Width at the lung surface, px.
+    brightness : float
+        Relative echogenicity (0-1).
+    scale : float
+        Frame size / 256: visibility judges sizes as at 256 px.
+    widen : float
+        Width growth per px of depth (0: laser-like).
+    length : float
+        Depth reached below the lung surface, px (``inf``: the image bottom).
     """
 
     center: float
     width: float
     brightness: float
-    scale: float = 1.0  # frame size / 256: visibility judges sizes as at 256 px
+    scale: float = 1.0
+    widen: float = 0.0
+    length: float = float("inf")
 
     @property
     def visibility(self) -> float:
-        """How easy it is to see, 0-1 (bright and wide is easy)."""
+        """How easy it is to see, 0-1 (bright, wide and long is easy)."""
         w256 = self.width / max(self.scale, 0.5)
-        return float(np.clip((self.brightness - 0.35) / 0.6, 0, 1) * np.clip(w256 / 5.0, 0.5, 1.0))
+        long = 1.0 if not np.isfinite(self.length) else float(np.clip(self.length / (60 * max(self.scale, 0.5)), 0.5, 1))
+        return float(np.clip((self.brightness - 0.35) / 0.6, 0, 1) * np.clip(w256 / 4.0, 0.5, 1.0) * long)
+
+    def half_width(self, below: np.ndarray) -> np.ndarray:
+        """Half width (px) at ``below`` px under the lung surface."""
+        return self.width / 2 + self.widen * np.clip(below, 0, None) / 2
 
 
 @dataclass(frozen=True)
@@ -94,6 +132,35 @@ class Effusion:
         return float(np.clip(self.thickness / (12.0 * self.scale), 0.3, 1.0))
 
 
+@dataclass(frozen=True)
+class Layers:
+    """Chest-wall layers as fractions of the skin-pleura distance.
+
+    Attributes
+    ----------
+    fat : float
+        Deep edge of the subcutaneous fat.
+    fascia : tuple of float
+        Fascia lines (bright interfaces) between the fat and the pleura.
+    fascia_amp : tuple of float
+        Their brightness.
+    septa : tuple of (float, float)
+        Fat septa: depth fraction and slope (rows per column).
+    striation : float
+        Strength of the muscle striation texture (0-1).
+    fat_level, muscle_level : float
+        Mean echogenicity of fat and muscle.
+    """
+
+    fat: float
+    fascia: tuple[float, ...]
+    fascia_amp: tuple[float, ...]
+    septa: tuple[tuple[float, float], ...]
+    striation: float
+    fat_level: float
+    muscle_level: float
+
+
 @dataclass
 class Scene:
     """Everything the renderer needs for one clip, in beam-space pixels."""
@@ -110,16 +177,31 @@ class Scene:
     consolidations: list[Consolidation] = field(default_factory=list)
     effusion: Effusion | None = None
     severity: float = 0.0
+    layers: Layers | None = None
+    pleura_brightness: float = 1.0
+    a_line_decay: float = 0.62
+    a_line_gains: tuple[float, ...] = (1.0,) * 8  # uneven per-reverberation factors
 
     @property
     def wide(self) -> int:
         return self.width + 2 * self.margin
 
+    def a_line_amplitudes(self) -> list[float]:
+        """Amplitude of the reverberations ``k = 2, 3, ...`` (until they vanish)."""
+        out = []
+        for n in range(8):
+            amp = self.a_line_amplitude * self.a_line_decay**n * self.a_line_gains[n % len(self.a_line_gains)]
+            if amp < 0.03:
+                break
+            out.append(float(amp))
+        return out
+
     def perturbed(self, rng: np.random.Generator, jitter: float) -> Scene:
         """A copy with boundaries jittered by about ``jitter`` px (an annotator's view)."""
         s = replace(self)
         s.blines = [
-            replace(b, center=b.center + rng.normal(0, jitter), width=max(1.5, b.width * (1 + rng.normal(0, 0.15))))
+            replace(b, center=b.center + rng.normal(0, jitter), width=max(1.5, b.width * (1 + rng.normal(0, 0.15))),
+                    length=b.length * float(np.clip(1 + rng.normal(0, 0.15), 0.5, 1.5)))
             for b in self.blines
         ]
         s.consolidations = [
@@ -148,6 +230,19 @@ def _sigmoid(x: float) -> float:
     return float(1.0 / (1.0 + np.exp(-x)))
 
 
+def _layers(rng: np.random.Generator) -> Layers:
+    fat = float(rng.uniform(0.15, 0.45))
+    n_fascia = int(rng.integers(1, 4))
+    fascia = tuple(sorted(float(f) for f in rng.uniform(fat, 0.92, n_fascia)))
+    fascia = (fat,) + fascia
+    amps = tuple(float(a) for a in rng.uniform(0.4, 2.0, len(fascia)))
+    septa = tuple((float(rng.uniform(0.1, 0.9) * fat), float(rng.normal(0, 0.06))) for _ in range(int(rng.integers(0, 4))))
+    return Layers(
+        fat=fat, fascia=fascia, fascia_amp=amps, septa=septa, striation=float(rng.uniform(0.2, 0.9)),
+        fat_level=float(rng.uniform(0.08, 0.2)), muscle_level=float(rng.uniform(0.16, 0.32)),
+    )
+
+
 def sample_scene(
     rng: np.random.Generator,
     severity: float,
@@ -157,7 +252,7 @@ def sample_scene(
     dependent: bool,
     margin: int = 8,
 ) -> Scene:
-    """Draw the findings of one clip from its zone severity.
+    """Draw the anatomy and findings of one clip from its zone severity.
 
     Parameters
     ----------
@@ -175,22 +270,20 @@ def sample_scene(
     z = float(np.clip(severity, 0.0, 5.5))
     wide = width + 2 * margin
     scale = height / 256.0
-    if probe == "linear":
-        depth0 = rng.uniform(0.22, 0.32) * height
-    else:
-        depth0 = rng.uniform(0.13, 0.22) * height
+    depth0 = (rng.uniform(0.18, 0.45) if probe == "linear" else rng.uniform(0.10, 0.32)) * height
     jj = np.arange(wide) - wide / 2
-    tilt = rng.normal(0, 0.02)
-    irregular = 0.4 + 0.5 * z
+    tilt = rng.normal(0, 0.03)
+    irregular = 0.3 + 0.5 * z
     pleura = depth0 + tilt * jj + irregular * scale * _smooth_noise(rng, wide, 3.0 + z)
-    thickness = float(rng.uniform(2.0, 3.2) * max(scale, 0.6) + 0.25 * z * scale)
+    pleura = np.clip(pleura, 0.06 * height, 0.6 * height)
+    thickness = float(rng.uniform(2.0, 4.5) * max(scale, 0.5) + 0.25 * z * scale)
 
-    # ribs: one at each side (convex) or one at a random side (linear), shadows only
     ribs: list[tuple[float, float]] = []
-    n_ribs = 2 if probe == "convex" else int(rng.integers(0, 2))
-    for side in rng.permutation([0, 1])[:n_ribs]:
-        hw = rng.uniform(0.07, 0.12) * width
-        c = hw * rng.uniform(-0.3, 0.6) if side == 0 else width - hw * rng.uniform(-0.3, 0.6)
+    n_ribs = int(rng.choice([0, 1, 2, 2, 2])) if probe == "convex" else int(rng.integers(0, 2))
+    sides = rng.permutation([0, 1])[:n_ribs] if n_ribs < 2 else np.array([0, 1])
+    for side in sides:
+        hw = rng.uniform(0.08, 0.22) * width
+        c = hw * rng.uniform(-0.4, 0.7) if side == 0 else width - hw * rng.uniform(-0.4, 0.7)
         ribs.append((float(c), float(hw)))
 
     visible = np.ones(wide, dtype=bool)
@@ -198,41 +291,43 @@ def sample_scene(
     for c, hw in ribs:
         visible &= np.abs(jt - c) > hw
 
-    # lung findings
-    n_b = int(min(14, rng.poisson(1.7 * max(0.0, z - 0.7))))
+    below_max = height - float(pleura.mean())
+    n_b = int(min(12, rng.poisson(1.6 * max(0.0, z - 0.7))))
     blines = []
     for _ in range(n_b):
-        w = rng.uniform(3.0, 5.0 + 0.8 * z) * max(scale, 0.5)
+        comet = rng.random() < 0.5
+        w = rng.uniform(5.0, 12.0 + 1.5 * z) * max(scale, 0.5)
         blines.append(
             BLine(
-                center=float(rng.uniform(margin + 0.12 * width, margin + 0.88 * width)),
+                center=float(rng.uniform(margin + 0.1 * width, margin + 0.9 * width)),
                 width=float(w),
-                brightness=float(np.clip(rng.uniform(0.45, 1.0) + 0.04 * z, 0.4, 1.0)),
+                brightness=float(np.clip(rng.uniform(0.45, 1.0) + 0.03 * z, 0.4, 1.0)),
                 scale=scale,
+                widen=float(rng.uniform(0.03, 0.2)) if comet else 0.0,
+                length=float(rng.uniform(0.35, 1.0) * below_max) if comet and rng.random() < 0.7 else float("inf"),
             )
         )
+    if z > 3.0 and rng.random() < _sigmoid(2.0 * (z - 3.8)):
+        hw = rng.uniform(0.15, 0.37) * width
+        blines.append(BLine(center=float(rng.uniform(margin + hw, margin + width - hw)), width=float(2 * hw),
+                            brightness=float(rng.uniform(0.6, 1.0)), scale=scale, widen=0.0))
     consolidations = []
     if rng.random() < _sigmoid(1.8 * (z - 3.0)):
         hw = rng.uniform(0.06, 0.1 + 0.025 * z) * width
         cons_depth = rng.uniform(0.08, 0.1 + 0.04 * z) * height
         c = rng.uniform(margin + 0.25 * width, margin + 0.75 * width)
-        n_air = int(rng.integers(1, 5))
+        n_air = int(rng.integers(1, 6))
         bronch = tuple(
-            (float(rng.uniform(-0.6, 0.6)), float(rng.uniform(0.2, 0.75)), float(rng.uniform(0.1, 0.3)))
+            (float(rng.uniform(-0.6, 0.6)), float(rng.uniform(0.2, 0.75)), float(rng.uniform(0.05, 0.3)))
             for _ in range(n_air)
         )
         consolidations.append(
             Consolidation(
-                center=float(c),
-                half_width=float(hw),
-                depth=float(cons_depth),
-                border=tuple(_smooth_noise(rng, 64, 4.0, 6).tolist()),
-                bronchograms=bronch,
-                scale=scale,
+                center=float(c), half_width=float(hw), depth=float(cons_depth),
+                border=tuple(_smooth_noise(rng, 64, 4.0, 6).tolist()), bronchograms=bronch, scale=scale,
             )
         )
-        # the pleural line is broken over the consolidation's middle
-        gap = 0.45 * hw
+        gap = 0.45 * hw  # the pleural line is broken over the consolidation's middle
         visible &= np.abs(np.arange(wide) - c) > gap
     effusion = None
     if dependent and rng.random() < _sigmoid(1.5 * (z - 3.4)):
@@ -242,18 +337,11 @@ def sample_scene(
             thickness=float(rng.uniform(0.04, 0.06 + 0.015 * z) * height),
             scale=scale,
         )
-    a_amp = 0.75 * np.exp(-0.35 * n_b) * (0.4 if effusion is not None else 1.0)
+    a_amp = rng.uniform(0.25, 0.7) * np.exp(-0.3 * n_b) * (0.4 if effusion is not None else 1.0)
     return Scene(
-        height=height,
-        width=width,
-        margin=margin,
-        pleura_depth=pleura,
-        pleura_thickness=thickness,
-        pleura_visible=visible,
-        ribs=ribs,
-        a_line_amplitude=float(a_amp),
-        blines=blines,
-        consolidations=consolidations,
-        effusion=effusion,
-        severity=z,
+        height=height, width=width, margin=margin, pleura_depth=pleura, pleura_thickness=thickness,
+        pleura_visible=visible, ribs=ribs, a_line_amplitude=float(a_amp), blines=blines,
+        consolidations=consolidations, effusion=effusion, severity=z, layers=_layers(rng),
+        pleura_brightness=float(rng.uniform(2.0, 5.0)), a_line_decay=float(rng.uniform(0.3, 0.65)),
+        a_line_gains=tuple(float(g) for g in rng.uniform(0.5, 1.3, 8)),
     )

@@ -35,7 +35,9 @@ from ._sim_clinical import (
     zone_names,
     zone_offset,
 )
-from ._sim_render import RenderParams, _shadow_columns, class_regions, make_geometry, render_clip
+from ._sim_regions import class_regions, shadow_columns
+from ._sim_render import RenderParams, render_clip
+from ._sim_scanner import make_geometry, make_scanner
 from ._sim_scene import sample_scene
 
 __all__ = ["SimulationConfig", "simulate_cohort", "simulate_clip"]
@@ -75,6 +77,8 @@ class SimulationConfig:
             raise InputError(f"--probe must be linear, convex or mixed, got {self.probe!r}")
         if not (1 <= self.annotators <= 16):
             raise InputError(f"--annotators must be between 1 and 16, got {self.annotators}")
+        if self.seed < 0:
+            raise InputError(f"--seed must be a non-negative integer, got {self.seed}")
 
 
 def simulate_clip(
@@ -95,21 +99,23 @@ def simulate_clip(
         ``confidence (F, A, C, H, W) uint8``, ``spacing`` (mm per pixel).
     """
     geom = make_geometry(rng, probe, size)
-    scene = sample_scene(rng, severity, size, size, probe, dependent, margin=max(4, size // 24))
-    images, offsets = render_clip(scene, frames, geom, rng, RenderParams())
+    native = size * geom.factor  # the scene, image and labels are formed at the native size
+    scanner = make_scanner(rng, probe, native)
+    scene = sample_scene(rng, severity, native, native, probe, dependent, margin=2 * max(2, native // 48))
+    images, offsets = render_clip(scene, frames, geom, scanner, rng, RenderParams())
     views = annotate_clip(scene, annotators, rng)
     truth_planes = class_regions(scene)
-    not_shadow = ~_shadow_columns(scene)
+    not_shadow = ~shadow_columns(scene)
     c_idx = {c: k for k, c in enumerate(CLASS_NAMES)}
     n_ann = len(annotators)
     truth = np.zeros((frames, len(CLASS_NAMES), size, size), dtype=bool)
     conf = np.zeros((frames, n_ann, len(CLASS_NAMES), size, size), dtype=np.uint8)
     for cls in _TISSUE:
-        truth[:, c_idx[cls]] = geom.apply(truth_planes[cls], size)
+        truth[:, c_idx[cls]] = geom.apply(truth_planes[cls], native)
         for a in range(n_ann):
             plane = views[a][cls]
             if plane.any():
-                conf[:, a, c_idx[cls]] = geom.apply(plane, size)
+                conf[:, a, c_idx[cls]] = geom.apply(plane, native)
     for cls in _LUNG:
         wide = truth_planes[cls]
         has_truth = wide.any()
@@ -117,16 +123,12 @@ def simulate_clip(
         for f in range(frames):
             o = int(offsets[f])
             if has_truth:
-                truth[f, c_idx[cls]] = geom.apply(wide[:, o : o + size] & not_shadow, size)
+                truth[f, c_idx[cls]] = geom.apply(wide[:, o : o + native] & not_shadow, native)
             for a in range(n_ann):
                 if ann_any[a]:
-                    sub = views[a][cls][:, o : o + size] * not_shadow
-                    conf[f, a, c_idx[cls]] = geom.apply(sub, size)
-    if probe == "convex":
-        spacing = geom.depth_mm / (0.95 * size)
-    else:
-        spacing = geom.depth_mm / size
-    return {"images": images, "truth": truth, "confidence": conf, "spacing": float(spacing)}
+                    sub = views[a][cls][:, o : o + native] * not_shadow
+                    conf[f, a, c_idx[cls]] = geom.apply(sub, native)
+    return {"images": images, "truth": truth, "confidence": conf, "spacing": float(geom.spacing_mm)}
 
 
 def simulate_cohort(

@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 
 from lusfeat.data._sim_annotators import _low, _paint_blines, annotate_clip, make_annotators
-from lusfeat.data._sim_render import _bline_region, lung_surface
+from lusfeat.data._sim_regions import _bline_region, lung_surface
 from lusfeat.data._sim_scene import BLine, sample_scene
 
 

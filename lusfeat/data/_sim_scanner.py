@@ -1,0 +1,398 @@
+"""The simulated scanner: probe geometry, point-spread function, gain, compression, display.
+
+Everything here is drawn once per clip (a clinician sets up the scanner, then
+records). Sizes are quoted for 256 px frames and scale with the frame size.
+
+Native resolution
+    Frames smaller than 256 px are formed at ``k`` times their size (``k =
+    ceil(256 / size)``) and area-averaged down, as a real scan exported at the
+    scanner's resolution is resized by ingest (which averages speckle);
+    truth and labels are looked up at the frame size directly.
+Probe and geometry
+    *Linear* probes (7-12 MHz, 30-60 mm deep) image a rectangle whose width is
+    60-110 % of its depth; *convex* probes (2-5 MHz, 80-180 mm) a fan with a
+    virtual apex above the skin (apex-to-skin radius 15-90 % of the depth,
+    half-opening 28-40 degrees). As on an exported scan that went through
+    :func:`lusfeat.data.ingest.ingest`, the scan region's bounding box is
+    centred in the square frame: it fits inside (zero padding) or, for wide
+    fans, is cut at the sides. Images are scan converted with bilinear
+    interpolation (masks: nearest neighbour, so that truth and labels stay
+    binary/percent); beams are apodised at the edges of the aperture.
+Point-spread function (Szabo 2014, ch. 7-8; Jensen 1991, *J Acoust Soc Am* 89:182)
+    Separable Gaussian, axial sigma 1.2-2.7 px and lateral sigma 1.1-2.5 px (at
+    256 px; wider than a bare transducer's, matching the speckle size measured on
+    exported clinical clips, which are filtered and video-compressed) at the focal depth (25-60 % of the image), widening away from it
+    (axial by up to 0.6 px, lateral by up to 1.5 px more at 0.6 image depths; on a fan the
+    beams also diverge with depth): the image
+    is a blend of a focal and a defocused version weighted by the distance to
+    the focus. The elevation (slice) thickness shows as partial-volume blur of
+    the echo maps themselves (see :mod:`lusfeat.data._sim_echo`).
+Gain, TGC and compression
+    Attenuation ``exp(-a depth / H)`` with ``a ~ U(1.0, 3.5)`` (round trip),
+    compensated by a time-gain curve that undoes 0-60 % of it plus a smooth
+    random +-4 dB (the user's TGC sliders); a noise floor (electronic noise,
+    amplitude 0.003-0.02 of soft tissue scale) that TGC amplifies at depth;
+    log compression over a dynamic range of 40-65 dB with the overall gain
+    placing soft tissue at 30-55 % of the compressed range (Kremkau 2015,
+    *Sonography Principles and Instruments*, ch. 5).
+Display and domain randomisation (Tobin et al. 2017, *IROS*: randomise what the
+model should not learn)
+    compounding (40-90 % of the intensity replaced by its local mean: spatial
+    compounding and speckle reduction make clinical speckle much weaker than
+    fully developed speckle), a grey map (power 1.2-2.5, which darkens and smooths the low end as
+    scanners' lung presets do), log-domain smoothing (20 % of clips: the log
+    image blended 30-80 % with its local mean over a box of 3-7 x 4-10 px), additive noise (30 %), vignetting (half the clips), burned-in
+    text (zone labels, depth, frequency, gain) outside the scan region (40 %)
+    or inside it (20 %), depth-scale ticks (30 %) and an ROI box outline (10 %).
+"""
+
+from __future__ import annotations
+
+import functools
+from dataclasses import dataclass
+
+import numpy as np
+from scipy.ndimage import gaussian_filter1d
+
+__all__ = ["Geometry", "Scanner", "make_geometry", "make_scanner", "psf_blur", "burn_in"]
+
+
+@dataclass
+class Geometry:
+    """Scan conversion of one clip from the beam grid ``(H, W)`` to the frame ``(S, S)``.
+
+    Attributes
+    ----------
+    probe : {"linear", "convex"}
+    nearest : (S*S,) int64 or None
+        Flat index into the native beam grid of each frame pixel (nearest
+        neighbour at the pixel centre); ``None`` when the frame is the beam grid.
+    valid : (S, S) bool or None
+        Frame pixels inside the scan region.
+    bilinear : tuple
+        ``(positions, index, w00, w01, w10, w11)``: flat frame positions inside
+        the region, the flat index of their upper-left neighbour on the image
+        beam grid ``(H, lines)`` and the four bilinear weights.
+    lines : int
+        Scan lines the image is formed on (``ceil(native / step)``).
+    step : int
+        Native frame columns per image scan line.
+    factor : int
+        Native size / frame size: images are formed at the native size and
+        area-averaged down (as exported scans are resized by ingest).
+    depth_mm : float
+        Imaging depth.
+    spacing_mm : float
+        Frame pixel spacing.
+    """
+
+    probe: str
+    nearest: np.ndarray | None
+    valid: np.ndarray | None
+    bilinear: tuple[np.ndarray, ...]
+    lines: int
+    step: int
+    factor: int
+    depth_mm: float
+    spacing_mm: float
+
+    def apply(self, plane: np.ndarray, width: int, offset: int = 0) -> np.ndarray:
+        """Map a beam-space mask ``(H, Wp)`` (bool or uint8) to the frame, nearest neighbour.
+
+        ``offset`` selects columns ``offset : offset + width`` of a widened plane.
+        """
+        if self.nearest is None:
+            return plane[:, offset : offset + width]
+        if plane.shape[1] != width or offset:
+            plane = np.ascontiguousarray(plane[:, offset : offset + width])
+        out = plane.reshape(-1)[self.nearest].reshape(self.valid.shape)
+        if out.dtype == bool:
+            out &= self.valid
+        else:
+            out *= self.valid
+        return out
+
+    def apply_image(self, plane: np.ndarray) -> np.ndarray:
+        """Map a native beam-space image ``(N, lines) float32`` to the native frame
+        ``(N, N)``, bilinear, 0 outside the scan region."""
+        pos, idx, w00, w01, w10, w11 = self.bilinear
+        w = plane.shape[1]
+        p = plane.reshape(-1)
+        val = p[idx] * w00
+        val += p[idx + 1] * w01
+        val += p[idx + w] * w10
+        val += p[idx + w + 1] * w11
+        n = plane.shape[0]
+        if pos is None:  # the whole frame
+            return val.reshape(n, -1)
+        out = np.zeros(n * n, np.float32)
+        out[pos] = val
+        return out.reshape(n, n)
+
+
+_R0 = (0.15, 0.3, 0.5, 0.7, 0.9)
+_HALF = (28.0, 32.0, 36.0, 40.0)
+_FILL = (1.0, 0.6, 0.45)
+_ASPECT = (0.6, 0.75, 0.9, 1.0, 1.1)
+#: Frames are formed at no less than this many pixels and then resized down.
+NATIVE_MIN = 256
+
+
+def native_factor(size: int) -> int:
+    """Integer factor from the frame size up to the native (scanner) resolution."""
+    return max(1, -(-NATIVE_MIN // int(size)))
+
+
+def line_step(native: int) -> int:
+    """Frame columns per image scan line at the native resolution: 2 from 128 px on, else 1."""
+    return 2 if native >= 128 else 1
+
+
+def make_geometry(rng: np.random.Generator, probe: str, size: int) -> Geometry:
+    """Draw a probe geometry (from a fixed menu, so the lookups are cached).
+
+    The scene and the image are formed at the native size ``size * k``
+    (:func:`native_factor`); images are resized to ``size`` afterwards and masks
+    are looked up at ``size`` directly.
+    """
+    k = native_factor(size)
+    if probe == "linear":
+        depth = float(rng.choice([30.0, 40.0, 50.0, 60.0]))
+        key = ("linear", float(rng.choice(_ASPECT)))
+    else:
+        depth = float(rng.choice([80.0, 100.0, 120.0, 140.0, 160.0, 180.0]))
+        key = ("convex", float(rng.choice(_R0)), float(rng.choice(_HALF)), float(rng.choice(_FILL)))
+    nearest, valid, bil, scale = _lookups(size, k, key)
+    step = line_step(size * k)
+    return Geometry(probe, nearest, valid, bil, -(-size * k // step), step, k, depth, depth / scale)
+
+
+def _coords(n: int, key: tuple) -> tuple[np.ndarray, np.ndarray, float]:
+    """Fractional depth and lateral position (0-1) of the centres of an ``n x n`` frame's
+    pixels, and the frame pixels per unit depth, for a probe ``key``."""
+    yy, xx = np.mgrid[0:n, 0:n].astype(np.float64) + 0.5
+    if key[0] == "linear":
+        aspect = key[1]  # width / depth, the rectangle centred in the frame
+        scale = n / max(1.0, aspect)
+        return (yy - (n - scale) / 2) / scale, (xx - n / 2) / (scale * aspect) + 0.5, scale
+    r0, half_deg, fill = key[1:]
+    half = np.deg2rad(half_deg)
+    r1 = r0 + 1.0
+    box_w, box_h = 2 * r1 * np.sin(half), r1 - r0 * np.cos(half)
+    scale = n / max(box_h, fill * box_w)  # frame px per unit depth; fill < 1 cuts wide fans at the sides
+    y_top = r0 * np.cos(half) - (n / scale - box_h) / 2
+    yp, xp = yy / scale + y_top, (xx - n / 2) / scale
+    return np.hypot(xp, yp) - r0, (np.arctan2(xp, yp) + half) / (2 * half), scale
+
+
+@functools.lru_cache(maxsize=64)
+def _lookups(size: int, k: int, key: tuple):
+    """Mask lookup (nearest, ``size`` frame from the native beam grid) and image lookup
+    (bilinear, native frame from the native image scan lines), read-only."""
+    native = size * k
+    step = line_step(native)
+    lines = -(-native // step)
+    u, v, _ = _coords(size, key)
+    row, col = u * native - 0.5, v * native - 0.5
+    valid = (row >= -0.5) & (row <= native - 0.5) & (col >= -0.5) & (col <= native - 0.5)
+    rn = np.clip(np.rint(row), 0, native - 1).astype(np.int64)
+    cn = np.clip(np.rint(col), 0, native - 1).astype(np.int64)
+    nearest = (rn * native + cn).ravel()
+    identity = k == 1 and key == ("linear", 1.0)
+    u, v, scale_native = _coords(native, key)
+    row, col = u * native - 0.5, v * lines - 0.5
+    vn = (row >= -0.5) & (row <= native - 0.5) & (col >= -0.5) & (col <= lines - 0.5)
+    full = bool(vn.all())
+    pos = None if full else np.flatnonzero(vn.ravel())
+    r = np.clip(row.ravel() if full else row.ravel()[pos], 0, native - 1.001)
+    c = col.ravel() if full else col.ravel()[pos]
+    c = np.clip(c, 0, lines - 1.001) if lines > 1 else np.zeros_like(c)
+    r0, c0 = np.floor(r), np.floor(c)
+    fr, fc = (r - r0).astype(np.float32), (c - c0).astype(np.float32)
+    idx = r0.astype(np.int64) * lines + c0.astype(np.int64)
+    bil = (pos, idx, (1 - fr) * (1 - fc), (1 - fr) * fc, fr * (1 - fc), fr * fc)
+    for a in (nearest, valid, *bil):
+        if a is not None:
+            a.setflags(write=False)
+    if identity:
+        nearest = valid = None
+    return nearest, valid, bil, scale_native / k
+
+
+@dataclass(frozen=True)
+class Scanner:
+    """One clip's scanner settings (pixels at the frame size; see the module docstring)."""
+
+    psf_near: tuple[float, float]
+    psf_extra: tuple[float, float]
+    focus: float
+    atten: float
+    tgc: np.ndarray  # (H,) float32 gain per row (compensation x sliders)
+    apod: np.ndarray  # (W,) float32 lateral apodisation x vignetting
+    noise_floor: float
+    top_db: float
+    dynamic_range: float
+    lut: np.ndarray  # (1024,) uint8 grey map from 0..1
+    compounding: float
+    smoothing: float
+    smooth_size: tuple[int, int]
+    noise_sd: float
+
+
+def make_scanner(rng: np.random.Generator, probe: str, size: int, tissue_level: float = 0.2) -> Scanner:
+    """Draw the scanner settings of one clip (see the module docstring).
+
+    ``size`` is the native frame size. Lateral sizes (PSF, smoothing,
+    apodisation) are in image scan lines (:func:`line_step` columns each).
+    """
+    s = size / 256.0
+    step = line_step(size)
+    h, w = size, -(-size // step)
+    z = np.arange(h, dtype=np.float32) / h
+    atten = float(rng.uniform(1.0, 3.5))
+    knots = rng.normal(0, 4.0 / 20 * np.log(10), 5)  # +-4 dB in nepers
+    sliders = np.interp(z, np.linspace(0, 1, 5), knots)
+    tgc = np.exp(atten * z * rng.uniform(0.0, 0.6) + sliders).astype(np.float32)
+    u = np.abs(np.arange(w, dtype=np.float32) - (w - 1) / 2) / (w / 2)
+    edge = float(rng.uniform(0.02, 0.08))
+    floor = float(rng.uniform(0.3, 0.6))
+    apod = np.where(u > 1 - edge, floor + (1 - floor) * np.clip((1 - u) / edge, 0, 1), 1.0)
+    if rng.random() < 0.5:
+        apod = apod * (1 - rng.uniform(0, 0.4) * u**2)
+    dr = float(rng.uniform(55.0, 80.0))
+    display = float(rng.uniform(0.3, 0.55))  # where soft tissue sits on the grey scale
+    top_db = 20 * np.log10(tissue_level) + (1 - display) * dr
+    gamma = float(rng.uniform(1.2, 2.5))
+    lut = np.rint(255 * np.linspace(0, 1, 1024) ** gamma).astype(np.uint8)
+    return Scanner(
+        psf_near=(float(rng.uniform(0.9, 2.4) * s + 0.3), float((rng.uniform(0.8, 2.2) * s + 0.3) / step)),
+        psf_extra=(float(rng.uniform(0.0, 0.6) * s), float(rng.uniform(0.3, 1.5) * s / step)),
+        focus=float(rng.uniform(0.25, 0.6)),
+        atten=atten, tgc=tgc, apod=apod.astype(np.float32),
+        noise_floor=float(rng.uniform(0.003, 0.02)), top_db=float(top_db), dynamic_range=dr, lut=lut,
+        compounding=float(rng.uniform(0.4, 0.9)),
+        smoothing=float(rng.uniform(0.3, 0.8)) if rng.random() < 0.2 else 0.0,
+        smooth_size=(int(round(rng.uniform(3.0, 7.0) * s)), int(max(1, round(rng.uniform(4.0, 10.0) * s / step)))),
+        noise_sd=float(rng.uniform(1.0, 5.0)) if rng.random() < 0.3 else 0.0,
+    )
+
+
+#: Gaussian kernels are cut at this many sigmas (the PSF's tails are below speckle level).
+_TRUNCATE = 2.5
+
+
+@functools.lru_cache(maxsize=64)
+def _noise_gain(sig: tuple[float, ...]) -> float:
+    """1 / RMS of unit white noise after the separable Gaussian blurs ``sig`` (axial, lateral pairs)."""
+    n = 65
+    d = np.zeros((n, n))
+    d[n // 2, n // 2] = 1.0
+    for k in range(0, len(sig), 2):
+        d = gaussian_filter1d(gaussian_filter1d(d, sig[k], axis=0, truncate=_TRUNCATE), sig[k + 1], axis=1,
+                              truncate=_TRUNCATE)
+    return float(1.0 / np.sqrt((d**2).sum()))
+
+
+def _far_weight(sc: Scanner, h: int) -> np.ndarray:
+    """Weight ``(H, 1)`` of the defocused PSF: distance from the focus over 0.6 depths."""
+    z = np.arange(h, dtype=np.float32) / h
+    return np.clip(np.abs(z - sc.focus) / 0.6, 0, 1)[:, None].astype(np.float32)
+
+
+def _blend_gain(sc: Scanner, h: int) -> np.ndarray:
+    """Speckle normalisation ``(H, 1)`` that :func:`psf_blur` applies to diffuse fields."""
+    w = _far_weight(sc, h)
+    return (_noise_gain(sc.psf_near) * (1 - w) + _noise_gain(sc.psf_near + sc.psf_extra) * w).astype(np.float32)
+
+
+def smooth(field: np.ndarray, sc: Scanner, mode: str = "nearest") -> np.ndarray:
+    """Normalised blur of a smooth map by the focal PSF (for mean intensities)."""
+    out = gaussian_filter1d(field, sc.psf_near[0], axis=0, mode=mode, truncate=_TRUNCATE)
+    return gaussian_filter1d(out, sc.psf_near[1], axis=1, mode=mode, truncate=_TRUNCATE)
+
+
+def psf_blur(
+    diffuse: list[np.ndarray], sc: Scanner, specular: np.ndarray | None = None, mode: str = "nearest"
+) -> list[np.ndarray]:
+    """Blur fields by the depth-dependent PSF of ``sc`` (a focal and a defocused
+    version blended by the distance to the focus).
+
+    Diffuse fields (echo map x complex Gaussian scatterers) are rescaled so that
+    unit-reflectivity speckle has unit RMS at every depth. A ``specular`` map
+    (coherent echo, kept at its amplitude) is added to the first field before
+    blurring, since the blur is linear.
+    """
+    h = diffuse[0].shape[0]
+    wfar = _far_weight(sc, h)
+    g_near = _noise_gain(sc.psf_near)
+    g_far = _noise_gain(sc.psf_near + sc.psf_extra)
+    fields = list(diffuse)
+    if specular is not None:
+        # coherent amplitude must come out unscaled: divide by the blended gain first
+        fields[0] = fields[0] + specular / _blend_gain(sc, h)
+    out = []
+    for f in fields:
+        a = gaussian_filter1d(f, sc.psf_near[0], axis=0, mode=mode, truncate=_TRUNCATE)
+        a = gaussian_filter1d(a, sc.psf_near[1], axis=1, mode=mode, truncate=_TRUNCATE)
+        b = a
+        if sc.psf_extra[0] > 0.05:
+            b = gaussian_filter1d(b, sc.psf_extra[0], axis=0, mode=mode, truncate=_TRUNCATE)
+        if sc.psf_extra[1] > 0.05:
+            b = gaussian_filter1d(b, sc.psf_extra[1], axis=1, mode=mode, truncate=_TRUNCATE)
+        a *= np.float32(g_near) * (1 - wfar)
+        a += np.float32(g_far) * wfar * b
+        out.append(a)
+    return out
+
+
+_TEXT = ("L{z}", "R{z}", "{d} cm", "{f:.1f} MHz", "G {g}", "FR {r}", "DR {dr}", "C5-2", "L12-4", "MI 0.{m}",
+         "TIS 0.{m}", "Lung", "PEN", "RES", "{z}")
+
+
+def burn_in(rng: np.random.Generator, valid: np.ndarray | None, size: int) -> np.ndarray | None:
+    """Burned-in annotations of one clip as an ``(S, S) uint8`` overlay (``None`` if none).
+
+    Text outside the scan region with probability 0.4 and inside it with 0.2;
+    depth-scale ticks along one side (0.3); an ROI box outline (0.1).
+    """
+    from PIL import Image, ImageDraw, ImageFont
+
+    region = np.ones((size, size), bool) if valid is None else valid
+    want_out, want_in = rng.random() < 0.4, rng.random() < 0.2
+    ticks, box = rng.random() < 0.3, rng.random() < 0.1
+    if not (want_out or want_in or ticks or box):
+        return None
+    img = Image.new("L", (size, size), 0)
+    draw = ImageDraw.Draw(img)
+    font = ImageFont.load_default(size=max(6, int(size * rng.uniform(0.035, 0.06))))
+
+    def text() -> str:
+        t = _TEXT[int(rng.integers(len(_TEXT)))]
+        return t.format(z=int(rng.integers(1, 7)), d=int(rng.integers(4, 19)), f=rng.uniform(2, 12),
+                        g=int(rng.integers(20, 90)), r=int(rng.integers(10, 60)), dr=int(rng.integers(40, 90)),
+                        m=int(rng.integers(1, 10)))
+
+    def place(inside: bool) -> None:
+        for _ in range(20):
+            x, y = int(rng.integers(0, max(1, int(0.8 * size)))), int(rng.integers(0, max(1, int(0.9 * size))))
+            cy, cx = min(size - 1, y + 3), min(size - 1, x + 3)
+            if bool(region[cy, cx]) == inside:
+                draw.text((x, y), text(), fill=int(rng.integers(150, 256)), font=font)
+                return
+
+    if want_out and valid is not None and not valid.all():
+        for _ in range(int(rng.integers(1, 4))):
+            place(False)
+    if want_in:
+        place(True)
+    if ticks:
+        x = int(rng.choice([rng.integers(1, max(2, size // 12)), size - 1 - rng.integers(1, max(2, size // 12))]))
+        step = max(4, int(size * rng.uniform(0.06, 0.12)))
+        v = int(rng.integers(120, 230))
+        for y in range(step, size - 2, step):
+            draw.rectangle([x, y, x + max(1, size // 128), y + max(1, size // 128)], fill=v)
+    if box:
+        x0, y0 = int(rng.uniform(0.2, 0.5) * size), int(rng.uniform(0.2, 0.5) * size)
+        x1, y1 = x0 + int(rng.uniform(0.15, 0.4) * size), y0 + int(rng.uniform(0.15, 0.4) * size)
+        draw.rectangle([x0, y0, x1, y1], outline=int(rng.integers(100, 200)), width=1)
+    return np.asarray(img, dtype=np.uint8)
