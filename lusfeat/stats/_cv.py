@@ -24,7 +24,7 @@ import numpy as np
 
 from .._errors import InputError
 
-__all__ = ["repeated_group_kfold", "inner_group_split", "inner_folds", "class_patient_counts"]
+__all__ = ["repeated_group_kfold", "inner_folds", "class_patient_counts"]
 
 logger = logging.getLogger(__name__)
 
@@ -135,34 +135,6 @@ def repeated_group_kfold(
             it = cv.split(dummy, groups=groups)
         for k, (tr, te) in enumerate(it):
             yield r, k, tr, te
-
-
-def inner_group_split(
-    groups: np.ndarray, fraction: float = 0.2, seed: int = 0
-) -> tuple[np.ndarray, np.ndarray]:
-    """Split rows into fit and early-stopping parts by patient.
-
-    Parameters
-    ----------
-    groups : (n,) array
-        Patient of each training row.
-    fraction : float
-        Share of patients held out for early stopping.
-    seed : int
-
-    Returns
-    -------
-    fit_idx, stop_idx : int arrays
-        ``stop_idx`` is empty when there are fewer than 4 patients.
-    """
-    uniq = np.unique(groups)
-    if uniq.size < 4:
-        return np.arange(groups.shape[0]), np.array([], dtype=np.intp)
-    rng = np.random.default_rng(seed)
-    n_stop = max(1, int(round(fraction * uniq.size)))
-    stop_groups = rng.choice(uniq, size=n_stop, replace=False)
-    is_stop = np.isin(groups, stop_groups)
-    return np.flatnonzero(~is_stop), np.flatnonzero(is_stop)
 
 
 def inner_folds(groups: np.ndarray, y: np.ndarray | None, folds: int, seed: int

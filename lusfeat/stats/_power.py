@@ -24,9 +24,10 @@ Fast paths
   Wilson interval is the Monte Carlo error *given the pool*. The default pool
   (four times the largest size) keeps the overlap at 25% or less; raise
   ``pool`` for a tighter link to the population.
-* **Parallel over cores.** The pool is simulated in ``n_jobs`` chunks and the
-  replicates run in ``n_jobs`` worker processes (one thread each); results do
-  not depend on ``n_jobs``: every chunk and replicate has its own seed from
+* **Parallel over cores.** The pool is simulated in chunks of
+  :data:`CHUNK_PATIENTS` patients and the chunks and the replicates run in
+  ``n_jobs`` worker processes (one thread each); results do not depend on
+  ``n_jobs``: every chunk and replicate has its own seed from
   ``numpy.random.SeedSequence(seed)``.
 * **Lean replicates.** A replicate runs the confirmatory test only: one CV
   repeat, no full-data summaries and no BCa jackknife.
@@ -62,6 +63,9 @@ from .._errors import InputError
 __all__ = ["PowerPool", "PowerResult", "power", "simulate_pool", "POWER_COLUMNS"]
 
 logger = logging.getLogger(__name__)
+
+#: Patients per simulated chunk of the pool.
+CHUNK_PATIENTS = 40
 
 #: Columns of the power table.
 POWER_COLUMNS = ("task", "model", "metric", "size", "replicates", "run", "significant", "power",
@@ -198,9 +202,10 @@ def simulate_pool(
     reference, degraded : str
         Mask specs of :func:`lusfeat.features.extract` (``"truth"``, ``"labels:T"``).
     seed : int
-        Seed of the pool; chunk ``c`` is simulated with a seed spawned from it.
+        Seed of the pool; chunk ``c`` (of :data:`CHUNK_PATIENTS` patients) is
+        simulated with a seed spawned from it.
     n_jobs : int
-        Worker processes (the pool is simulated in ``n_jobs`` chunks).
+        Worker processes over the chunks.
     exams, zones, frames, size, annotators, probe
         Options of :func:`lusfeat.data.simulate_cohort` (``frames`` per clip,
         ``size`` pixels).
@@ -216,7 +221,9 @@ def simulate_pool(
     """
     from rich.progress import Progress
 
-    n_chunks = max(1, min(int(n_jobs), int(patients)))
+    # Chunks of about CHUNK_PATIENTS patients (a finer progress bar); the chunking, and so every
+    # simulated byte, depends on ``patients`` and ``seed`` only, not on ``n_jobs``.
+    n_chunks = max(1, -(-int(patients) // CHUNK_PATIENTS))
     per = np.diff(np.linspace(0, patients, n_chunks + 1).round().astype(int))
     seeds = [_int_seed(s) for s in np.random.SeedSequence([seed, 1]).spawn(n_chunks)]
     sim_kw = {"exams": tuple(exams), "zones": zones, "frames": frames, "size": size,
@@ -228,7 +235,7 @@ def simulate_pool(
         with Progress(disable=not progress, transient=False) as bar:
             task = bar.add_task(f"simulating {patients} patients + features", total=n_chunks)
             if n_jobs > 1:
-                with ProcessPoolExecutor(n_chunks, mp_context=_context()) as ex:
+                with ProcessPoolExecutor(min(int(n_jobs), n_chunks), mp_context=_context()) as ex:
                     for part in ex.map(_simulate_chunk, jobs):
                         parts.append(part)
                         bar.advance(task)

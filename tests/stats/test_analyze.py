@@ -260,3 +260,11 @@ def test_unbuildable_stratified_folds_skip_or_fall_back(caplog):
                                             fit_kw={"sf_model": "ols"}, progress=_Progress(False, 0, 0),
                                             fallback=True)
     assert "unstratified" in caplog.text and np.isfinite(preds["p"]).all() and (fold_of >= 0).all()
+
+
+def test_one_exam_per_patient_leaves_nothing_for_sf_change():
+    from lusfeat.stats._synthetic import synthetic_study
+
+    clin, feats, _ = synthetic_study(40, exams=(1, 1), seed=2)
+    with pytest.raises(InputError, match=r"nothing could be computed.*no pairs of consecutive usable exams"):
+        analyze(feats["truth"], clin, tasks="sf-change", models="linear", **FAST)

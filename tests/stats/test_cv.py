@@ -9,7 +9,6 @@ from hypothesis import strategies as st
 
 from lusfeat import InputError
 from lusfeat.stats import repeated_group_kfold
-from lusfeat.stats._cv import inner_group_split
 
 
 def _feasible(groups, y, folds):
@@ -92,12 +91,6 @@ def test_stratified_folds_balance_classes():
     y = (np.arange(100) < 20).astype(int)
     for *_, te in repeated_group_kfold(g, y, folds=5, repeats=1, stratify=True):
         assert y[te].sum() == 4
-
-
-def test_inner_split_is_grouped():
-    g = np.repeat(np.arange(20), 3)
-    fit, stop = inner_group_split(g, 0.2, seed=1)
-    assert not set(g[fit]) & set(g[stop]) and len(set(g[stop])) == 4
 
 
 def test_bad_options():
