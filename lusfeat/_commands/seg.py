@@ -1,4 +1,4 @@
-"""``lusfeat train``, ``lusfeat segment`` and ``lusfeat evaluate``."""
+"""``lusfeat pretrain``, ``lusfeat train``, ``lusfeat segment`` and ``lusfeat evaluate``."""
 
 from __future__ import annotations
 
@@ -25,8 +25,12 @@ def train_command(
     device: Annotated[str, typer.Option(help="auto, cpu, cuda or cuda:N.")] = "auto",
     size: Annotated[int | None, typer.Option(help="Train at SxS pixels (frames resized on the fly); "
                                                   "default: the cohort's frame size.")] = None,
-    depth: Annotated[int, typer.Option(help="U-Net poolings.")] = 4,
-    width: Annotated[int, typer.Option(help="U-Net channels of the first level.")] = 16,
+    depth: Annotated[int | None, typer.Option(help="U-Net poolings (default 4, or the --init model's).")] = None,
+    width: Annotated[int | None, typer.Option(help="U-Net channels of the first level (default 16, or "
+                                                   "the --init model's).")] = None,
+    init: Annotated[Path | None, typer.Option("--init", help="Fine-tune from this checkpoint: a model.pt, a "
+                                              "run folder or a `lusfeat pretrain` folder (same classes; "
+                                              "its network and input size).")] = None,
     batch_size: Annotated[int, typer.Option(help="Frames per step.")] = 8,
     lr: Annotated[float, typer.Option(help="Peak AdamW learning rate (cosine schedule).")] = 1e-2,
     seed: Annotated[int, typer.Option(help="Seed of folds, initial weights and augmentation.")] = 0,
@@ -47,11 +51,16 @@ def train_command(
       lusfeat train cohort --out runs/t60 --strategy threshold:60 --folds 3 --epochs 10
 
       lusfeat train cohort --out runs/soft --strategy soft --size 64 --threads 1 --no-progress
+
+      lusfeat train real_cohort --out runs/tuned --init pretrained --epochs 10 --lr 3e-3
     """
     from ..seg import UNetConfig, train
 
+    model = None
+    if depth is not None or width is not None or init is None:
+        model = UNetConfig(depth=4 if depth is None else depth, width=16 if width is None else width)
     run = train(cohort, out, strategy, folds=folds, epochs=epochs, device=device, size=size, seed=seed,
-                model=UNetConfig(depth=depth, width=width), batch_size=batch_size, lr=lr,
+                model=model, init=init, batch_size=batch_size, lr=lr,
                 val_fraction=val_fraction, augmentation=augmentation, threads=threads,
                 compile=compile, progress=progress, overwrite=overwrite)
     console.print(f"run written to [bold]{run}[/]")
@@ -118,8 +127,46 @@ def evaluate_command(
     console.print(f"evaluation written to [bold]{dest}[/]")
 
 
+def pretrain_command(
+    out: Annotated[Path, typer.Argument(help="Folder to write: the simulated cohort, the run and model.pt.")],
+    patients: Annotated[int, typer.Option(help="Simulated patients (2-3 exams x 6 zones each).")] = 120,
+    frames: Annotated[int, typer.Option(help="Frames per simulated clip.")] = 2,
+    size: Annotated[int, typer.Option(help="Frame side in pixels, also the training size.")] = 128,
+    probe: Annotated[str, typer.Option(help="linear, convex or mixed.")] = "mixed",
+    strategy: Annotated[str, typer.Option(help="Label strategy applied to the simulated confidence.")]
+        = "threshold:60",
+    epochs: Annotated[int, typer.Option(help="Training epochs.")] = 10,
+    depth: Annotated[int, typer.Option(help="U-Net poolings.")] = 4,
+    width: Annotated[int, typer.Option(help="U-Net channels of the first level.")] = 16,
+    batch_size: Annotated[int, typer.Option(help="Frames per step.")] = 16,
+    lr: Annotated[float, typer.Option(help="Peak AdamW learning rate.")] = 1e-2,
+    seed: Annotated[int, typer.Option(help="Seed of the simulator and the training.")] = 0,
+    device: Annotated[str, typer.Option(help="auto, cpu, cuda or cuda:N.")] = "auto",
+    threads: Annotated[int | None, typer.Option(help="CPU threads for torch.")] = None,
+    overwrite: Annotated[bool, typer.Option(help="Redo a finished folder.")] = False,
+    progress: Annotated[bool, typer.Option("--progress/--no-progress", help="Show progress bars.")] = True,
+) -> None:
+    """Train a U-Net on a large simulated cohort: a starting point for `lusfeat train --init`.
+
+    Resumable: rerunning the same command continues where it stopped.
+
+    Examples:
+
+      lusfeat pretrain pretrained --patients 120 --epochs 10
+
+      lusfeat train my_cohort --out runs/tuned --init pretrained
+    """
+    from ..seg import UNetConfig, pretrain
+
+    path = pretrain(out, patients=patients, frames=frames, size=size, probe=probe, strategy=strategy,
+                    epochs=epochs, model=UNetConfig(depth=depth, width=width), batch_size=batch_size, lr=lr,
+                    seed=seed, device=device, threads=threads, progress=progress, overwrite=overwrite)
+    console.print(f"pretrained U-Net written to [bold]{path / 'model.pt'}[/] (fine-tune with --init {path})")
+
+
 def register(app: typer.Typer) -> None:
     """Add the segmentation commands to the lusfeat app."""
+    app.command("pretrain")(pretrain_command)
     app.command("train")(train_command)
     app.command("segment")(segment_command)
     app.command("evaluate")(evaluate_command)

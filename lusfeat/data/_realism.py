@@ -122,8 +122,14 @@ def synthetic_frames(
 
 
 def _region(frame: np.ndarray) -> np.ndarray:
-    """Scan region of a stored frame: non-black pixels, small holes closed."""
-    return uniform_filter((frame > 2).astype(np.float32), 5) > 0.3
+    """Scan region of a stored frame, as ingest finds it (convex hull of the image
+    content, so dark shadows inside a fan count); all pixels if none is found."""
+    from .ingest._sector import detect_scan_region
+
+    try:
+        return detect_scan_region(frame, threshold=2.0).mask
+    except InputError:
+        return np.ones(frame.shape, bool)
 
 
 def _grain(x: np.ndarray, axis: int) -> float:

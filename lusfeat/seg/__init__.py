@@ -6,6 +6,8 @@ The three steps, each writing an artifact the next one reads::
     run = train("cohort", "runs/t60", "threshold:60", folds=3, epochs=3, size=64,
                 model=UNetConfig(depth=3, width=8))
     masks = segment("cohort", run, "masks/t60")          # out-of-fold masks + probabilities
+    pre = pretrain("pretrained")                          # a simulator-trained starting point
+    tuned = train("real_cohort", "runs/tuned", "threshold:60", init=pre)  # fine-tuned on real labels
     result = evaluate("cohort", masks, "eval/t60")       # per-frame metrics, bootstrap summary
     print(result.summary())                              # text; result.summary is a DataFrame
 """
@@ -15,6 +17,7 @@ from ._evaluate import METRICS, EvaluationResult, SummaryTable, evaluate
 from ._folds import assign_folds, make_splits
 from ._loss import seg_loss
 from ._metrics import hd95, overlap_metrics
+from ._pretrain import pretrain
 from ._segment import open_run, segment
 from ._train import train
 from ._unet import UNet, UNetConfig
@@ -33,6 +36,7 @@ __all__ = [
     "make_splits",
     "open_run",
     "overlap_metrics",
+    "pretrain",
     "seg_loss",
     "segment",
     "train",

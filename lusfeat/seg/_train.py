@@ -38,7 +38,7 @@ from .._io import discard_on_error, fingerprint, read_json, write_json, write_pa
 from .._progress import progress_bar
 from ..data import open_cohort
 from ..labels import parse_strategy
-from ._checkpoint import load_checkpoint, save_checkpoint
+from ._checkpoint import load_checkpoint, load_init, save_checkpoint
 from ._data import FrameData, augment, load_frames
 from ._device import autocast, resolve_device, thread_limit, versions
 from ._folds import assign_folds, make_splits
@@ -91,6 +91,7 @@ def train(
     dice_weight: float = 1.0,
     augmentation: bool = True,
     frames: np.ndarray | list[int] | None = None,
+    init: str | os.PathLike | None = None,
     threads: int | None = None,
     compile: bool = False,
     resume: bool = True,
@@ -138,6 +139,15 @@ def train(
         Horizontal flips, gain/contrast, small shifts and scaling (never vertical flips).
     frames : sequence of int, optional
         Train on these cohort array indices only (folds still cover all patients).
+    init : path-like, optional
+        Fine-tune: start every fold from the weights of this checkpoint (a
+        ``model.pt``, a run folder or a :func:`lusfeat.seg.pretrain` folder)
+        instead of a random initialisation. Its classes must be the cohort's;
+        ``model`` and ``size`` default to the checkpoint's and must match it
+        when given. Input normalisation is re-estimated on the new training
+        frames (BatchNorm statistics adapt as the network trains). The
+        checkpoint's path and digest are recorded in ``run.json`` and are part
+        of the run's fingerprint.
     threads : int, optional
         ``torch.set_num_threads`` for the call (restored afterwards).
     compile : bool
@@ -170,6 +180,12 @@ def train(
     strat = parse_strategy(strategy)
     dev = resolve_device(device)
     n_classes = len(cohort.class_names)
+    init_state, init_meta = None, None
+    if init is not None:
+        init_size = None if size is None else normalise_size(size, cohort.shape)
+        init_state, init_meta, _ = load_init(init, list(cohort.class_names), model, init_size)
+        model = UNetConfig.from_dict(init_meta["model"])
+        size = tuple(init_meta["input_size"])
     cfg = model if model is not None else UNetConfig(out_channels=n_classes)
     if not isinstance(cfg, UNetConfig):
         raise InputError(f"model must be a UNetConfig, got {type(cfg).__name__}")
@@ -194,6 +210,8 @@ def train(
         "dice_weight": float(dice_weight), "augmentation": bool(augmentation),
         "frames": None if frames is None else fingerprint(indices), "compile": bool(compile),
     }
+    if init_meta is not None:  # only then, so runs from scratch keep their fingerprints
+        options["init"] = {"path": init_meta["path"], "digest": init_meta["digest"]}
     data_fp = cohort.fingerprint
     options_fp = fingerprint(options, data_fp, str(dev.type))
     partial = out.parent / f".{out.name}.partial"
@@ -218,6 +236,7 @@ def train(
     base_meta = {
         "strategy": strat.spec, "class_names": list(cohort.class_names), "input_size": list(input_size),
         "frame_size": list(cohort.shape), "data_fingerprint": data_fp, "versions": versions(),
+        "init": init_meta,
     }
     # a handled error (bad frames, an empty fold) discards the partial run; a kill or
     # Ctrl-C keeps it so that the same command resumes
@@ -241,7 +260,7 @@ def train(
             })
             res = _fit_fold(
                 k, data, np.flatnonzero(role_of_row == "train"), np.flatnonzero(role_of_row == "val"),
-                cfg, options, fold_meta, fold_dir, dev, bar,
+                cfg, options, fold_meta, fold_dir, dev, bar, init_state,
             )
             write_json(done, res)
             results.append(res)
@@ -252,7 +271,7 @@ def train(
         "model": cfg.to_dict(), "input_size": list(input_size), "frame_size": list(cohort.shape),
         "class_names": list(cohort.class_names), "options": options, "seed": int(seed),
         "device": str(dev), "threads": threads, "cohort": {"path": str(cohort.path), "fingerprint": data_fp},
-        "fingerprint": options_fp, "versions": versions(), "fold_results": results,
+        "fingerprint": options_fp, "versions": versions(), "fold_results": results, "init": init_meta,
         "created": _dt.datetime.now(_dt.UTC).isoformat(timespec="seconds"),
         "elapsed_s": round(time.perf_counter() - t_start, 3), "producer": "lusfeat.seg.train",
     }
@@ -287,8 +306,10 @@ def _batches(x: FrameData, rows: torch.Tensor) -> tuple[torch.Tensor, ...]:
 def _fit_fold(
     k: int, data: FrameData, train_rows: np.ndarray, val_rows: np.ndarray, cfg: UNetConfig,
     options: dict[str, Any], base_meta: dict[str, Any], fold_dir: Path, dev: torch.device, bar: Any,
+    init_state: dict[str, torch.Tensor] | None = None,
 ) -> dict[str, Any]:
-    """Train model ``k``; save best and last checkpoints in ``fold_dir``; return its metrics."""
+    """Train model ``k`` (from ``init_state`` when given); save best and last checkpoints
+    in ``fold_dir``; return its metrics."""
     if train_rows.size == 0:
         raise InputError(
             f"fold {k} has no training frames (too few patients or frames selected); "
@@ -302,6 +323,8 @@ def _fit_fold(
     with torch.random.fork_rng(devices=[]):
         torch.manual_seed(seed * 1_000_003 + k)
         net = UNet(cfg)
+    if init_state is not None:
+        net.load_state_dict(init_state)
     net = net.to(dev).to(memory_format=torch.channels_last)  # faster with oneDNN and cuDNN alike
     opt = torch.optim.AdamW(net.parameters(), lr=options["lr"], weight_decay=options["weight_decay"])
     n_train = train_rows.size

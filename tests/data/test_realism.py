@@ -1,0 +1,79 @@
+"""Realism statistics and the classifier two-sample test (:mod:`lusfeat.data._realism`)."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+from scipy.ndimage import gaussian_filter
+
+from lusfeat import InputError
+from lusfeat.data._realism import (
+    classifier_two_sample_test,
+    frame_statistics,
+    load_frames,
+    patch_features,
+    realism_table,
+    sample_patches,
+    synthetic_frames,
+)
+
+
+def _frames(n: int, size: int = 48, sigma: float = 0.0, seed: int = 0) -> np.ndarray:
+    """Speckle-like frames: a disc-shaped region of exponential noise, optionally blurred."""
+    rng = np.random.default_rng(seed)
+    yy, xx = np.mgrid[0:size, 0:size]
+    region = (yy - size / 2) ** 2 + (xx - size / 2) ** 2 < (0.45 * size) ** 2
+    out = []
+    for _ in range(n):
+        f = rng.exponential(60.0, (size, size))
+        if sigma:
+            f = gaussian_filter(f, sigma)
+        out.append(np.clip(f + 20, 1, 255).astype(np.uint8) * region)
+    return np.stack(out).astype(np.uint8)
+
+
+def test_statistics_of_a_flat_frame():
+    f = np.zeros((1, 32, 32), np.uint8)
+    f[0, 4:28, 4:28] = 100
+    s = frame_statistics(f)
+    assert s["mean"][0] == pytest.approx(100, abs=1) and s["sd"][0] < 5
+    assert s["local_contrast"][0] < 0.05 and s["dark_fraction"][0] < 0.05
+    assert s["histogram"][0].sum() == pytest.approx(1.0) and s["histogram"].shape == (1, 32)
+    assert s["depth_profile"].shape == (1, 10) and s["spectrum"].shape == (1, 16)
+
+
+def test_identical_sets_are_at_distance_zero_and_blur_is_seen():
+    a = frame_statistics(_frames(4))
+    rows = {r["statistic"]: r for r in realism_table(a, a)}
+    assert all(r["distance"] == pytest.approx(0.0, abs=1e-12) for r in rows.values())
+    b = frame_statistics(_frames(4, sigma=2.0, seed=1))
+    rows = {r["statistic"]: r for r in realism_table(b, a)}
+    assert rows["local_contrast"]["distance_sd"] > 1 and rows["grain_axial"]["synthetic"] > rows["grain_axial"]["real"]
+
+
+def test_patches_lie_inside_the_region():
+    frames = _frames(3)
+    p, owner, depth = sample_patches(frames, per_frame=5, patch=12, rng=np.random.default_rng(0))
+    assert p.shape == (15, 12, 12) and (p > 0).all() and set(owner) == {0, 1, 2}
+    assert ((0 <= depth) & (depth <= 1)).all()
+    assert patch_features(p, depth).shape[0] == 15
+    with pytest.raises(InputError, match="no patch fits"):
+        sample_patches(frames, per_frame=2, patch=47, rng=np.random.default_rng(0))
+
+
+def test_two_sample_test_separates_different_and_not_alike():
+    same = classifier_two_sample_test(_frames(12, seed=1), _frames(12, seed=2), per_frame=10, patch=12, folds=3)
+    assert 0.3 < same["auc"] < 0.7
+    diff = classifier_two_sample_test(_frames(12, seed=1), _frames(12, sigma=2.0, seed=2), per_frame=10, patch=12,
+                                      folds=3)
+    assert diff["auc"] > 0.9 and diff["n_synthetic"] == diff["n_real"] == 120
+
+
+def test_synthetic_frames_and_real_folder(tmp_path, real_lus_dir):
+    frames, probes = synthetic_frames(3, size=64, seed=4)
+    again, _ = synthetic_frames(3, size=64, seed=4)
+    assert frames.shape == (3, 64, 64) and np.array_equal(frames, again) and set(probes) <= {"convex", "linear"}
+    real, names = load_frames(real_lus_dir / "frames", size=64, limit=2)
+    assert real.shape == (2, 64, 64) and len(names) == 2
+    with pytest.raises(InputError, match="does not exist"):
+        load_frames(tmp_path / "nowhere")
