@@ -1,0 +1,56 @@
+"""Transfer check on real frames (:mod:`lusfeat.pipeline._transfer`)."""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from lusfeat.pipeline._transfer import overlay_figure, read_labels, real_manifest, transfer, transfer_scores
+from lusfeat.seg import UNetConfig, pretrain
+
+
+def _table(n: int = 8) -> pd.DataFrame:
+    rows = []
+    for k in range(n):
+        rows.append({
+            "pixel_spacing_mm": np.nan, "pleural_line_coverage": 0.4 if k else 0.05,
+            "pleural_line_depth": 30.0 if k != 1 else 120.0,  # frame 1: too deep for a pleura at H=128
+            "b_line_pleural_fraction": k / n, "b_line_blas": k / n, "b_line_area": float(k),
+            "lus_score": float(k // 2), "severity": float(k // 2), "b_lines": float(k >= n // 2),
+            "consolidation": 0.0 if k < 4 else np.nan, "consolidation_area": 0.0 if k != 2 else 5.0,
+        })
+    return pd.DataFrame(rows)
+
+
+def test_scores_by_hand():
+    s = transfer_scores(_table(), height=128, n_boot=200)
+    assert s["pleural_found"] == pytest.approx(6 / 8)  # frame 0 covers too little, frame 1 is too deep
+    assert s["bline_auc"]["value"] == 1.0 and s["bline_auc"]["positives"] == 4
+    assert s["bline_spearman"]["value"] == pytest.approx(np.corrcoef(np.arange(8), np.arange(8) // 2)[0, 1], abs=0.1)
+    assert s["lus_spearman"]["value"] == pytest.approx(1.0)
+    assert s["no_consolidation"] == {"value": 0.75, "n": 4}
+    lo, hi = s["bline_auc"]["ci"]
+    assert lo <= 1.0 <= hi + 1e-12
+
+
+def test_labels_and_manifest(real_lus_dir, tmp_path):
+    lab = read_labels(real_lus_dir / "labels.csv")
+    assert set(lab["b_lines"].dropna().unique()) <= {0.0, 1.0} and lab["b_lines"].notna().all()
+    m = pd.read_csv(real_manifest(real_lus_dir / "labels.csv", tmp_path / "m.csv"))
+    assert len(m) == len(lab) and m["clip_id"].is_unique
+    blues = m[m["clip_id"].str.startswith("blues")]
+    assert set(blues["zone"]) <= {f"{s}{i}" for s in "LR" for i in range(1, 7)}
+
+
+def test_transfer_code_path_on_real_frames(real_lus_dir, tmp_path):
+    pre = pretrain(tmp_path / "pre", patients=3, frames=1, size=32, epochs=1, model=UNetConfig(depth=2, width=4),
+                   threads=1, progress=False)
+    scores, table = transfer(real_lus_dir / "labels.csv", pre, tmp_path / "real", size=32, limit=3, n_boot=20,
+                             threads=1)
+    assert scores["n_frames"] == 3 and len(table) == 3
+    assert 0.0 <= scores["pleural_found"] <= 1.0
+    assert table["clip_id"].notna().all() and "severity" in table and "b_line_pleural_fraction" in table
+    png = overlay_figure(tmp_path / "real" / "cohort", tmp_path / "real" / "masks", list(table["clip_id"][:2]),
+                         tmp_path / "overlay.png")
+    assert png.stat().st_size > 1000
