@@ -4,8 +4,8 @@ On a terminal :func:`progress_bar` returns a :class:`rich.progress.Progress`
 drawing on standard error. When standard error is not a terminal (output
 piped to a log file, a batch job, CI) rich draws nothing, so the same call
 returns a :class:`LineProgress` instead: it prints one plain line per task
-when it starts, at most every ``interval`` seconds while it runs, and when it
-ends, e.g. ``segment: 480/960 frames (50%), 12 s``. Both expose the subset of
+every ``interval`` seconds while the task runs and one when it ends, e.g.
+``segment: 480/960 (50%), 12 s``. Both expose the subset of
 the rich API that lusfeat uses (``add_task``, ``advance``, ``update``,
 ``remove_task``, ``start``, ``stop`` and the ``with`` block).
 """
@@ -87,12 +87,11 @@ class LineProgress:
 
     def add_task(self, description: str, total: float | None = None, completed: float = 0,
                  **_fields: Any) -> int:
-        """Start a task and print its first line; returns its id."""
+        """Start a task (silently: its first line comes after ``interval``); returns its id."""
         now = self._clock()
         task_id = self._next_id
         self._next_id += 1
         self._tasks[task_id] = _Task(str(description), total, float(completed), now, now)
-        self._line(self._tasks[task_id])
         return task_id
 
     def advance(self, task_id: int, advance: float = 1) -> None:
@@ -122,9 +121,10 @@ class LineProgress:
             self._line(task)
 
     def remove_task(self, task_id: int) -> None:
-        """End a task, printing its final line unless its completion was already shown."""
+        """End a task, printing its final line unless its completion was already shown
+        (a task with nothing to do and nothing done prints nothing)."""
         task = self._tasks.pop(task_id, None)
-        if task is not None and not task.finished:
+        if task is not None and not task.finished and (task.completed or task.total):
             self._line(task)
 
     def _line(self, task: _Task) -> None:

@@ -213,18 +213,34 @@ class FrameArray:
     def __repr__(self) -> str:
         return f"FrameArray({self.label!r}, shape={self.shape}, dtype={self.dtype})"
 
-    def _frames(self, key: Any) -> str:
+    def _requested(self, key: Any) -> np.ndarray:
+        """Frame indices a key reads (all frames when it cannot tell)."""
         n = self.shape[0]
         first = key[0] if isinstance(key, tuple) and key else key
         if isinstance(first, slice):
-            lo, hi, _ = first.indices(n)
-            return f"frames {lo}-{max(lo, hi - 1)}"
+            return np.arange(*first.indices(n))
         if isinstance(first, (int, np.integer)):
-            return f"frame {int(first) % max(n, 1)}"
+            return np.array([int(first) % max(n, 1)])
         idx = np.asarray(first)
         if idx.size and idx.dtype.kind in "iu":
-            return f"frames {int(idx.min())}-{int(idx.max())}"
-        return f"frames 0-{n - 1}"
+            return np.unique(idx % max(n, 1))
+        return np.arange(n)
+
+    def _bad_frames(self, key: Any) -> str:
+        """The frame ranges of the chunks among those ``key`` reads that fail to decode."""
+        cf = max(1, self.chunks[0])
+        n = self.shape[0]
+        bad = []
+        for c in np.unique(self._requested(key) // cf):
+            lo, hi = int(c) * cf, min(n, (int(c) + 1) * cf)
+            try:
+                np.asarray(self.zarr[lo:hi])
+            except Exception:
+                bad.append(f"{lo}-{hi - 1}")
+        if not bad:
+            frames = self._requested(key)
+            return f"frames {int(frames.min())}-{int(frames.max())}" if frames.size else "frames"
+        return f"frames {', '.join(bad[:5])}{' ...' if len(bad) > 5 else ''}"
 
     def _read(self, getter: Any, key: Any) -> np.ndarray:
         try:
@@ -233,8 +249,8 @@ class FrameArray:
             raise
         except Exception as exc:
             raise CohortError(
-                f"{self.label}: {self._frames(key)} cannot be decoded ({type(exc).__name__}: {exc}); a chunk is "
-                "corrupt or truncated: run `lusfeat validate` on the folder, then restore or re-create it"
+                f"{self.label}: {self._bad_frames(key)} cannot be decoded ({type(exc).__name__}: {exc}); a chunk "
+                "is corrupt or truncated: run `lusfeat validate` on the folder, then restore or re-create it"
             ) from None
 
     def __getitem__(self, key: Any) -> np.ndarray:

@@ -85,6 +85,13 @@ def test_option_change_invalidates_downstream_only(cohort, study):
     assert status["features/truth"] and status["features/labels-50"]
 
 
+def test_threads_are_part_of_the_training_key(cohort, study):
+    """CPU training depends on the thread count (reduction order), so the cache does too."""
+    status = {s.id: s.cached for s in plan_sweep(cohort, study, replace(TINY, threads=2)).stages}
+    assert not status["train/soft"] and not status["segment/soft"]
+    assert status["features/truth"] and status["labelmasks/labels-50"]
+
+
 def test_resume_after_interruption_gives_same_tables(cohort, study, tmp_path, monkeypatch):
     import lusfeat.features as feats
 

@@ -1,0 +1,73 @@
+"""Shared I/O helpers: stale temporaries, discarding on handled errors, the fingerprint check."""
+
+from __future__ import annotations
+
+import logging
+import os
+
+import pytest
+
+from lusfeat import InputError
+from lusfeat._io import atomic_dir, check_fingerprint, clean_stale_temporaries, discard_on_error
+
+#: Above any Linux pid_max: a process id that cannot be running.
+DEAD_PID = 2**22 + 7
+
+
+def test_stale_temporaries_are_removed_on_the_next_run(tmp_path, caplog):
+    out = tmp_path / "features"
+    stale = tmp_path / f".features.tmp-{DEAD_PID}-0badc0de"
+    legacy = tmp_path / ".features.tmp-1234abcd"  # older lusfeat: no process id
+    live = tmp_path / f".features.tmp-{os.getppid()}-feedbeef"  # a running writer
+    other = tmp_path / f".other.tmp-{DEAD_PID}-0badc0de"  # another output's
+    for d in (stale, legacy, live, other):
+        d.mkdir()
+        (d / "part.parquet").write_bytes(b"x" * 1000)
+    with caplog.at_level(logging.INFO, logger="lusfeat"), atomic_dir(out) as tmp:
+        (tmp / "done.txt").write_text("ok")
+    assert (out / "done.txt").exists()
+    assert not stale.exists() and not legacy.exists()
+    assert live.exists() and other.exists()
+    assert "removed 2 stale temporary output(s)" in caplog.text
+
+
+def test_own_temporaries_of_this_process_are_kept(tmp_path):
+    mine = tmp_path / f".x.tmp-{os.getpid()}-00000000"
+    mine.mkdir()
+    assert clean_stale_temporaries(tmp_path / "x") == []
+    assert mine.exists()
+
+
+def test_failed_block_leaves_nothing(tmp_path):
+    with pytest.raises(InputError), atomic_dir(tmp_path / "out"):
+        raise InputError("bad input")
+    assert list(tmp_path.iterdir()) == []
+
+
+def test_discard_on_error_only_for_handled_errors(tmp_path):
+    partial = tmp_path / ".run.partial"
+    partial.mkdir()
+    with pytest.raises(RuntimeError), discard_on_error(partial):
+        raise RuntimeError("a crash keeps the partial run for a resume")
+    assert partial.exists()
+    with pytest.raises(InputError), discard_on_error(partial):
+        raise InputError("a handled error discards it")
+    assert not partial.exists()
+
+
+@pytest.mark.parametrize("recorded, allow, expected", [
+    ("aa", False, False),
+    ("aa", True, False),
+    ("bb", True, True),
+    (None, False, False),
+])
+def test_check_fingerprint_outcomes(recorded, allow, expected):
+    assert check_fingerprint("run r", recorded, "aa", source="cohort c", allow_foreign=allow) is expected
+
+
+def test_check_fingerprint_message_names_both_and_the_way_out():
+    with pytest.raises(InputError) as info:
+        check_fingerprint("mask set m", "bb", "aa", source="cohort c", detail="frames 64x64 vs 32x32")
+    msg = str(info.value)
+    assert "mask set m" in msg and "bb" in msg and "cohort c has aa" in msg
+    assert "frames 64x64 vs 32x32" in msg and "--allow-foreign" in msg
