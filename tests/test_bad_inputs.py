@@ -335,3 +335,40 @@ def test_allow_foreign_proceeds_and_records_it(world, tmp_path):
     assert json.loads((tmp_path / "eval" / "evaluation.json").read_text())["foreign"] is True
     own = json.loads((world["feats"] / "features.json").read_text())
     assert own["masks"]["foreign"] is False
+
+
+def test_killed_run_leftovers_are_cleaned_by_the_next_run(tmp_path):
+    """kill -9 mid-write leaves a hidden temporary; the next run of the same output
+    removes it and says so."""
+    import signal
+    import time
+
+    env = dict(os.environ, OMP_NUM_THREADS="1")
+    proc = subprocess.Popen([str(LUSFEAT), "simulate", "cohort", "--patients", "60", "--size", "64"],
+                            cwd=tmp_path, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    try:
+        deadline = time.monotonic() + 120
+        while not list(tmp_path.glob(".cohort.tmp-*")) and proc.poll() is None and time.monotonic() < deadline:
+            time.sleep(0.05)
+        proc.send_signal(signal.SIGKILL)
+    finally:
+        proc.wait()
+    if not list(tmp_path.glob(".cohort.tmp-*")):
+        pytest.skip("the simulation finished before it could be killed")
+    assert not (tmp_path / "cohort").exists()
+    rerun = subprocess.run([str(LUSFEAT), "simulate", "cohort", "--patients", "2", "--size", "32", "--frames", "1"],
+                           cwd=tmp_path, env=env, capture_output=True, text=True, timeout=300, check=False)
+    assert rerun.returncode == 0, rerun.stdout + rerun.stderr
+    assert "removed 1 stale temporary output(s) of cohort" in rerun.stderr
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["cohort"]
+
+
+def test_stale_features_temporary_is_removed(world, tmp_path):
+    stale = tmp_path / ".feats.tmp-4194311-0badc0de"  # a process id above Linux's pid_max
+    stale.mkdir()
+    (stale / "frame.parquet").write_bytes(b"half written")
+    proc = subprocess.run([str(LUSFEAT), "features", str(world["tiny"]), "--out", "feats", "--backend", "cpu",
+                           "--no-progress"], cwd=tmp_path, capture_output=True, text=True, timeout=300, check=False)
+    assert proc.returncode == 0, proc.stdout + proc.stderr
+    assert "removed 1 stale temporary output(s) of feats" in proc.stderr
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["feats"]
