@@ -20,7 +20,9 @@ from ._errors import LusfeatError
 
 app = typer.Typer(
     name="lusfeat",
-    help="Lung ultrasound: confidence-aware segmentation, morphology features and clinical analysis.",
+    help="Lung ultrasound: confidence-aware segmentation, morphology features and clinical analysis.\n\n"
+         "Examples: lusfeat demo --out lusfeat-demo; lusfeat simulate cohort --patients 12 --size 64; "
+         "lusfeat validate cohort; lusfeat COMMAND --help",
     no_args_is_help=True,
     pretty_exceptions_show_locals=False,
     add_completion=False,
@@ -55,20 +57,19 @@ def _main(
     version: bool = typer.Option(
         False, "--version", callback=_show_version, is_eager=True, help="Print the version and exit."),
 ) -> None:
-    """lusfeat command-line interface.
-
-    Examples: lusfeat simulate cohort --patients 12 --size 64; lusfeat validate cohort;
-    lusfeat demo --out lusfeat-demo
-    """
+    """lusfeat command-line interface: logging to standard error (rich on a terminal,
+    plain time-stamped lines in a log)."""
     from rich.logging import RichHandler
 
     from ._progress import stderr_is_terminal
 
     level = logging.DEBUG if verbose else logging.WARNING if quiet else logging.INFO
     logger = logging.getLogger("lusfeat")
-    handler = (RichHandler(console=err_console, show_path=False, markup=False) if stderr_is_terminal()
-               else logging.StreamHandler(sys.stderr))
-    if not isinstance(handler, RichHandler):
+    handler: logging.Handler
+    if stderr_is_terminal():
+        handler = RichHandler(console=err_console, show_path=False, markup=False)
+    else:
+        handler = logging.StreamHandler(sys.stderr)
         handler.setFormatter(logging.Formatter("%(asctime)s %(levelname)s %(message)s", "%H:%M:%S"))
     logger.handlers[:] = [handler]
     logger.setLevel(level)

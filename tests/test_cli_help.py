@@ -31,5 +31,12 @@ def test_help_has_true_examples(name):
         assert used <= known, f"{line!r} uses unknown option(s) {sorted(used - known)}"
 
 
-def test_app_help_mentions_examples():
-    assert "lusfeat simulate" in (app.registered_callback.callback.__doc__ or "")
+def test_app_help_and_version(capsys):
+    from lusfeat import __version__
+    from lusfeat.cli import main
+
+    for args, text in ((["--help"], "Examples: lusfeat demo"), (["--version"], f"lusfeat {__version__}")):
+        with pytest.raises(SystemExit) as info:
+            main(args)
+        assert info.value.code == 0
+        assert text in capsys.readouterr().out
