@@ -151,7 +151,7 @@ def _metric_rows(task, model, methods, names, data, boot, mnames, n, plan: Compa
         for i, p in enumerate(names):
             if i in (0, b):
                 continue
-            # difference to the reference of p minus that of best: p - best on the same resamples
+            # p minus best on the same resamples (both metrics were computed on each resample)
             est = boot.estimate[i * m + j] - boot.estimate[b * m + j]
             dist = boot.distribution[i * m + j] - boot.distribution[b * m + j]
             lo, hi = np.nanquantile(dist, [(1 - level) / 2, (1 + level) / 2])
@@ -422,6 +422,7 @@ def analyze(
         raise InputError(f"--best {best!r} is not one of the compared pipelines {names[1:]}")
     plan = make_plan(names, task_list, model_list, change_classes=change_classes,
                      primary={t: m for t, m in primary_map.items() if t in task_list}, best=best, alpha=alpha)
+    logger.debug("%s", plan.describe())
 
     datas: dict[str, TaskData] = {}
     excluded: dict[str, dict[str, int]] = {}
