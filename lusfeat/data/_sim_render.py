@@ -104,18 +104,20 @@ def render_clip(
     ld += np.float32(scanner.noise_floor)
     ls *= att
     sc = rng.standard_normal((6, h, n), dtype=np.float32)
-    t_re, t_im = psf_blur([td * sc[0, :, mt : mt + w], td * sc[1, :, mt : mt + w]], scanner)
+    # the chest wall lies near the focus: its fields take the focal PSF (the specular
+    # part rides on the real part, the blur being linear)
+    t_re, t_im = psf_blur([td * sc[0, :, mt : mt + w], td * sc[1, :, mt : mt + w]], scanner, ts, focal=True)
     l1r, l1i, l2r, l2i = psf_blur([ld * sc[2], ld * sc[3], ld * sc[4], ld * sc[5]], scanner, mode="wrap")
-    bg = np.float32(1.0) / _blend_gain(scanner, h)
-    t_sp, l_sp = psf_blur([ts], scanner)[0] * bg, psf_blur([ls], scanner, mode="wrap")[0] * bg
-    t_re += t_sp
+    l_sp = psf_blur([ls], scanner, mode="wrap")[0] / _blend_gain(scanner, h)
     l1r += l_sp
     l2r += l_sp  # the specular part is coherent: the same in both realisations
     # compounding / speckle reduction: a share kappa of the intensity is its local
-    # mean (2 |diffuse|^2 blurred by the PSF, plus the coherent part) instead of speckle
+    # mean (2 |diffuse|^2 plus |specular|^2, blurred by the PSF) instead of speckle
     kappa = np.float32(scanner.compounding)
-    mean_t = kappa * (2 * smooth(td * td, scanner) + t_sp * t_sp)
-    mean_l = kappa * (2 * smooth(ld * ld, scanner, mode="wrap") + l_sp * l_sp)
+    mean_t = smooth(2 * td * td + ts * ts, scanner)
+    mean_t *= kappa
+    mean_l = smooth(2 * ld * ld + ls * ls, scanner, mode="wrap")
+    mean_l *= kappa
     # display offset per pixel: TGC, apodisation and rib shadows in dB, minus the
     # bottom of the dynamic range, over the dynamic range
     gain = (scanner.tgc[:, None] * scanner.apod[None, :]).astype(np.float32)

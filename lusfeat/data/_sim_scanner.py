@@ -18,8 +18,13 @@ Probe and geometry
     fans, is cut at the sides. Images are scan converted with bilinear
     interpolation (masks: nearest neighbour, so that truth and labels stay
     binary/percent); beams are apodised at the edges of the aperture.
+Frequency (per clip)
+    linear 7-12 MHz, convex 2-5 MHz. It sets the resolution: the PSF below is
+    scaled by the wavelength in pixels relative to a typical clip (factor
+    0.6-1.6), and the round-trip attenuation, 0.5 dB/cm/MHz in soft tissue
+    (+-30 %) over the imaging depth.
 Point-spread function (Szabo 2014, ch. 7-8; Jensen 1991, *J Acoust Soc Am* 89:182)
-    Separable Gaussian, axial sigma 1.2-2.7 px and lateral sigma 1.1-2.5 px (at
+    Separable Gaussian, axial sigma 1.2-2.7 px and lateral sigma 0.8-1.9 px (at
     256 px; wider than a bare transducer's, matching the speckle size measured on
     exported clinical clips, which are filtered and video-compressed) at the focal depth (25-60 % of the image), widening away from it
     (axial by up to 0.6 px, lateral by up to 1.5 px more at 0.6 image depths; on a fan the
@@ -28,18 +33,18 @@ Point-spread function (Szabo 2014, ch. 7-8; Jensen 1991, *J Acoust Soc Am* 89:18
     the focus. The elevation (slice) thickness shows as partial-volume blur of
     the echo maps themselves (see :mod:`lusfeat.data._sim_echo`).
 Gain, TGC and compression
-    Attenuation ``exp(-a depth / H)`` with ``a ~ U(1.0, 3.5)`` (round trip),
-    compensated by a time-gain curve that undoes 0-60 % of it plus a smooth
+    Attenuation ``exp(-a depth / H)`` (``a`` from the frequency and depth, about
+    3-7 nepers), compensated by a time-gain curve that undoes 40-80 % of it plus a smooth
     random +-4 dB (the user's TGC sliders); a noise floor (electronic noise,
-    amplitude 0.003-0.02 of soft tissue scale) that TGC amplifies at depth;
-    log compression over a dynamic range of 40-65 dB with the overall gain
-    placing soft tissue at 30-55 % of the compressed range (Kremkau 2015,
+    1-15 % of the echo of soft tissue at the full depth) that TGC amplifies;
+    log compression over a dynamic range of 55-80 dB with the overall gain
+    placing soft tissue at 40-65 % of the compressed range (Kremkau 2015,
     *Sonography Principles and Instruments*, ch. 5).
 Display and domain randomisation (Tobin et al. 2017, *IROS*: randomise what the
 model should not learn)
     compounding (40-90 % of the intensity replaced by its local mean: spatial
     compounding and speckle reduction make clinical speckle much weaker than
-    fully developed speckle), a grey map (power 1.2-2.5, which darkens and smooths the low end as
+    fully developed speckle), a grey map (power 1.5-3, which darkens and smooths the low end as
     scanners' lung presets do), log-domain smoothing (20 % of clips: the log
     image blended 30-80 % with its local mean over a box of 3-7 x 4-10 px), additive noise (30 %), vignetting (half the clips), burned-in
     text (zone labels, depth, frequency, gain) outside the scan region (40 %)
@@ -223,6 +228,7 @@ def _lookups(size: int, k: int, key: tuple):
 class Scanner:
     """One clip's scanner settings (pixels at the frame size; see the module docstring)."""
 
+    frequency_mhz: float
     psf_near: tuple[float, float]
     psf_extra: tuple[float, float]
     focus: float
@@ -239,20 +245,27 @@ class Scanner:
     noise_sd: float
 
 
-def make_scanner(rng: np.random.Generator, probe: str, size: int, tissue_level: float = 0.2) -> Scanner:
+def make_scanner(
+    rng: np.random.Generator, probe: str, size: int, depth_mm: float, tissue_level: float = 0.2
+) -> Scanner:
     """Draw the scanner settings of one clip (see the module docstring).
 
-    ``size`` is the native frame size. Lateral sizes (PSF, smoothing,
-    apodisation) are in image scan lines (:func:`line_step` columns each).
+    ``size`` is the native frame size and ``depth_mm`` the imaging depth. Lateral
+    sizes (PSF, smoothing, apodisation) are in image scan lines (:func:`line_step`
+    columns each).
     """
     s = size / 256.0
     step = line_step(size)
     h, w = size, -(-size // step)
     z = np.arange(h, dtype=np.float32) / h
-    atten = float(rng.uniform(1.0, 3.5))
+    freq = float(rng.uniform(7.0, 12.0) if probe == "linear" else rng.uniform(2.0, 5.0))
+    # resolution follows the wavelength in pixels (1.0 for a typical clip)
+    res = float(np.clip((1.54 / freq) / (depth_mm / size) / 0.9, 0.6, 1.6))
+    # round-trip attenuation, 0.5 dB/cm/MHz in soft tissue (+-30 %), in nepers over the depth
+    atten = float(0.5 * freq * depth_mm / 10 * 2 / 8.686 * rng.uniform(0.7, 1.3))
     knots = rng.normal(0, 4.0 / 20 * np.log(10), 5)  # +-4 dB in nepers
     sliders = np.interp(z, np.linspace(0, 1, 5), knots)
-    tgc = np.exp(atten * z * rng.uniform(0.0, 0.6) + sliders).astype(np.float32)
+    tgc = np.exp(atten * z * rng.uniform(0.4, 0.8) + sliders).astype(np.float32)
     u = np.abs(np.arange(w, dtype=np.float32) - (w - 1) / 2) / (w / 2)
     edge = float(rng.uniform(0.02, 0.08))
     floor = float(rng.uniform(0.3, 0.6))
@@ -260,20 +273,23 @@ def make_scanner(rng: np.random.Generator, probe: str, size: int, tissue_level: 
     if rng.random() < 0.5:
         apod = apod * (1 - rng.uniform(0, 0.4) * u**2)
     dr = float(rng.uniform(55.0, 80.0))
-    display = float(rng.uniform(0.3, 0.55))  # where soft tissue sits on the grey scale
+    display = float(rng.uniform(0.4, 0.65))  # where soft tissue sits on the grey scale
     top_db = 20 * np.log10(tissue_level) + (1 - display) * dr
-    gamma = float(rng.uniform(1.2, 2.5))
+    gamma = float(rng.uniform(1.5, 3.0))
     lut = np.rint(255 * np.linspace(0, 1, 1024) ** gamma).astype(np.uint8)
     return Scanner(
-        psf_near=(float(rng.uniform(0.9, 2.4) * s + 0.3), float((rng.uniform(0.8, 2.2) * s + 0.3) / step)),
-        psf_extra=(float(rng.uniform(0.0, 0.6) * s), float(rng.uniform(0.3, 1.5) * s / step)),
+        frequency_mhz=freq,
+        psf_near=(float(rng.uniform(0.9, 2.4) * s * res + 0.3), float((rng.uniform(0.5, 1.6) * s * res + 0.3) / step)),
+        psf_extra=(float(rng.uniform(0.0, 0.6) * s * res), float(rng.uniform(0.3, 1.5) * s * res / step)),
         focus=float(rng.uniform(0.25, 0.6)),
         atten=atten, tgc=tgc, apod=apod.astype(np.float32),
-        noise_floor=float(rng.uniform(0.003, 0.02)), top_db=float(top_db), dynamic_range=dr, lut=lut,
+        # electronic noise: a share of the deepest echo of soft tissue, amplified by the TGC
+        noise_floor=float(rng.uniform(0.01, 0.15) * tissue_level * np.exp(-atten)),
+        top_db=float(top_db), dynamic_range=dr, lut=lut,
         compounding=float(rng.uniform(0.4, 0.9)),
         smoothing=float(rng.uniform(0.3, 0.8)) if rng.random() < 0.2 else 0.0,
         smooth_size=(int(round(rng.uniform(3.0, 7.0) * s)), int(max(1, round(rng.uniform(4.0, 10.0) * s / step)))),
-        noise_sd=float(rng.uniform(1.0, 5.0)) if rng.random() < 0.3 else 0.0,
+        noise_sd=float(rng.uniform(0.5, 2.5)) if rng.random() < 0.3 else 0.0,
     )
 
 
@@ -312,7 +328,8 @@ def smooth(field: np.ndarray, sc: Scanner, mode: str = "nearest") -> np.ndarray:
 
 
 def psf_blur(
-    diffuse: list[np.ndarray], sc: Scanner, specular: np.ndarray | None = None, mode: str = "nearest"
+    diffuse: list[np.ndarray], sc: Scanner, specular: np.ndarray | None = None, mode: str = "nearest",
+    focal: bool = False,
 ) -> list[np.ndarray]:
     """Blur fields by the depth-dependent PSF of ``sc`` (a focal and a defocused
     version blended by the distance to the focus).

@@ -100,7 +100,7 @@ def simulate_clip(
     """
     geom = make_geometry(rng, probe, size)
     native = size * geom.factor  # the scene, image and labels are formed at the native size
-    scanner = make_scanner(rng, probe, native)
+    scanner = make_scanner(rng, probe, native, geom.depth_mm)
     scene = sample_scene(rng, severity, native, native, probe, dependent, margin=2 * max(2, native // 48))
     images, offsets = render_clip(scene, frames, geom, scanner, rng, RenderParams())
     views = annotate_clip(scene, annotators, rng)
@@ -120,14 +120,14 @@ def simulate_clip(
         wide = truth_planes[cls]
         has_truth = wide.any()
         ann_any = [views[a][cls].any() for a in range(n_ann)]
-        for f in range(frames):
-            o = int(offsets[f])
+        for o in np.unique(offsets):  # frames with the same lung position share their masks
+            fs = np.flatnonzero(offsets == o)
             if has_truth:
-                truth[f, c_idx[cls]] = geom.apply(wide[:, o : o + native] & not_shadow, native)
+                truth[fs, c_idx[cls]] = geom.apply(wide[:, o : o + native] & not_shadow, native)
             for a in range(n_ann):
                 if ann_any[a]:
                     sub = views[a][cls][:, o : o + native] * not_shadow
-                    conf[f, a, c_idx[cls]] = geom.apply(sub, native)
+                    conf[fs, a, c_idx[cls]] = geom.apply(sub, native)
     return {"images": images, "truth": truth, "confidence": conf, "spacing": float(geom.spacing_mm)}
 
 
