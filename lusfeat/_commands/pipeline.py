@@ -104,8 +104,9 @@ def demo(
 ) -> None:
     """Simulate a small cohort, run a three-strategy sweep and write the report.
 
-    Strategies threshold:50, threshold:60 and soft; a small U-Net at 64x64,
-    3 patient folds. Reruns reuse finished work.
+    40 patients with 128x128 frames; strategies threshold:50, threshold:60 and
+    soft; a small U-Net trained at 64x64, 3 patient folds. Reruns reuse
+    finished work.
 
     Examples:
 

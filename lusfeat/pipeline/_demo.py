@@ -15,13 +15,14 @@ __all__ = ["DEMO_COHORT", "DEMO_SWEEP", "run_demo"]
 
 log = logging.getLogger(__name__)
 
-#: The demo's simulated cohort.
-DEMO_COHORT = SimulationConfig(patients=40, exams=(2, 3), zones=6, frames=1, size=64, probe="mixed",
+#: The demo's simulated cohort (128 px frames, legible in the report).
+DEMO_COHORT = SimulationConfig(patients=40, exams=(2, 3), zones=6, frames=1, size=128, probe="mixed",
                                annotators=3, seed=2026)
-#: The demo's sweep: three strategies, a small U-Net, 3 patient folds.
+#: The demo's sweep: three strategies, a small U-Net trained at 64 px (predictions are
+#: resized back to the 128 px frames), 3 patient folds.
 DEMO_SWEEP = SweepConfig(
     strategies=("threshold:50", "threshold:60", "soft"), baseline="threshold:50", thresholds=(50, 60, 70, 80, 90, 100),
-    seeds=1, seed=0, folds=3, epochs=10, batch_size=32, size=None, depth=3, width=12, device="auto",
+    seeds=1, seed=0, folds=3, epochs=10, batch_size=32, size=64, depth=3, width=12, device="auto",
     eval_bootstrap=300, analysis_folds=3, analysis_repeats=1, analysis_bootstrap=500, min_events=8,
 )
 
