@@ -105,7 +105,7 @@ def make_annotators(rng: np.random.Generator, n: int) -> list[Annotator]:
 
 
 def _round10(x: float) -> int:
-    return int(np.clip(10 * np.round(x / 10), 10, 100))
+    return int(min(100.0, max(10.0, 10 * np.round(x / 10))))
 
 
 def _conf(rng: np.random.Generator, v: float) -> int:
@@ -113,7 +113,7 @@ def _conf(rng: np.random.Generator, v: float) -> int:
 
 
 def _false_conf(rng: np.random.Generator, mean: float = FALSE_CONF_MEAN) -> int:
-    return int(np.clip(10 * np.round(rng.normal(mean, FALSE_CONF_SD) / 10), 10, 40))
+    return int(min(40.0, max(10.0, 10 * np.round(rng.normal(mean, FALSE_CONF_SD) / 10))))
 
 
 def _sees(rng: np.random.Generator, v: float, ann: Annotator) -> bool:

@@ -366,13 +366,21 @@ _TEXT = ("L{z}", "R{z}", "{d} cm", "{f:.1f} MHz", "G {g}", "FR {r}", "DR {dr}", 
          "TIS 0.{m}", "Lung", "PEN", "RES", "{z}")
 
 
+@functools.lru_cache(maxsize=32)
+def _font(size: int):
+    """Pillow's built-in font at ``size`` px (loaded once per size)."""
+    from PIL import ImageFont
+
+    return ImageFont.load_default(size=size)
+
+
 def burn_in(rng: np.random.Generator, valid: np.ndarray | None, size: int) -> np.ndarray | None:
     """Burned-in annotations of one clip as an ``(S, S) uint8`` overlay (``None`` if none).
 
     Text outside the scan region with probability 0.4 and inside it with 0.2;
     depth-scale ticks along one side (0.3); an ROI box outline (0.1).
     """
-    from PIL import Image, ImageDraw, ImageFont
+    from PIL import Image, ImageDraw
 
     region = np.ones((size, size), bool) if valid is None else valid
     want_out, want_in = rng.random() < 0.4, rng.random() < 0.2
@@ -381,7 +389,7 @@ def burn_in(rng: np.random.Generator, valid: np.ndarray | None, size: int) -> np
         return None
     img = Image.new("L", (size, size), 0)
     draw = ImageDraw.Draw(img)
-    font = ImageFont.load_default(size=max(6, int(size * rng.uniform(0.035, 0.06))))
+    font = _font(max(6, int(size * rng.uniform(0.035, 0.06))))
 
     def text() -> str:
         t = _TEXT[int(rng.integers(len(_TEXT)))]

@@ -92,12 +92,12 @@ class BLine:
     def visibility(self) -> float:
         """How easy it is to see, 0-1 (bright, wide and long is easy)."""
         w256 = self.width / max(self.scale, 0.5)
-        long = 1.0 if not np.isfinite(self.length) else float(np.clip(self.length / (60 * max(self.scale, 0.5)), 0.5, 1))
-        return float(np.clip((self.brightness - 0.35) / 0.6, 0, 1) * np.clip(w256 / 4.0, 0.5, 1.0) * long)
+        long = 1.0 if not np.isfinite(self.length) else min(1.0, max(0.5, self.length / (60 * max(self.scale, 0.5))))
+        return float(min(1.0, max(0.0, (self.brightness - 0.35) / 0.6)) * min(1.0, max(0.5, w256 / 4.0)) * long)
 
     def half_width(self, below: np.ndarray) -> np.ndarray:
         """Half width (px) at ``below`` px under the lung surface."""
-        return self.width / 2 + self.widen * np.clip(below, 0, None) / 2
+        return self.width / 2 + self.widen * np.maximum(below, 0) / 2
 
 
 @dataclass(frozen=True)
