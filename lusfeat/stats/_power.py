@@ -10,8 +10,10 @@ patients, runs the planned comparison of :func:`lusfeat.stats.analyze` on them
 (same tasks, patient-grouped folds, model fits, primary metric and test:
 paired patient bootstrap for MAE-like metrics, DeLong or clustered DeLong for
 AUC, Holm over the confirmatory family) and counts a replicate significant when
-its Holm-adjusted p-value is below ``alpha``. Power is that share, with a Wilson
-score interval over the replicates.
+its Holm-adjusted p-value is below ``alpha``. Power is that share (two-sided),
+with a Wilson score interval over the replicates; ``power_worse`` counts only the
+significant replicates where the degraded pipeline is the worse one (the
+direction the study expects).
 
 Fast paths
 ----------
@@ -36,7 +38,8 @@ Output folder (written atomically)::
 
     OUT/
       power.parquet, power.csv   one row per (task, model, size): replicates,
-                                 significant, power, ci_low, ci_high, mean
+                                 significant, power, ci_low, ci_high,
+                                 significant_worse, power_worse, mean
                                  difference, median p
       replicates.parquet         one row per (task, model, size, replicate)
       power.png                  power curve with its CI band
@@ -69,7 +72,10 @@ CHUNK_PATIENTS = 40
 
 #: Columns of the power table.
 POWER_COLUMNS = ("task", "model", "metric", "size", "replicates", "run", "significant", "power",
-                 "ci_low", "ci_high", "mean_difference", "median_p")
+                 "ci_low", "ci_high", "significant_worse", "power_worse", "mean_difference", "median_p")
+
+#: Metrics where lower is better (the degraded pipeline is worse when its value is higher).
+LOWER_IS_BETTER = frozenset({"mae", "rmse", "brier"})
 
 
 @dataclass
@@ -127,7 +133,8 @@ class PowerResult:
             lines.append(f"  {task} / {model}, primary metric {metric}:")
             for r in g.itertuples():
                 lines.append(f"    n = {r.size:>4}: power {r.power:.2f} [{r.ci_low:.2f}, {r.ci_high:.2f}] "
-                             f"({r.significant}/{r.run} significant; mean difference {r.mean_difference:+.4g})")
+                             f"({r.significant}/{r.run} significant, {r.significant_worse} with the degraded "
+                             f"pipeline worse; mean difference {r.mean_difference:+.4g})")
         return "\n".join(lines)
 
 
@@ -557,11 +564,16 @@ def power(
     table_rows = []
     for (task, model, metric, s), g in reps.groupby(["task", "model", "metric", "size"], sort=False):
         ran = g[g["p_holm"].notna()]
-        k = int(ran["significant"].astype(bool).sum())
+        sig = ran["significant"].astype(bool)
+        k = int(sig.sum())
+        worse = ran["difference"] > 0 if metric in LOWER_IS_BETTER else ran["difference"] < 0
+        k_worse = int((sig & worse).sum())
         lo, hi = _wilson(k, len(ran))
         table_rows.append({"task": task, "model": model, "metric": metric, "size": int(s),
                            "replicates": len(g), "run": len(ran), "significant": k,
                            "power": k / len(ran) if len(ran) else np.nan, "ci_low": lo, "ci_high": hi,
+                           "significant_worse": k_worse,
+                           "power_worse": k_worse / len(ran) if len(ran) else np.nan,
                            "mean_difference": float(ran["difference"].mean()) if len(ran) else np.nan,
                            "median_p": float(ran["p"].median()) if len(ran) else np.nan})
     table = pd.DataFrame(table_rows, columns=list(POWER_COLUMNS))

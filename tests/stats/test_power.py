@@ -34,6 +34,7 @@ def test_power_is_monotone_in_cohort_size(pools, tmp_path):
     assert t.loc[80, "power"] >= 0.9 and t.loc[10, "power"] < t.loc[80, "power"]
     assert (t["ci_low"] <= t["power"]).all() and (t["power"] <= t["ci_high"]).all()
     assert (t["mean_difference"] > 0).all()  # noisier features: larger MAE
+    assert (t["power_worse"] <= t["power"]).all() and t.loc[80, "power_worse"] >= 0.9
     names = {p.name for p in (tmp_path / "p").iterdir()}
     assert names == {"power.parquet", "power.csv", "replicates.parquet", "power.png", "power.json"}
     assert (tmp_path / "p" / "power.png").read_bytes()[:4] == b"\x89PNG"
