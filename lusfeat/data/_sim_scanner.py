@@ -4,10 +4,10 @@ Everything here is drawn once per clip (a clinician sets up the scanner, then
 records). Sizes are quoted for 256 px frames and scale with the frame size.
 
 Native resolution
-    Frames smaller than 256 px are formed at ``k`` times their size (``k =
-    ceil(256 / size)``) and area-averaged down, as a real scan exported at the
-    scanner's resolution is resized by ingest (which averages speckle);
-    truth and labels are looked up at the frame size directly.
+    Frames smaller than 256 px are formed at twice their size and
+    area-averaged down, as a real scan exported at the scanner's resolution is
+    resized by ingest (which averages speckle); truth and labels are looked up
+    at the frame size directly.
 Probe and geometry
     *Linear* probes (7-12 MHz, 30-60 mm deep) image a rectangle whose width is
     60-110 % of its depth; *convex* probes (2-5 MHz, 80-180 mm) a fan with a
@@ -139,13 +139,14 @@ _R0 = (0.15, 0.3, 0.5, 0.7, 0.9)
 _HALF = (28.0, 32.0, 36.0, 40.0)
 _FILL = (1.0, 0.6, 0.45)
 _ASPECT = (0.6, 0.75, 0.9, 1.0, 1.1)
-#: Frames are formed at no less than this many pixels and then resized down.
+#: Frames smaller than this are formed at twice their size and resized down.
 NATIVE_MIN = 256
 
 
 def native_factor(size: int) -> int:
-    """Integer factor from the frame size up to the native (scanner) resolution."""
-    return max(1, -(-NATIVE_MIN // int(size)))
+    """Integer factor from the frame size up to the native (scanner) resolution:
+    frames under :data:`NATIVE_MIN` px are formed at twice their size."""
+    return 1 if int(size) >= NATIVE_MIN else 2
 
 
 def line_step(native: int) -> int:

@@ -27,6 +27,8 @@ from typing import Any
 
 from .._errors import InputError
 from .._io import atomic_file, read_json, write_json
+from ..labels import parse_strategy
+from ._device import resolve_device
 from ._unet import UNetConfig
 
 __all__ = ["pretrain", "PRETRAIN_FORMAT"]
@@ -98,6 +100,12 @@ def pretrain(
     sim = SimulationConfig(patients=int(patients), exams=(2, 3), zones=6, frames=int(frames), size=int(size),
                            probe=probe, annotators=3, seed=int(seed))
     sim.check()
+    # fail on bad options before simulating anything
+    parse_strategy(strategy)
+    resolve_device(device)
+    for name, value in (("epochs", epochs), ("batch_size", batch_size)):
+        if int(value) < 1:
+            raise InputError(f"--{name.replace('_', '-')} must be >= 1, got {value}")
     cfg = model if model is not None else UNetConfig()
     meta_path = out / "pretrain.json"
     if out.exists() and not overwrite:
