@@ -144,7 +144,7 @@ def lung_echo(scene: Scene, rng: np.random.Generator, step: int = 1) -> tuple[np
     """Diffuse and specular echo below the lung surface on the widened grid.
 
     Aerated lung reflects almost everything at the pleura, so what is seen below
-    it is artifact: a faint diffuse haze, the A-line reverberations (specular,
+    it is artifact: a diffuse haze (faint to tissue-bright), the A-line reverberations (specular,
     uneven and fading), B-lines (diffuse vertical bands, laser- or comet-like),
     and tissue-like hepatised lung where a consolidation is.
 
@@ -169,8 +169,10 @@ def lung_echo(scene: Scene, rng: np.random.Generator, step: int = 1) -> tuple[np
     below = i - zl
     under = np.clip(below, 0, None)
     lung = 1.0 / (1.0 + np.exp(-np.clip(below - 0.5, -30, 30) / 0.7))  # soft start at the lung surface
-    haze = rng.uniform(0.06, 0.22)
-    cloud = np.clip(1 + 0.5 * _texture(rng, (h, nw), ((4 + 4 * rng.random()) * s + 0.5, (10 * s + 1) / step)), 0.2, None)
+    # the haze under a normal pleura ranges from faint to as bright as tissue: brightness
+    # alone does not make a B-line, its contrast with the haze beside it does
+    haze = rng.uniform(0.06, 0.4)
+    cloud = np.clip(1 + 0.25 * _texture(rng, (h, nw), ((4 + 4 * rng.random()) * s + 0.5, (10 * s + 1) / step)), 0.2, None)
     diffuse = lung * haze * cloud * (0.4 + 0.6 * np.exp(-under / (rng.uniform(0.1, 0.4) * h)))
     spec = np.zeros((h, nw), np.float32)
     free = gaussian_filter1d(a_line_columns(scene).astype(np.float32), 1.5 + s)[None, ::step]
@@ -185,7 +187,7 @@ def lung_echo(scene: Scene, rng: np.random.Generator, step: int = 1) -> tuple[np
             fade = np.exp(-((under / max(b.length, 1.0)) ** 2) * 1.5)
         else:
             fade = 0.75 + 0.25 * np.exp(-under / (0.7 * h))
-        diffuse = diffuse + lung * (0.12 + 0.45 * b.brightness) * prof * fade
+        diffuse = diffuse + lung * haze * (0.8 + 2.2 * b.brightness) * prof * fade
     for c in scene.consolidations:
         jj, cs = _step_cols(_cols(c.center, c.half_width, n), step)
         u = (jj - c.center) / c.half_width

@@ -30,8 +30,8 @@ Zone severity ``z`` (0 normal .. 5 diffusely consolidated) drives the findings:
 * B-lines: ``Poisson(1.6 * max(0, z - 0.7))`` of them (at most 12). Each starts
   at the lung surface; it is *laser-like* (constant width 2-5 px, reaching the
   bottom) or *comet-like* (widening by 0.03-0.15 px per px of depth and fading
-  over 35-100 % of the remaining depth); brightness 0.45-1.0. From ``z > 3``,
-  with probability ``sigmoid(2 (z - 3.8))``, B-lines coalesce into *white
+  over 35-100 % of the remaining depth); brightness 0.45-1.0. From ``z > 3.5``,
+  with probability ``sigmoid(2 (z - 4.5))``, B-lines coalesce into *white
   lung*: one wide band (30-75 % of the width) that is drawn as a B-line region.
 * Consolidation: with probability ``sigmoid(1.8 (z - 3.0))``, a subpleural
   tissue-like (hepatised) region 12-45 % of the width wide and 8-30 % of the
@@ -283,7 +283,7 @@ def sample_scene(
     sides = rng.permutation([0, 1])[:n_ribs] if n_ribs < 2 else np.array([0, 1])
     for side in sides:
         hw = rng.uniform(0.08, 0.22) * width
-        c = hw * rng.uniform(-0.4, 0.7) if side == 0 else width - hw * rng.uniform(-0.4, 0.7)
+        c = hw * rng.uniform(-0.2, 1.3) if side == 0 else width - hw * rng.uniform(-0.2, 1.3)
         ribs.append((float(c), float(hw)))
 
     visible = np.ones(wide, dtype=bool)
@@ -307,7 +307,7 @@ def sample_scene(
                 length=float(rng.uniform(0.35, 1.0) * below_max) if comet and rng.random() < 0.7 else float("inf"),
             )
         )
-    if z > 3.0 and rng.random() < _sigmoid(2.0 * (z - 3.8)):
+    if z > 3.5 and rng.random() < _sigmoid(2.0 * (z - 4.5)):
         hw = rng.uniform(0.15, 0.37) * width
         blines.append(BLine(center=float(rng.uniform(margin + hw, margin + width - hw)), width=float(2 * hw),
                             brightness=float(rng.uniform(0.6, 1.0)), scale=scale, widen=0.0))
