@@ -27,7 +27,7 @@ from __future__ import annotations
 import numpy as np
 from scipy.ndimage import gaussian_filter1d, uniform_filter1d
 
-from ._sim_regions import _cons_bottom, _cols, a_line_columns, a_line_depth, lung_surface
+from ._sim_regions import _cols, _cons_bottom, a_line_columns, a_line_depth, lung_surface
 from ._sim_scene import Scene, _smooth_noise
 
 __all__ = ["tissue_echo", "lung_echo", "rib_shadow"]

@@ -245,11 +245,11 @@ def overlay_figure(
 
     from .._io import atomic_file
     from ..data import CLASS_NAMES, open_cohort, open_masks
+    from ..data._show import CLASS_COLORS
 
     cohort, masks = open_cohort(cohort_dir), open_masks(masks_dir)
     rows = cohort.frames.set_index("clip_id")
-    colours = {"pleural_line": "#ffd92f", "a_line": "#66c2a5", "b_line": "#fc8d62", "consolidation": "#e78ac3",
-               "effusion": "#8da0cb"}
+    colours = {name: tuple(CLASS_COLORS[i] / 255) for i, name in enumerate(CLASS_NAMES)}  # as `lusfeat show`
     n = len(clip_ids)
     ncol = min(columns, n)
     nrow = -(-n // ncol)
@@ -263,7 +263,7 @@ def overlay_figure(
         m = np.asarray(masks.masks[idx])
         for c, name in enumerate(CLASS_NAMES):
             if m[c].any():
-                ax.contour(m[c].astype(float), levels=[0.5], colors=colours[name], linewidths=1.0)
+                ax.contour(m[c].astype(float), levels=[0.5], colors=[colours[name]], linewidths=1.0)
         ax.set_title(titles[k] if titles else cid, fontsize=7)
     handles = [plt.Line2D([0], [0], color=v, lw=2, label=k) for k, v in colours.items()]
     fig.legend(handles=handles, loc="lower center", ncol=5, fontsize=8, frameon=False)

@@ -6,7 +6,13 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from lusfeat.pipeline._transfer import overlay_figure, read_labels, real_manifest, transfer, transfer_scores
+from lusfeat.pipeline._transfer import (
+    overlay_figure,
+    read_labels,
+    real_manifest,
+    transfer,
+    transfer_scores,
+)
 from lusfeat.seg import UNetConfig, pretrain
 
 
