@@ -98,11 +98,8 @@ ROWS: list[Row] = [
     row("ingest-every-text", "ingest out --manifest {m_good} --every often", 2, "Invalid value for '--every'"),
     row("ingest-existing", "ingest {tiny} --manifest {m_good}", 1, "already exists"),
     # --- pretrain ---------------------------------------------------------------------
-    row("pretrain-missing-out", "pretrain", 2, "Missing argument"),
     row("pretrain-strategy", "pretrain pt --strategy bogus", 1, "cannot parse strategy 'bogus'"),
     row("pretrain-epochs", "pretrain pt --epochs 0", 1, "--epochs must be >= 1"),
-    row("pretrain-patients", "pretrain pt --patients 0", 1, "--patients must be >= 1"),
-    row("pretrain-size", "pretrain pt --size 16", 1, "--size must be between 32 and 1024"),
     row("pretrain-device", "pretrain pt --device tpu", 1, "unknown device 'tpu'"),
     # --- train ------------------------------------------------------------------------
     row("train-init-missing", "train {tiny} --out run --init nowhere.pt", 1, "no U-Net checkpoint at nowhere.pt"),
