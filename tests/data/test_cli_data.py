@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import subprocess
 import sys
 from pathlib import Path
@@ -38,6 +39,18 @@ def test_launcher_reports_errors_in_one_line(tmp_path):
     assert "Traceback" not in r.stderr
     r = subprocess.run([sys.executable, str(ROOT / "cli.py"), "validate", str(tmp_path / "none")], capture_output=True, text=True)
     assert r.returncode == 1 and "does not exist" in r.stderr and "Traceback" not in r.stderr
+    r = subprocess.run([sys.executable, str(ROOT / "cli.py"), "ingest", "--no-such-option"], capture_output=True, text=True)
+    assert r.returncode == 2 and "No such option" in r.stderr and "Traceback" not in r.stderr
+
+
+def test_launcher_without_dependencies_says_how_to_install(tmp_path):
+    """An interpreter that cannot import lusfeat's dependencies gets one line, not a traceback."""
+    fake = tmp_path / "site"
+    (fake / "pandas").mkdir(parents=True)
+    (fake / "pandas" / "__init__.py").write_text("raise ModuleNotFoundError(\"No module named 'pandas'\")\n")
+    env = {**os.environ, "PYTHONPATH": f"{fake}{os.pathsep}{ROOT}"}
+    r = subprocess.run([sys.executable, str(ROOT / "cli.py"), "--help"], capture_output=True, text=True, env=env)
+    assert r.returncode == 1 and "install lusfeat first" in r.stderr and "Traceback" not in r.stderr
 
 
 def test_help_lists_commands():
