@@ -171,9 +171,13 @@ def lung_echo(scene: Scene, rng: np.random.Generator, step: int = 1) -> tuple[np
     lung = 1.0 / (1.0 + np.exp(-np.clip(below - 0.5, -30, 30) / 0.7))  # soft start at the lung surface
     # the haze under a normal pleura ranges from faint to as bright as tissue: brightness
     # alone does not make a B-line, its contrast with the haze beside it does
-    haze = rng.uniform(0.06, 0.4)
+    haze = float(np.exp(rng.uniform(np.log(0.05), np.log(0.8))))
     cloud = np.clip(1 + 0.25 * _texture(rng, (h, nw), ((4 + 4 * rng.random()) * s + 0.5, (10 * s + 1) / step)), 0.2, None)
-    diffuse = lung * haze * cloud * (0.4 + 0.6 * np.exp(-under / (rng.uniform(0.1, 0.4) * h)))
+    # reverberation streaks: long, narrow (1-3 px) vertical striations of the haze, common
+    # under a normal pleura (short comet tails, I-lines); too narrow and too faint for B-lines
+    streak = rng.uniform(0.0, 0.5) * _texture(rng, (h, nw), ((20 + 30 * rng.random()) * s, (1.0 + s) / step))
+    decay = 0.4 + 0.6 * np.exp(-under / (rng.uniform(0.1, 0.4) * h))
+    diffuse = lung * haze * np.clip(cloud + streak, 0.15, None) * decay
     spec = np.zeros((h, nw), np.float32)
     free = gaussian_filter1d(a_line_columns(scene).astype(np.float32), 1.5 + s)[None, ::step]
     for k, amp in enumerate(scene.a_line_amplitudes(), start=2):

@@ -337,7 +337,10 @@ def sample_scene(
             thickness=float(rng.uniform(0.04, 0.06 + 0.015 * z) * height),
             scale=scale,
         )
-    a_amp = rng.uniform(0.25, 0.7) * np.exp(-0.3 * n_b) * (0.4 if effusion is not None else 1.0)
+    # A-lines from clear to barely visible (a third of clips show them faintly, as a
+    # steep probe angle or a low gain does)
+    faint = rng.uniform(0.05, 0.4) if rng.random() < 0.33 else 1.0
+    a_amp = rng.uniform(0.25, 0.7) * faint * np.exp(-0.3 * n_b) * (0.4 if effusion is not None else 1.0)
     return Scene(
         height=height, width=width, margin=margin, pleura_depth=pleura, pleura_thickness=thickness,
         pleura_visible=visible, ribs=ribs, a_line_amplitude=float(a_amp), blines=blines,

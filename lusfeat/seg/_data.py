@@ -134,8 +134,9 @@ def augment(
     """Ultrasound-safe augmentation of one batch, all samples at once.
 
     - horizontal flip with probability 1/2 (never vertical: depth runs down the image);
-    - gain and contrast: ``x' = clip(g * x**gamma, 0, 1)``, ``g ~ U(0.8, 1.2)``,
-      ``gamma ~ U(0.8, 1.25)``;
+    - gain and contrast: ``x' = clip(g * x**gamma, 0, 1)``, ``g ~ U(0.7, 1.4)``,
+      ``gamma ~ U(0.7, 1.5)`` (exported clips differ in gain and grey map more than
+      simulated ones: the model should judge shapes and contrasts, not grey levels);
     - scale ``s ~ U(0.9, 1.1)`` and shifts of up to 5 % of the frame each way
       (bilinear resampling; pixels coming from outside the frame get weight 0).
 
@@ -158,7 +159,7 @@ def augment(
         return lo + (hi - lo) * torch.rand(b, generator=generator, device=dev)
 
     flip = torch.rand(b, generator=generator, device=dev) < 0.5
-    gain, gamma = u(0.8, 1.2), u(0.8, 1.25)
+    gain, gamma = u(0.7, 1.4), u(0.7, 1.5)
     scale, tx, ty = u(0.9, 1.1), u(-0.1, 0.1), u(-0.1, 0.1)
     sign = torch.where(flip, -1.0, 1.0).to(x.dtype)
     theta = torch.zeros(b, 2, 3, device=dev, dtype=x.dtype)
