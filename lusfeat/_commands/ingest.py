@@ -8,6 +8,7 @@ from typing import Annotated
 import typer
 
 from .._errors import InputError
+from ..data.annotations._read import AnnotationFormat
 from ..data.ingest._confidence import ConfidenceScale
 
 
@@ -36,6 +37,12 @@ def ingest_command(
     strict: Annotated[bool, typer.Option("--strict", help="Treat warnings as errors.")] = False,
     overwrite: Annotated[bool, typer.Option("--overwrite", help="Replace an existing OUT.")] = False,
     progress: Annotated[bool, typer.Option("--progress/--no-progress", help="Show a progress bar.")] = True,
+    annotations: Annotated[list[str] | None, typer.Option("--annotations", "-a", help="Annotation-tool export [ANNOTATOR=]PATH, repeatable (one per annotator): CVAT XML or backup, COCO JSON, LabelMe JSON or folder; shapes are matched to the manifest's files by name.")] = None,
+    format: Annotated[AnnotationFormat, typer.Option("--format", help="Format of --annotations: auto (detect), cvat (images or video XML 1.1), cvat-images, cvat-video, cvat-backup, coco, labelme.")] = AnnotationFormat.AUTO,
+    label_map: Annotated[list[str] | None, typer.Option("--label-map", help="Tool label to lusfeat class TOOL=CLASS (or '-' to skip), repeatable, or a YAML/JSON file, e.g. --label-map aline=a_line.")] = None,
+    confidence_attribute: Annotated[str, typer.Option(help="Shape attribute holding the confidence in percent ('' reads none).")] = "confidence",
+    default_confidence: Annotated[float, typer.Option(help="Confidence (percent) of shapes with no attribute, label suffix (b_line_70) or score.")] = 100.0,
+    line_width: Annotated[float, typer.Option(help="Width in original pixels of polylines (and points) that state none.")] = 3.0,
 ) -> None:
     """Ingest real LUS images, DICOM or videos (+ confidence masks, + clinical table) into a cohort.
 
@@ -44,13 +51,22 @@ def ingest_command(
       lusfeat ingest --manifest scans.csv cohort
 
       lusfeat ingest --manifest scans.csv --clinical clinical.xlsx --map spo2=SpO2 --size 128 --strict cohort
+
+      lusfeat ingest --manifest scans.csv --annotations alice=alice.xml --annotations bob=bob.xml --format cvat --label-map aline=a_line cohort
     """
+    from ..data.annotations import AnnotationOptions, parse_label_map
     from ..data.ingest import ingest
+    from ..data.ingest._annotations import parse_annotation_specs
+
+    options = AnnotationOptions(label_map=parse_label_map(label_map or []),
+                                confidence_attribute=confidence_attribute.strip() or None,
+                                default_confidence=default_confidence, line_width=line_width)
 
     path = ingest(
         manifest, out, clinical=clinical, size=size, every=every, confidence_scale=confidence_scale.value,
         column_map=_parse_map(column_map or []), na_codes=tuple(na_code or ()), flow_to_fio2=flow_to_fio2,
         sheet=sheet, deidentify=deidentify, strict=strict, overwrite=overwrite, progress=progress,
+        annotations=parse_annotation_specs(annotations or [], format.value), annotation_options=options,
     )
     typer.echo(f"cohort written to {path}")
 

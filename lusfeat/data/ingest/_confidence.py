@@ -56,9 +56,17 @@ def load_annotation(
     each region gets its confidence in percent from the table (the result is then
     already in percent and is returned negated-free with ``ann.table`` set).
 
+    Shapes from an annotation tool (``ann.shapes``) are rasterised instead; the result is
+    then in percent, 0 where no shape lies.
+
     Returns ``None`` and records problems when a file is unreadable, a mask's size
-    differs from its image, a value is negative or a table row is invalid.
+    differs from its image, a value is negative, a table row is invalid or a shape
+    lies outside the frame.
     """
+    if ann.shapes is not None:
+        from ..annotations import frame_planes
+
+        return frame_planes(ann.shapes, tuple(shape), ann.line_width, problems)
     h, w = shape
     out = np.full((len(CLASS_NAMES), h, w), np.nan)
     ok = True

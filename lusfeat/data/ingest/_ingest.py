@@ -17,6 +17,8 @@ from ..._errors import InputError
 from ..._io import file_digest, fingerprint
 from ..._progress import progress_bar
 from .._format import CLASS_NAMES, FRAME_COLUMNS, CohortWriter
+from ..annotations import AnnotationOptions
+from ._annotations import AnnotationSpec, attach_annotations
 from ._clinical import empty_clinical, read_clinical
 from ._confidence import (
     CONFIDENCE_SCALES,
@@ -96,6 +98,8 @@ def ingest(
     strict: bool = False,
     overwrite: bool = False,
     progress: bool = False,
+    annotations: Sequence[AnnotationSpec] = (),
+    annotation_options: AnnotationOptions | None = None,
 ) -> Path:
     """Ingest real LUS scans listed in a manifest into a lusfeat cohort.
 
@@ -132,6 +136,14 @@ def ingest(
         Replace an existing cohort at ``out``.
     progress : bool
         Show a progress bar.
+    annotations : sequence of (path, format, annotator or None, where)
+        Annotation-tool files (CVAT XML or backup, COCO, LabelMe; see
+        :func:`lusfeat.data.annotations.read_annotations`) whose shapes are matched to
+        the manifest's sources by file name (see :mod:`lusfeat.data.ingest._annotations`);
+        ``lusfeat ingest --annotations [ANNOTATOR=]PATH``. Files can also be named per
+        row in the manifest's ``annotations`` column.
+    annotation_options : AnnotationOptions, optional
+        Label map, confidence attribute, default confidence and line width of the shapes.
 
     Returns
     -------
@@ -162,6 +174,8 @@ def ingest(
         raise InputError(f"output {out} already exists; choose another path or pass --overwrite")
     problems = Problems(strict=strict)
     entries, annotators = read_manifest(manifest, problems)
+    ann_options = annotation_options or AnnotationOptions()
+    ann_files = attach_annotations(entries, annotators, annotations, ann_options, problems)
 
     # ---- pass 1: check every source and mask ----------------------------------------
     counts: dict[int, int] = {}
@@ -191,17 +205,20 @@ def ingest(
             for mask_file in [*ann.class_paths.values(), ann.stack_path, ann.table]:
                 if mask_file is not None:
                     hashes.append((str(mask_file), file_digest(mask_file)))
+        _check_frames(entry, src, every, problems)
         # one scan region per clip of single images (same size), one per multi-frame file
         rkey = (entry.clip_id, src.frames.shape[1:]) if entry.kind == "image" else (k,)
         region_of[k] = rkey
         top = src.frames.max(axis=0)
         region_max[rkey] = top if rkey not in region_max else np.maximum(region_max[rkey], top)
-        if entry.annotations and counts[k] > 1:
+        if any(a.shapes is None for a in entry.annotations) and counts[k] > 1:
             problems.error(f"{entry.where}: masks given for {entry.rel}, which has {counts[k]} frames; "
                            "add a frame_index column selecting the annotated frame")
         for ann in entry.annotations:
+            if ann.shapes is not None and ann.source_frame not in src.indices:
+                continue
             raw = load_annotation(ann, src.frames.shape[1:3], problems)
-            if raw is not None and ann.table is None and np.isfinite(raw).any():
+            if raw is not None and ann.table is None and ann.shapes is None and np.isfinite(raw).any():
                 ann_max.append((ann.where, float(np.nanmax(raw))))
         ids[k] = []
         for idx in src.indices.tolist():
@@ -280,15 +297,19 @@ def ingest(
             if entry.annotations:
                 geo = geometry(region, size)
                 for ann in entry.annotations:
+                    j = _frame_position(ann, src)
+                    if j is None:
+                        continue
                     raw = load_annotation(ann, src.frames.shape[1:3], Problems())
-                    pct = to_percent(raw, "percent" if ann.table is not None else scale)
+                    pct = to_percent(raw, "percent" if ann.table is not None or ann.shapes is not None else scale)
                     a = annotators.index(ann.annotator)
                     for c in range(len(CLASS_NAMES)):
                         plane = apply_geometry(pct[c], region, geo, size, smooth=False)
-                        conf[0, a, c] = np.clip(np.rint(plane), 0, 100).astype(np.uint8)
+                        conf[j, a, c] = np.clip(np.rint(plane), 0, 100).astype(np.uint8)
             writer.write(start, images, conf)
             start += f
         frames = pd.DataFrame(rows, columns=list(FRAME_COLUMNS) + list(PREPROCESSING_COLUMNS))
+        hashes += [(str(f.path), _digest(f.path)) for f in ann_files]
         meta = {
             "source": {
                 "kind": "ingested",
@@ -308,12 +329,43 @@ def ingest(
                 "warnings": problems.warnings,
                 "notes": problems.notes,
                 "preprocessing_columns": list(PREPROCESSING_COLUMNS),
+                "annotation_files": [{"path": str(f.path.resolve()), "format": f.format, "annotator": f.annotator,
+                                      "shapes": len(f.shapes)} for f in ann_files],
+                "annotation_options": ann_options.as_dict(),
                 "dicom_headers": headers,
             },
         }
         writer.finish(meta, frames, clin)
     logger.info("ingested %d frame(s) from %d source(s) into %s", n, len(entries), out)
     return out
+
+
+def _digest(path: Path) -> str:
+    if path.is_file():
+        return file_digest(path)
+    return fingerprint(sorted((str(p.relative_to(path)), file_digest(p)) for p in path.rglob("*.json")))
+
+
+def _frame_position(ann, src: SourceFrames) -> int | None:
+    """Row of ``src.frames`` an annotation belongs to (masks: the only frame)."""
+    if ann.shapes is None or src.frames.shape[0] == 1 and ann.source_frame in (None, int(src.indices[0])):
+        return 0
+    hit = np.flatnonzero(src.indices == ann.source_frame)
+    return int(hit[0]) if hit.size else None
+
+
+def _check_frames(entry: ManifestEntry, src: SourceFrames, every: int, problems: Problems) -> None:
+    """Shapes on frames past the end of their source, or on frames ``--every`` drops."""
+    last = int(src.indices[-1]) + (every - 1 if entry.frame_index is None else 0)
+    for ann in entry.annotations:
+        if ann.shapes is None or ann.source_frame in src.indices:
+            continue
+        if ann.source_frame > last:
+            problems.error(f"{ann.where}: {len(ann.shapes)} shape(s) on frame {ann.source_frame}, past the end of "
+                           f"{entry.rel} (frames 0..{last}); check the task's start frame and step or the video")
+        else:
+            problems.warn(f"{ann.where}: frame {ann.source_frame} is not kept with --every {every}; its "
+                          f"{len(ann.shapes)} shape(s) are dropped (pass --every 1 or the task's step)")
 
 
 def _progress(items: list, show: bool, label: str):

@@ -19,6 +19,7 @@ __all__ = ["REQUIRED_COLUMNS", "OPTIONAL_COLUMNS", "Annotation", "ManifestEntry"
 REQUIRED_COLUMNS = ("path", "patient_id", "exam_id", "zone")
 OPTIONAL_COLUMNS = (
     "clip_id", "frame_index", "pixel_spacing_mm", "probe", "annotator", "mask_path", "confidence_table",
+    "annotations", "annotation_format",
 ) + tuple(f"mask_{c}" for c in CLASS_NAMES)
 PROBES = ("convex", "linear", "phased", "unknown")
 #: Usual zone names (right/left, 1-6); others are accepted with a warning.
@@ -40,6 +41,13 @@ class Annotation:
         A ``mask_path`` holding all classes: ``.npy`` or multi-page TIFF ``(C, H, W)``.
     table : Path or None
         Per-region confidence table (``class, region, confidence``) for binary masks.
+    shapes : list of (Shape, class, confidence) or None
+        Shapes from an annotation tool (:mod:`lusfeat.data.annotations`), rasterised
+        onto the source frame; their confidence is already in percent.
+    source_frame : int or None
+        Frame of a multi-frame source the shapes belong to (0-based, file numbering).
+    line_width : float
+        Width in pixels of polylines that state none.
     """
 
     annotator: str
@@ -47,6 +55,9 @@ class Annotation:
     class_paths: dict[str, Path] = field(default_factory=dict)
     stack_path: Path | None = None
     table: Path | None = None
+    shapes: list | None = None
+    source_frame: int | None = None
+    line_width: float = 3.0
 
 
 @dataclass
@@ -65,6 +76,8 @@ class ManifestEntry:
     pixel_spacing_mm: float
     probe: str | None
     annotations: list[Annotation] = field(default_factory=list)
+    #: Annotation-tool files named on the entry's rows: ``(path, format, annotator, where)``.
+    annotation_files: list[tuple[Path, str, str | None, str]] = field(default_factory=list)
 
 
 def _text(v: object) -> str | None:
@@ -191,6 +204,9 @@ def read_manifest(path: str | os.PathLike, problems: Problems) -> tuple[list[Man
                         f"{where}: {col} {vals[col]!r} differs from {entry.where} ({getattr(entry, col)!r}) "
                         f"for the same frame {entry.rel}; make them agree"
                     )
+        if vals.get("annotations") is not None:
+            _annotation_file(vals, base, where, entry, problems)
+            continue
         ann = _annotation(vals, base, where, problems)
         if ann is None:
             continue
@@ -213,6 +229,20 @@ def read_manifest(path: str | os.PathLike, problems: Problems) -> tuple[list[Man
             if ann.annotator not in annotators:
                 annotators.append(ann.annotator)
     return list(entries.values()), annotators
+
+
+def _annotation_file(vals: dict, base: Path, where: str, entry: ManifestEntry, problems: Problems) -> None:
+    """Record the annotation-tool file named in a row's ``annotations`` column."""
+    masks = [c for c in ("mask_path", "confidence_table", *(f"mask_{c}" for c in CLASS_NAMES)) if vals.get(c)]
+    if masks:
+        problems.error(f"{where}: give either an annotations file or mask columns ({', '.join(masks)}), "
+                       "not both; put them on separate rows")
+        return
+    p = _resolve(base, vals["annotations"])
+    if not p.exists():
+        problems.error(f"{where}: annotation file {p} does not exist; fix the annotations column")
+        return
+    entry.annotation_files.append((p, vals.get("annotation_format") or "auto", vals.get("annotator"), where))
 
 
 def _annotation(vals: dict, base: Path, where: str, problems: Problems) -> Annotation | None:
