@@ -1,0 +1,159 @@
+"""Annotation-tool files through ``ingest``: matching to manifest rows, several annotators,
+videos with tracks, the checks, provenance and the console script."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from lusfeat import ValidationError
+from lusfeat.data import open_cohort
+from lusfeat.data.annotations import AnnotationOptions
+from lusfeat.data.ingest import ingest
+from lusfeat.data.ingest._annotations import parse_annotation_specs
+
+from .ingest_helpers import manifest_row, rect_frame, write_manifest, write_png, write_video
+
+LUSFEAT = Path(sys.executable).with_name("lusfeat")
+SIDE = 16
+
+
+def full_frame(seed: int) -> np.ndarray:
+    """A frame whose scan region is the whole frame but three pixels at each corner (the
+    region's convex hull), so ingest at its own size keeps every other pixel in place."""
+    return rect_frame(SIDE, SIDE, box=(0, SIDE, 0, SIDE), seed=seed)
+
+
+def cvat_images(path: Path, owner: str, images: dict[str, str]) -> Path:
+    body = "".join(f'<image id="{i}" name="{name}" width="{SIDE}" height="{SIDE}">{shapes}</image>'
+                   for i, (name, shapes) in enumerate(images.items()))
+    path.write_text(f"<annotations><version>1.1</version><meta><task><size>{len(images)}</size>"
+                    f"<owner><username>{owner}</username></owner></task></meta>{body}</annotations>")
+    return path
+
+
+@pytest.fixture()
+def two_images(tmp_path):
+    for k in (1, 2):
+        write_png(tmp_path / f"f{k}.png", full_frame(k))
+    write_manifest(tmp_path / "m.csv", [manifest_row("f1.png"), manifest_row("f2.png", clip_id="c2")])
+    return tmp_path
+
+
+def test_two_annotators_one_file_each(two_images):
+    d = two_images
+    a = cvat_images(d / "a.xml", "alice", {
+        "f1.png": '<box label="b_line" xtl="2" ytl="0" xbr="6" ybr="16"><attribute name="confidence">70</attribute></box>',
+        "f2.png": '<polygon label="consolidation_40" points="6,6;12,6;12,12;6,12"/>'})
+    b = cvat_images(d / "b.xml", "bob", {"f1.png": '<box label="lungsliding" xtl="0" ytl="4" xbr="16" ybr="6"/>'})
+    out = ingest(d / "m.csv", d / "cohort", size=SIDE,
+                 annotations=parse_annotation_specs([str(a), f"robert={b}"]),
+                 annotation_options=AnnotationOptions(label_map={"lungsliding": "pleural_line"}, default_confidence=90))
+    c = open_cohort(out)
+    assert c.meta["annotators"] == ["alice", "robert"]
+    conf = np.asarray(c.confidence[:])
+    f1 = int(c.frames.set_index("frame_id").loc["f1#0", "array_index"])
+    f2 = int(c.frames.set_index("frame_id").loc["c2#0", "array_index"])
+    assert (conf[f1, 0, 2][:, 2:6] == 70).all() and conf[f1, 0, 2].sum() == 70 * 64
+    assert (conf[f2, 0, 3][6:12, 6:12] == 40).all() and conf[f2, 0, 3].sum() == 40 * 36
+    assert (conf[f1, 1, 0][4:6] == 90).all() and conf[f1, 1, 0].sum() == 90 * 32
+    assert not conf[f2, 1].any()
+    ing = c.meta["ingest"]
+    assert ing["annotation_options"]["default_confidence"] == 90
+    assert [f["annotator"] for f in ing["annotation_files"]] == ["alice", "robert"]
+
+
+def test_unknown_label_skipped_then_an_error_with_strict(two_images):
+    d = two_images
+    a = cvat_images(d / "a.xml", "alice", {"f1.png": '<box label="rib" xtl="0" ytl="0" xbr="4" ybr="4"/>'})
+    c = open_cohort(ingest(d / "m.csv", d / "c1", size=SIDE, annotations=parse_annotation_specs([str(a)])))
+    assert any("label 'rib'" in w for w in c.meta["ingest"]["warnings"])
+    with pytest.raises(ValidationError, match=r"label 'rib' \(1 shape\(s\)\) is not a lusfeat class.*--strict"):
+        ingest(d / "m.csv", d / "c2", size=SIDE, strict=True, annotations=parse_annotation_specs([str(a)]))
+    assert not (d / "c2").exists()
+
+
+def test_shape_outside_the_image_and_unmatched_images(two_images):
+    d = two_images
+    a = cvat_images(d / "a.xml", "alice", {"f1.png": '<box label="b_line" xtl="40" ytl="40" xbr="44" ybr="44"/>',
+                                           "elsewhere.png": '<box label="b_line" xtl="0" ytl="0" xbr="4" ybr="4"/>'})
+    with pytest.raises(ValidationError) as info:
+        ingest(d / "m.csv", d / "c", size=SIDE, strict=True, annotations=parse_annotation_specs([str(a)]))
+    errs = info.value.problems
+    assert any(e.startswith("a.xml image 'f1.png' box 1: the shape covers no pixel of the 16 x 16 frame") for e in errs)
+    assert any("shape(s) on 'elsewhere.png' frame 0 match no manifest row" in e for e in errs)
+    assert not (d / "c").exists()
+
+
+def video_xml(path: Path, source: str, tracks: str, size: int = 6) -> Path:
+    path.write_text(
+        f"<annotations><version>1.1</version><meta><task><size>{size}</size><mode>interpolation</mode>"
+        f"<start_frame>0</start_frame><stop_frame>{size - 1}</stop_frame><frame_filter></frame_filter>"
+        f"<original_size><width>{SIDE}</width><height>{SIDE}</height></original_size><source>{source}</source>"
+        f"<owner><username>eve</username></owner></task></meta>{tracks}</annotations>")
+    return path
+
+
+TRACK = """<track id="0" label="b_line" source="manual">
+  <box frame="0" keyframe="1" outside="0" occluded="0" xtl="0" ytl="4" xbr="4" ybr="12"/>
+  <box frame="4" keyframe="1" outside="0" occluded="0" xtl="8" ytl="4" xbr="12" ybr="12"/>
+  <box frame="5" keyframe="1" outside="1" occluded="0" xtl="8" ytl="4" xbr="12" ybr="12"/></track>"""
+
+
+def test_video_track_through_ingest_and_the_manifest_column(tmp_path):
+    frames = np.stack([full_frame(k) for k in range(6)])
+    write_video(tmp_path / "clip.mp4", frames)
+    video_xml(tmp_path / "clip.xml", "clip.mp4", TRACK)
+    write_manifest(tmp_path / "m.csv", [manifest_row("clip.mp4", annotations="clip.xml", annotator="eve2")])
+    c = open_cohort(ingest(tmp_path / "m.csv", tmp_path / "cohort", size=SIDE))
+    assert c.n_frames == 6 and c.meta["annotators"] == ["eve2"]
+    conf = np.asarray(c.confidence[:])[:, 0, 2]
+    order = c.frames.sort_values("frame_index")["array_index"].to_numpy()
+    for f in range(5):  # 2 px per task frame from columns 0-3 to 8-11, hidden from frame 5
+        assert np.flatnonzero(conf[order[f]][4]).tolist() == list(range(2 * f, 2 * f + 4)), f
+        assert conf[order[f]].sum() == 100 * 4 * 8
+    assert not conf[order[5]].any()
+
+
+def test_frame_past_the_end_of_the_video(tmp_path):
+    write_video(tmp_path / "clip.mp4", np.stack([full_frame(k) for k in range(3)]))
+    video_xml(tmp_path / "clip.xml", "clip.mp4", TRACK.replace('frame="4"', 'frame="3"'), size=10)
+    write_manifest(tmp_path / "m.csv", [manifest_row("clip.mp4")])
+    with pytest.raises(ValidationError, match=r"clip.xml \(clip.mp4 frame 3\): 1 shape\(s\) on frame 3, past the end "
+                                              r"of clip.mp4 \(frames 0..2\)"):
+        ingest(tmp_path / "m.csv", tmp_path / "c", size=SIDE, annotations=parse_annotation_specs([tmp_path / "clip.xml"]))
+
+
+def test_manifest_row_with_masks_and_annotations_is_an_error(two_images):
+    d = two_images
+    write_manifest(d / "m2.csv", [manifest_row("f1.png", annotations="a.xml", mask_b_line="f2.png")])
+    cvat_images(d / "a.xml", "alice", {})
+    with pytest.raises(ValidationError, match="m2.csv line 2: give either an annotations file or mask columns"):
+        ingest(d / "m2.csv", d / "c", size=SIDE)
+
+
+@pytest.mark.skipif(not LUSFEAT.exists(), reason="console script not installed")
+def test_console_script_import_and_bad_input(two_images):
+    d = two_images
+    a = cvat_images(d / "a.xml", "alice", {"f1.png": '<box label="b_line" xtl="0" ytl="0" xbr="4" ybr="4"/>'})
+    ok = subprocess.run([str(LUSFEAT), "ingest", "--manifest", str(d / "m.csv"), "--annotations", str(a),
+                         "--format", "cvat-images", "--size", str(SIDE), "--no-progress", str(d / "cohort")],
+                        capture_output=True, text=True, timeout=120)
+    assert ok.returncode == 0, ok.stderr
+    assert json.loads((d / "cohort" / "cohort.json").read_text())["annotators"] == ["alice"]
+    bad = subprocess.run([str(LUSFEAT), "ingest", "--manifest", str(d / "m.csv"), "--annotations", str(a),
+                          "--label-map", "aline", str(d / "c2")], capture_output=True, text=True, timeout=120)
+    assert bad.returncode == 1
+    lines = [x for x in (bad.stdout + bad.stderr).splitlines() if x.strip()]
+    assert len(lines) == 1 and "--label-map 'aline': expected TOOL_LABEL=CLASS" in lines[0]
+    (d / "broken.xml").write_text("<annotations><image")
+    bad = subprocess.run([str(LUSFEAT), "ingest", "--manifest", str(d / "m.csv"), "--annotations",
+                          str(d / "broken.xml"), str(d / "c3")], capture_output=True, text=True, timeout=120)
+    assert bad.returncode == 1 and "Traceback" not in bad.stderr
+    assert "broken.xml: not readable CVAT XML" in bad.stderr
+    assert not (d / "c2").exists() and not (d / "c3").exists()
