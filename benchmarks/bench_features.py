@@ -146,7 +146,7 @@ def skimage_baseline(masks: np.ndarray) -> dict:
 def bench_size(size: int, n_cpu: int, n_ref: int, n_gpu: int, repeat: int, seed: int) -> dict:
     from lusfeat.features import available_backends
     from lusfeat.features._compute import run_backend
-    from lusfeat.features._parity import parity_problems
+    from lusfeat.testing import parity_problems
 
     masks, images, spacing = simulated(size, max(n_cpu, n_ref, n_gpu if "cuda" in available_backends() else 0), seed)
     res: dict = {"size": size, "classes": 5, "components_per_frame": None, "backends": {}}
@@ -181,7 +181,7 @@ def bench_gpu(masks, images, spacing, repeat, cpu_out) -> dict:  # pragma: no co
     import cupy as cp
 
     from lusfeat.features._compute import run_backend
-    from lusfeat.features._parity import parity_problems
+    from lusfeat.testing import parity_problems
 
     out: dict = {}
     n = masks.shape[0]

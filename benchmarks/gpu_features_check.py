@@ -70,7 +70,7 @@ def parity_cases(log) -> list[dict]:
     import cupy as cp
 
     from lusfeat.features._compute import run_backend
-    from lusfeat.features._parity import parity_problems
+    from lusfeat.testing import parity_problems
 
     have_cpu = _has("numba")
     rng = np.random.default_rng(0)

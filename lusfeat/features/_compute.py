@@ -118,28 +118,9 @@ def _run_reference(masks: np.ndarray, images: np.ndarray | None, spacing: np.nda
         for row in comps:
             row["frame"] = i
         comp_rows.extend(comps)
-    comp_cols: dict[str, np.ndarray] = {}
     keys = ["frame", "class_index", "label", *COMPONENT_NAMES]
-    for k in keys:
-        vals = [r[k] for r in comp_rows]
-        int_like = k in ("frame", "class_index", "label", "area", "area_convex") or k.startswith("bbox")
-        comp_cols[k] = np.asarray(vals, dtype=np.int64 if int_like else np.float64)
+    comp_cols = {k: np.asarray([r[k] for r in comp_rows], dtype=DICTIONARY.dtype(k)) for k in keys}
     return {k: np.asarray(v, dtype=np.float64) for k, v in frames.items()}, comp_cols
-
-
-def _finish_components(cols: dict[str, Any], has_images: bool, xp: Any) -> dict[str, Any]:
-    plane = cols["plane"]
-    c = len(CLASS_NAMES)
-    out = {"frame": plane // c, "class_index": plane % c, "label": cols["label"]}
-    for k in COMPONENT_NAMES:
-        if k == "intensity_mean":
-            if has_images:
-                out[k] = cols["sum_intensity"].astype(xp.float64) / cols["area"].astype(xp.float64)
-            else:
-                out[k] = xp.full(plane.shape[0], xp.nan)
-        else:
-            out[k] = cols[k]
-    return out
 
 
 def _run_cpu(masks: np.ndarray, images: np.ndarray | None, spacing: np.ndarray,
@@ -151,7 +132,7 @@ def _run_cpu(masks: np.ndarray, images: np.ndarray | None, spacing: np.ndarray,
     """
     from ._lus import finish, pixel_stats
     from ._profiles import pixel_stats_numba
-    from ._props import component_columns
+    from ._props import component_columns, finish_components
     from ._runs import label_planes
 
     n, c, h, w = masks.shape
@@ -165,7 +146,7 @@ def _run_cpu(masks: np.ndarray, images: np.ndarray | None, spacing: np.ndarray,
     else:
         raw = pixel_stats(masks, images, spacing)
     frames = finish(raw, cols, spacing, h, w, images is not None)
-    return frames, _finish_components(cols, images is not None, np)
+    return frames, finish_components(cols, images is not None)
 
 
 def run_backend(masks: Any, images: Any, spacing: Any, backend: str | Backend):

@@ -24,37 +24,51 @@ results):
 Planes whose run count exceeds the shared-memory capacity set a flag and are
 redone by the same kernel with run storage in global memory
 (``lusfeat_label_stats_u8_global``).
+
+Configuration, not patching: the source is compiled with the ``-D`` options of
+:func:`compile_options` (block size ``LUSFEAT_BLOCK``, ``HULL_CAP`` and the
+component-row layout of :mod:`._layout`) by :func:`build_kernels`, cached per
+device with ``cupy.memoize``; :func:`launch_plan` sizes the launches. The host
+emulator of the tests compiles the same text with the same options and sizes
+its launches with the same :func:`launch_plan`.
 """
 
 from __future__ import annotations
 
-__all__ = ["KERNEL_SOURCE", "STAT_COLUMNS", "get_kernels"]
+import functools
+from dataclasses import dataclass
 
-#: Number of int64 columns per component row (same as ``_runs.STAT_FIELDS``).
-STAT_COLUMNS = 17
+from ._layout import COMPONENT_STATS, cuda_defines
+
+try:  # compiled kernels are cached per device and per options
+    from cupy import memoize as _memoize
+except ImportError:  # no CuPy: the builder is never called, but the module imports
+
+    def _memoize(for_each_device: bool = False):
+        return functools.cache
+
+__all__ = ["BLOCK", "HULL_CAP", "KERNEL_SOURCE", "LaunchPlan", "STAT_COLUMNS", "build_kernels",
+           "compile_options", "launch_plan"]
+
+#: Number of int64 columns per component row (:data:`._layout.COMPONENT_STATS`).
+STAT_COLUMNS = len(COMPONENT_STATS)
 
 KERNEL_SOURCE = r"""
+// Compile-time configuration: compile_options() passes every macro below as -D.
+#if !defined(LUSFEAT_BLOCK) || !defined(HULL_CAP) || !defined(NF) || !defined(F_AREA_CONVEX)
+#error "compile with lusfeat.features._cuda_kernels.compile_options()"
+#endif
+#if LUSFEAT_BLOCK % 32 != 0 || LUSFEAT_BLOCK > 1024
+#error "LUSFEAT_BLOCK must be a multiple of 32, at most 1024"
+#endif
+// The dynamic shared-memory array of a block (a host emulator may define it otherwise).
+#ifndef LUSFEAT_DYNAMIC_SHARED
+#define LUSFEAT_DYNAMIC_SHARED(type, name) extern __shared__ type name[]
+#endif
+
 typedef long long i64;
 typedef unsigned long long u64;
 
-#define NF 17
-#define F_PLANE 0
-#define F_LABEL 1
-#define F_AREA 2
-#define F_SR 3
-#define F_SC 4
-#define F_SRR 5
-#define F_SCC 6
-#define F_SRC 7
-#define F_MINR 8
-#define F_MINC 9
-#define F_MAXR 10
-#define F_MAXC 11
-#define F_SI 12
-#define F_P1 13
-#define F_P2 14
-#define F_P3 15
-#define F_CONV 16
 
 __device__ __forceinline__ int uf_find(int* parent, int x) {
     volatile int* par = parent;   // other threads link roots concurrently
@@ -83,16 +97,16 @@ __device__ __forceinline__ int get_bit(const unsigned int* bits, int nw, int h, 
     return (bits[r * nw + (c >> 5)] >> (c & 31)) & 1u;
 }
 
-// Exclusive block scan of vals[0..n) in place; returns the total. n <= 4 * blockDim.x * k.
+// Exclusive block scan of vals[0..n) in place; returns the total. n <= 4 * LUSFEAT_BLOCK * k.
 __device__ int block_exclusive_scan(int* vals, int n, int* tmp) {
-    int per = (n + blockDim.x - 1) / blockDim.x;
+    int per = (n + LUSFEAT_BLOCK - 1) / LUSFEAT_BLOCK;
     int lo = threadIdx.x * per;
     int hi = min(lo + per, n);
     int s = 0;
     for (int i = lo; i < hi; ++i) s += vals[i];
     tmp[threadIdx.x] = s;
     __syncthreads();
-    for (int off = 1; off < blockDim.x; off <<= 1) {
+    for (int off = 1; off < LUSFEAT_BLOCK; off <<= 1) {
         int v = (threadIdx.x >= off) ? tmp[threadIdx.x - off] : 0;
         __syncthreads();
         tmp[threadIdx.x] += v;
@@ -100,7 +114,7 @@ __device__ int block_exclusive_scan(int* vals, int n, int* tmp) {
     }
     int run = tmp[threadIdx.x] - s;
     for (int i = lo; i < hi; ++i) { int v = vals[i]; vals[i] = run; run += v; }
-    int total = tmp[blockDim.x - 1];
+    int total = tmp[LUSFEAT_BLOCK - 1];
     __syncthreads();
     return total;
 }
@@ -270,7 +284,7 @@ __device__ void label_stats_plane(
     int* overflow, int* cap_flag)
 {
     const int nw = (w + 31) >> 5;
-    const int lane = threadIdx.x & 31, warp = threadIdx.x >> 5, nwarps = blockDim.x >> 5;
+    const int lane = threadIdx.x & 31, warp = threadIdx.x >> 5, nwarps = LUSFEAT_BLOCK >> 5;
     const unsigned char* m = planes + (u64)p * h * w;
     // 1. bit-pack with ballots
     for (int t = warp; t < h * nw; t += nwarps) {
@@ -281,7 +295,7 @@ __device__ void label_stats_plane(
     }
     __syncthreads();
     // 2. runs per row: count, scan, write
-    for (int r = threadIdx.x; r < h; r += blockDim.x) {
+    for (int r = threadIdx.x; r < h; r += LUSFEAT_BLOCK) {
         int cnt = 0;
         unsigned int carry = 0;
         for (int k = 0; k < nw; ++k) {
@@ -299,7 +313,7 @@ __device__ void label_stats_plane(
         return;
     }
     __syncthreads();
-    for (int r = threadIdx.x; r < h; r += blockDim.x) {
+    for (int r = threadIdx.x; r < h; r += LUSFEAT_BLOCK) {
         int j = row_ptr[r];
         unsigned int carry = 0;
         int open = -1;
@@ -324,7 +338,7 @@ __device__ void label_stats_plane(
     }
     __syncthreads();
     // 3. union-find with the previous row (8-connectivity)
-    for (int r = 1 + threadIdx.x; r < h; r += blockDim.x) {
+    for (int r = 1 + threadIdx.x; r < h; r += LUSFEAT_BLOCK) {
         int i = row_ptr[r - 1], i_end = row_ptr[r];
         for (int j = row_ptr[r]; j < row_ptr[r + 1]; ++j) {
             while (i < i_end && rend[i] + 1 < rstart[j]) ++i;
@@ -333,7 +347,7 @@ __device__ void label_stats_plane(
     }
     __syncthreads();
     // 4. labels: roots in run order
-    for (int j = threadIdx.x; j < n; j += blockDim.x) {
+    for (int j = threadIdx.x; j < n; j += LUSFEAT_BLOCK) {
         int root = uf_find(parent, j);
         parent[j] = root;
         lab[j] = (root == j) ? 1 : 0;
@@ -349,19 +363,19 @@ __device__ void label_stats_plane(
     __syncthreads();
     const long long base = base_s;
     if (base + n_lab > cap) return;
-    for (int j = threadIdx.x; j < n; j += blockDim.x) {
+    for (int j = threadIdx.x; j < n; j += LUSFEAT_BLOCK) {
         if (parent[j] != j) continue;
         i64* row = stats + (base + lab[j]) * NF;
         for (int f = 0; f < NF; ++f) row[f] = 0;
         row[F_PLANE] = p; row[F_LABEL] = lab[j] + 1;
-        row[F_MINR] = h; row[F_MINC] = w; row[F_MAXR] = -1; row[F_MAXC] = -1;
+        row[F_MIN_R] = h; row[F_MIN_C] = w; row[F_MAX_R] = -1; row[F_MAX_C] = -1;
     }
     __syncthreads();
-    for (int j = threadIdx.x; j < n; j += blockDim.x) {
+    for (int j = threadIdx.x; j < n; j += LUSFEAT_BLOCK) {
         if (parent[j] != j) lab[j] = lab[parent[j]];
     }
     // border mask (bit parallel): pixel minus its 4-cross erosion, border value 0
-    for (int t = threadIdx.x; t < h * nw; t += blockDim.x) {
+    for (int t = threadIdx.x; t < h * nw; t += LUSFEAT_BLOCK) {
         int r = t / nw, k = t % nw;
         unsigned int x = bits[t];
         unsigned int prev = (k > 0) ? bits[t - 1] : 0u, nxt = (k + 1 < nw) ? bits[t + 1] : 0u;
@@ -384,29 +398,29 @@ __device__ void label_stats_plane(
             acc = warp_reduce(acc);
             if (lane == 0) {
                 i64* row = stats + (base + q) * NF;
-                row[F_AREA] = acc.area; row[F_SR] = acc.sr; row[F_SC] = acc.sc;
-                row[F_SRR] = acc.srr; row[F_SCC] = acc.scc; row[F_SRC] = acc.src;
-                row[F_MINR] = acc.minr; row[F_MINC] = acc.minc; row[F_MAXR] = acc.maxr; row[F_MAXC] = acc.maxc;
-                row[F_SI] = acc.si; row[F_P1] = acc.p1; row[F_P2] = acc.p2; row[F_P3] = acc.p3;
+                row[F_AREA] = acc.area; row[F_SUM_R] = acc.sr; row[F_SUM_C] = acc.sc;
+                row[F_SUM_RR] = acc.srr; row[F_SUM_CC] = acc.scc; row[F_SUM_RC] = acc.src;
+                row[F_MIN_R] = acc.minr; row[F_MIN_C] = acc.minc; row[F_MAX_R] = acc.maxr; row[F_MAX_C] = acc.maxc;
+                row[F_SUM_I] = acc.si; row[F_N_P1] = acc.p1; row[F_N_P2] = acc.p2; row[F_N_P3] = acc.p3;
             }
         }
     } else {
-        for (int j = threadIdx.x; j < n; j += blockDim.x) {
+        for (int j = threadIdx.x; j < n; j += LUSFEAT_BLOCK) {
             i64* row = stats + (base + lab[j]) * NF;
             RunSums acc = runsums_empty(h, w);
             run_accumulate(&acc, rrow[j], rstart[j], rend[j], border, nw, h, w, img, has_images);
             atomicAdd((u64*)&row[F_AREA], (u64)acc.area);
-            atomicAdd((u64*)&row[F_SR], (u64)acc.sr);
-            atomicAdd((u64*)&row[F_SC], (u64)acc.sc);
-            atomicAdd((u64*)&row[F_SRR], (u64)acc.srr);
-            atomicAdd((u64*)&row[F_SCC], (u64)acc.scc);
-            atomicAdd((u64*)&row[F_SRC], (u64)acc.src);
-            atomicMin(&row[F_MINR], acc.minr); atomicMin(&row[F_MINC], acc.minc);
-            atomicMax(&row[F_MAXR], acc.maxr); atomicMax(&row[F_MAXC], acc.maxc);
-            if (acc.si) atomicAdd((u64*)&row[F_SI], (u64)acc.si);
-            if (acc.p1) atomicAdd((u64*)&row[F_P1], (u64)acc.p1);
-            if (acc.p2) atomicAdd((u64*)&row[F_P2], (u64)acc.p2);
-            if (acc.p3) atomicAdd((u64*)&row[F_P3], (u64)acc.p3);
+            atomicAdd((u64*)&row[F_SUM_R], (u64)acc.sr);
+            atomicAdd((u64*)&row[F_SUM_C], (u64)acc.sc);
+            atomicAdd((u64*)&row[F_SUM_RR], (u64)acc.srr);
+            atomicAdd((u64*)&row[F_SUM_CC], (u64)acc.scc);
+            atomicAdd((u64*)&row[F_SUM_RC], (u64)acc.src);
+            atomicMin(&row[F_MIN_R], acc.minr); atomicMin(&row[F_MIN_C], acc.minc);
+            atomicMax(&row[F_MAX_R], acc.maxr); atomicMax(&row[F_MAX_C], acc.maxc);
+            if (acc.si) atomicAdd((u64*)&row[F_SUM_I], (u64)acc.si);
+            if (acc.p1) atomicAdd((u64*)&row[F_N_P1], (u64)acc.p1);
+            if (acc.p2) atomicAdd((u64*)&row[F_N_P2], (u64)acc.p2);
+            if (acc.p3) atomicAdd((u64*)&row[F_N_P3], (u64)acc.p3);
         }
     }
     __syncthreads();
@@ -417,9 +431,9 @@ __device__ void label_stats_plane(
         for (int q = warp; q < n_lab; q += nwarps) {
             i64* row = stats + (base + q) * NF;
             i64 cnt; double per;
-            if (hull_count(rstart, rend, lab, row_ptr, q, row[F_MINR], row[F_MAXR],
-                           row[F_MINC], row[F_MAXC], lo_st, up_st, hull_cap, &cnt, &per)) {
-                row[F_CONV] = cnt;
+            if (hull_count(rstart, rend, lab, row_ptr, q, row[F_MIN_R], row[F_MAX_R],
+                           row[F_MIN_C], row[F_MAX_C], lo_st, up_st, hull_cap, &cnt, &per)) {
+                row[F_AREA_CONVEX] = cnt;
                 hper[base + q] = per;
             } else {
                 overflow[p] = 2;  // redo this plane with global hull stacks
@@ -428,21 +442,19 @@ __device__ void label_stats_plane(
     }
 }
 
-#define HULL_CAP 128
-
-extern "C" __global__ void lusfeat_label_stats_u8(
+extern "C" __global__ void __launch_bounds__(LUSFEAT_BLOCK) lusfeat_label_stats_u8(
     const unsigned char* planes, const unsigned char* images, int has_images, int n_classes,
     int h, int w, int rmax, i64* stats, double* hper,
     unsigned long long* counter, long long cap, int* overflow, int* cap_flag)
 {
-    extern __shared__ int smem[];
+    LUSFEAT_DYNAMIC_SHARED(int, smem);
     const int nw = (w + 31) >> 5;
     unsigned int* bits = (unsigned int*)smem;
     unsigned int* border = bits + h * nw;
     int* row_ptr = (int*)(border + h * nw);
     int* tmp = row_ptr + h + 1;
-    unsigned int* hull_store = (unsigned int*)(tmp + blockDim.x);
-    int* rrow = (int*)(hull_store + (blockDim.x >> 5) * 2 * HULL_CAP);
+    unsigned int* hull_store = (unsigned int*)(tmp + LUSFEAT_BLOCK);
+    int* rrow = (int*)(hull_store + (LUSFEAT_BLOCK >> 5) * 2 * HULL_CAP);
     int* rstart = rrow + rmax;
     int* rend = rstart + rmax;
     int* parent = rend + rmax;
@@ -454,13 +466,13 @@ extern "C" __global__ void lusfeat_label_stats_u8(
 
 // Fallback for planes that overflowed shared memory (runs or hull stacks): runs and
 // hull stacks in global memory, one block per listed plane.
-extern "C" __global__ void lusfeat_label_stats_u8_global(
+extern "C" __global__ void __launch_bounds__(LUSFEAT_BLOCK) lusfeat_label_stats_u8_global(
     const unsigned char* planes, const unsigned char* images, int has_images, int n_classes,
     int h, int w, const int* plane_ids, int* run_store, unsigned int* hull_scratch,
     i64* stats, double* hper, unsigned long long* counter, long long cap, int* overflow,
     int* cap_flag)
 {
-    extern __shared__ int smem[];
+    LUSFEAT_DYNAMIC_SHARED(int, smem);
     const int nw = (w + 31) >> 5;
     const int rmax = h * ((w + 1) / 2);
     const int hull_cap = 4 * h + 8;
@@ -469,7 +481,7 @@ extern "C" __global__ void lusfeat_label_stats_u8_global(
     int* row_ptr = (int*)(border + h * nw);
     int* tmp = row_ptr + h + 1;
     int* rrow = run_store + (u64)blockIdx.x * 5 * rmax;
-    unsigned int* hs = hull_scratch + (u64)blockIdx.x * (blockDim.x >> 5) * 2 * hull_cap;
+    unsigned int* hs = hull_scratch + (u64)blockIdx.x * (LUSFEAT_BLOCK >> 5) * 2 * hull_cap;
     label_stats_plane(planes, images, has_images, n_classes, h, w, plane_ids[blockIdx.x], rmax,
                       rrow, rrow + rmax, rrow + 2 * rmax, rrow + 3 * rmax, rrow + 4 * rmax,
                       bits, border, row_ptr, tmp, hs, hull_cap, stats, hper, counter, cap,
@@ -477,23 +489,128 @@ extern "C" __global__ void lusfeat_label_stats_u8_global(
 }
 """
 
+#: Threads per block of both kernels (production value; a multiple of 32).
+BLOCK = 256
 #: Entries of each per-warp hull stack in shared memory (main kernel).
 HULL_CAP = 128
+#: Dynamic shared memory a block may use (bytes).
+SHARED_LIMIT = 160 * 1024
 
 
-def get_kernels():  # pragma: no cover - GPU only
-    """Compile (once per device) and return ``(shared_kernel, global_kernel)``."""
+def compile_options(block: int = BLOCK, hull_cap: int = HULL_CAP) -> tuple[str, ...]:
+    """Compiler options of :data:`KERNEL_SOURCE` (NVRTC and the host emulator alike).
+
+    Parameters
+    ----------
+    block : int
+        Threads per block, a multiple of 32 (``-DLUSFEAT_BLOCK``).
+    hull_cap : int
+        Entries of each per-warp hull stack in shared memory (``-DHULL_CAP``).
+
+    Returns
+    -------
+    tuple of str
+        ``-D`` options: block size, hull capacity and the component-row layout
+        of :func:`lusfeat.features._layout.cuda_defines`.
+    """
+    if block % 32 or not 32 <= block <= 1024:
+        raise ValueError(f"block must be a multiple of 32 in [32, 1024]; got {block}")
+    if hull_cap < 4:
+        raise ValueError(f"hull_cap must be at least 4; got {hull_cap}")
+    return (f"-DLUSFEAT_BLOCK={int(block)}", f"-DHULL_CAP={int(hull_cap)}") + cuda_defines()
+
+
+@dataclass(frozen=True)
+class LaunchPlan:
+    """Sizes of one batch's launches (shared-memory kernel, then the global-memory fallback).
+
+    Attributes
+    ----------
+    h, w : int
+        Plane size in pixels.
+    block : int
+        Threads per block.
+    rmax : int
+        Run capacity of the shared-memory kernel (a multiple of 256, at most 4096).
+    smem : int
+        Dynamic shared memory of the shared-memory kernel (bytes).
+    smem_global : int
+        Dynamic shared memory of the fallback kernel (bytes).
+    rmax_global : int
+        Runs per plane in the fallback's global run store (``H * ceil(W / 2)``).
+    hull_cap_global : int
+        Entries of each per-warp hull stack of the fallback (``4 H + 8``).
+    """
+
+    h: int
+    w: int
+    block: int
+    rmax: int
+    smem: int
+    smem_global: int
+    rmax_global: int
+    hull_cap_global: int
+
+    @property
+    def hull_scratch_per_plane(self) -> int:
+        """uint32 entries of fallback hull stacks per redone plane."""
+        return (self.block // 32) * 2 * self.hull_cap_global
+
+    def output_rows(self, n_planes: int) -> int:
+        """First guess of the component rows of ``n_planes`` planes (grown when it overflows)."""
+        return max(4096, 32 * n_planes)
+
+    def fallback_rows(self, n_redo: int) -> int:
+        """Component rows reserved for ``n_redo`` planes of the fallback (an upper bound)."""
+        return n_redo * (self.h * self.w // 4 + 4)
+
+
+def _smem_bytes(h: int, w: int, block: int, hull_cap: int, rmax: int, with_runs: bool) -> int:
+    nw = (w + 31) // 32
+    words = 2 * h * nw + h + 1 + block  # bits, border, row_ptr, scan scratch
+    if with_runs:
+        words += (block // 32) * 2 * hull_cap + 5 * rmax
+    return 4 * words
+
+
+def launch_plan(h: int, w: int, *, block: int = BLOCK, hull_cap: int = HULL_CAP,
+                shared_limit: int = SHARED_LIMIT) -> LaunchPlan:
+    """Launch sizes for ``(H, W)`` planes, mirroring the kernels' shared-memory layout.
+
+    Parameters
+    ----------
+    h, w : int
+        Plane size in pixels.
+    block, hull_cap : int
+        The values the kernels were compiled with (:func:`compile_options`).
+    shared_limit : int
+        Dynamic shared memory a block may use (bytes); a smaller limit gives a
+        smaller ``rmax`` (at least 256), so more planes take the fallback.
+
+    Returns
+    -------
+    LaunchPlan
+    """
+    base = _smem_bytes(h, w, block, hull_cap, 0, True)
+    r = (shared_limit - base) // 20
+    rmax = int(max(256, min(4096, r // 256 * 256)))
+    return LaunchPlan(h=h, w=w, block=block, rmax=rmax, smem=_smem_bytes(h, w, block, hull_cap, rmax, True),
+                      smem_global=_smem_bytes(h, w, block, hull_cap, 0, False),
+                      rmax_global=h * ((w + 1) // 2), hull_cap_global=4 * h + 8)
+
+
+@_memoize(for_each_device=True)
+def build_kernels(block: int = BLOCK, hull_cap: int = HULL_CAP):  # pragma: no cover - GPU only
+    """Compile :data:`KERNEL_SOURCE` with :func:`compile_options` (once per device and options).
+
+    Returns
+    -------
+    (cupy.RawKernel, cupy.RawKernel)
+        ``lusfeat_label_stats_u8`` (shared-memory runs) and
+        ``lusfeat_label_stats_u8_global`` (the fallback).
+    """
     import cupy
 
-    return _compiled(cupy.cuda.Device().id)
-
-
-def _compiled(device_id: int):  # pragma: no cover - GPU only
-    import cupy
-
-    cache = _compiled.__dict__.setdefault("cache", {})
-    if device_id not in cache:
-        mod = cupy.RawModule(code=KERNEL_SOURCE)
-        cache[device_id] = (mod.get_function("lusfeat_label_stats_u8"),
-                            mod.get_function("lusfeat_label_stats_u8_global"))
-    return cache[device_id]
+    mod = cupy.RawModule(code=KERNEL_SOURCE, options=compile_options(block, hull_cap))
+    return (mod.get_function("lusfeat_label_stats_u8"),
+            mod.get_function("lusfeat_label_stats_u8_global"))

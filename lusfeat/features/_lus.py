@@ -20,31 +20,25 @@ from typing import Any
 
 import numpy as np
 
+from .._arrays import array_module
+from ..data._format import CLASS_NAMES
 from ._dictionary import LUS_PARAMETERS
-from ._props import get_xp
 
-__all__ = ["RAW_FIELDS", "finish", "frame_features", "pixel_stats", "pixels_for", "scale_for"]
+__all__ = ["finish", "frame_features", "pixel_stats", "pixels_for", "scale_for"]
 
-N_CLASSES = 5
-_CLS = ("pleural_line", "a_line", "b_line", "consolidation", "effusion")
-
-#: Per-frame raw statistics (after the 5 class pixel counts ``pix_0..pix_4``).
-RAW_FIELDS: tuple[str, ...] = (
-    "ncov", "r_p", "sum_top", "thick_mean", "thick_sd", "breaks", "rough", "p_isum", "p_rowsum",
-    "b_ref", "b_ref_pc", "wp", "b_below_pc", "b_below", "b_isum", "n_isum", "n_count", "e_thick",
-)
+N_CLASSES = len(CLASS_NAMES)
 
 
 def scale_for(spacing: Any) -> Any:
     """mm per pixel where the spacing is known (finite, > 0), else 1 (pixel units)."""
-    xp = get_xp(spacing)
+    xp = array_module(spacing)
     known = xp.isfinite(spacing) & (spacing > 0)
     return xp.where(known, spacing, 1.0)
 
 
 def pixels_for(name: str, spacing: Any) -> Any:
     """Length parameter ``name`` of :data:`LUS_PARAMETERS` in pixels, per frame (int64)."""
-    xp = get_xp(spacing)
+    xp = array_module(spacing)
     par = LUS_PARAMETERS[name]
     known = xp.isfinite(spacing) & (spacing > 0)
     safe = xp.where(known, spacing, 1.0)
@@ -89,9 +83,10 @@ def pixel_stats(masks: Any, images: Any | None, spacing: Any) -> dict[str, Any]:
     Returns
     -------
     dict of str to (N,) float64
-        ``pix`` ((N, 5) pixel counts) and :data:`RAW_FIELDS`.
+        ``pix`` ((N, 5) pixel counts) and every field of
+        :data:`~lusfeat.features._layout.FRAME_STATS`.
     """
-    xp = get_xp(masks)
+    xp = array_module(masks)
     n, _, h, w = masks.shape
     f64 = xp.float64
     raw: dict[str, Any] = {"pix": masks.sum(axis=(2, 3), dtype=xp.int64).astype(f64)}
@@ -192,7 +187,7 @@ def finish(raw: dict[str, Any], comps: dict[str, Any], spacing: Any, h: int, w: 
     -------
     dict of str to (N,) float64
     """
-    xp = get_xp(raw["ncov"])
+    xp = array_module(raw["ncov"])
     f64 = xp.float64
     n = raw["ncov"].shape[0]
     nan = xp.nan
@@ -204,7 +199,7 @@ def finish(raw: dict[str, Any], comps: dict[str, Any], spacing: Any, h: int, w: 
     cls_of = plane % N_CLASSES
     counts = _bincount(xp, plane, n * N_CLASSES).reshape(n, N_CLASSES)
     pix = raw["pix"]
-    for ci, name in enumerate(_CLS):
+    for ci, name in enumerate(CLASS_NAMES):
         out[f"{name}_count"] = counts[:, ci]
         out[f"{name}_area"] = pix[:, ci] * area_u
 

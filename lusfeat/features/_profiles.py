@@ -1,7 +1,7 @@
 """Per-frame raw statistics in one numba pass per frame (the ``cpu`` backend).
 
 Computes exactly the quantities of :func:`lusfeat.features._lus.pixel_stats`
-(see :data:`~lusfeat.features._lus.RAW_FIELDS`) frame by frame inside one
+(the record :data:`~lusfeat.features._layout.FRAME_STATS`) frame by frame inside one
 compiled loop, reading each needed plane once instead of materialising
 whole-batch temporaries. This is also the order in which a CUDA block would
 accumulate them for its frame.
@@ -12,12 +12,12 @@ from __future__ import annotations
 import numpy as np
 from numba import njit
 
-from ._lus import RAW_FIELDS, pixels_for
+from ._layout import FRAME, FRAME_STATS
+from ._lus import pixels_for
 
 __all__ = ["pixel_stats_numba"]
 
-_IDX = {name: i for i, name in enumerate(RAW_FIELDS)}
-_NR = len(RAW_FIELDS)
+_NR = len(FRAME_STATS)
 
 
 @njit(cache=True, nogil=True)
@@ -26,7 +26,7 @@ def _frames_kernel(masks, images, has_images, brk, ref, nbw, words, words_ok):
     nb = w // 8 if words_ok else 1  # blocks per row; all-zero 8-byte words are skipped
     bw = 8 if words_ok else w
     pix = np.zeros((n, nc), dtype=np.float64)
-    out = np.zeros((n, 18), dtype=np.float64)
+    out = np.zeros((n, _NR), dtype=np.float64)
     colcnt = np.zeros(w, dtype=np.int64)
     top = np.zeros(w, dtype=np.int64)
     pc = np.zeros(w, dtype=np.uint8)
@@ -89,17 +89,17 @@ def _frames_kernel(masks, images, has_images, brk, ref, nbw, words, words_ok):
         has_pl = ncov > 0
         r_p = last_row + 1 if has_pl else 0
         o = out[i]
-        o[0] = ncov
-        o[1] = r_p
-        o[2] = sum_top
+        o[FRAME.ncov] = ncov
+        o[FRAME.r_p] = r_p
+        o[FRAME.sum_top] = sum_top
         if has_pl:
             tm = sum_cnt / ncov
             acc = 0.0
             for c in range(w):
                 if colcnt[c] > 0:
                     acc += (colcnt[c] - tm) ** 2
-            o[3] = tm
-            o[4] = np.sqrt(acc / ncov)
+            o[FRAME.thick_mean] = tm
+            o[FRAME.thick_sd] = np.sqrt(acc / ncov)
             breaks = 0
             gap = 0
             for c in range(first, last + 1):
@@ -109,7 +109,7 @@ def _frames_kernel(masks, images, has_images, brk, ref, nbw, words, words_ok):
                     gap = 0
                 else:
                     gap += 1
-            o[5] = breaks
+            o[FRAME.breaks] = breaks
         if ncov >= 3:
             xm = 0.0
             ym = 0.0
@@ -145,11 +145,11 @@ def _frames_kernel(masks, images, has_images, brk, ref, nbw, words, words_ok):
             for j in range(ncov):
                 ys[j] -= (d2 / q2n if q2n != 0 else 0.0) * q2[j]
                 ss += ys[j] * ys[j]
-            o[6] = np.sqrt(ss / ncov)
+            o[FRAME.rough] = np.sqrt(ss / ncov)
         else:
-            o[6] = np.nan
-        o[7] = isum if has_images else np.nan
-        o[8] = rowsum
+            o[FRAME.rough] = np.nan
+        o[FRAME.p_isum] = isum if has_images else np.nan
+        o[FRAME.p_rowsum] = rowsum
         # B-lines
         B = masks[i, 2]
         wp = 0
@@ -182,11 +182,11 @@ def _frames_kernel(masks, images, has_images, brk, ref, nbw, words, words_ok):
                             if has_images:
                                 b_isum += images[i, r, c]
         pix[i, 2] = bcount
-        o[9] = b_ref
-        o[10] = b_ref_pc
-        o[11] = wp
-        o[12] = b_below_pc
-        o[13] = b_below
+        o[FRAME.b_ref] = b_ref
+        o[FRAME.b_ref_pc] = b_ref_pc
+        o[FRAME.wp] = wp
+        o[FRAME.b_below_pc] = b_below_pc
+        o[FRAME.b_below] = b_below
         if has_images:
             cs[0] = 0
             for c in range(w):
@@ -201,13 +201,13 @@ def _frames_kernel(masks, images, has_images, brk, ref, nbw, words, words_ok):
                     n_cols += 1
                     for r in range(r_p, h):
                         n_isum += images[i, r, c]
-            o[14] = b_isum
-            o[15] = n_isum
-            o[16] = n_cols * (h - r_p)
+            o[FRAME.b_isum] = b_isum
+            o[FRAME.n_isum] = n_isum
+            o[FRAME.n_count] = n_cols * (h - r_p)
         else:
-            o[14] = np.nan
-            o[15] = np.nan
-            o[16] = np.nan
+            o[FRAME.b_isum] = np.nan
+            o[FRAME.n_isum] = np.nan
+            o[FRAME.n_count] = np.nan
         # effusion
         E = masks[i, 4]
         ecount = 0
@@ -226,7 +226,7 @@ def _frames_kernel(masks, images, has_images, brk, ref, nbw, words, words_ok):
             if colcnt[c] > emax:
                 emax = colcnt[c]
         pix[i, 4] = ecount
-        o[17] = emax
+        o[FRAME.e_thick] = emax
     return pix, out
 
 
@@ -239,6 +239,6 @@ def pixel_stats_numba(masks: np.ndarray, images: np.ndarray | None, spacing: np.
     pix, out = _frames_kernel(m, img, images is not None, pixels_for("break_length", spacing),
                               pixels_for("reference_depth", spacing),
                               pixels_for("neighbour_width", spacing), words, ok)
-    raw = {name: out[:, j] for name, j in _IDX.items()}
+    raw = {name: out[:, j] for name, j in FRAME._asdict().items()}
     raw["pix"] = pix
     return raw

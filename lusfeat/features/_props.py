@@ -14,21 +14,14 @@ from typing import Any
 
 import numpy as np
 
-from ._runs import STAT_FIELDS
+from .._arrays import array_module
+from ..data._format import CLASS_NAMES
+from ._dictionary import DICTIONARY
+from ._layout import STAT
 
-__all__ = ["component_columns", "get_xp"]
+__all__ = ["component_columns", "finish_components"]
 
-_IDX = {name: i for i, name in enumerate(STAT_FIELDS)}
 _SQRT2 = math.sqrt(2.0)
-
-
-def get_xp(array: Any) -> Any:
-    """Array module of ``array``: CuPy for CuPy arrays, else NumPy."""
-    try:
-        import cupy
-    except ImportError:
-        return np
-    return cupy.get_array_module(array)
 
 
 def component_columns(stats: Any, hull_perimeter: Any) -> dict[str, Any]:
@@ -37,7 +30,7 @@ def component_columns(stats: Any, hull_perimeter: Any) -> dict[str, Any]:
     Parameters
     ----------
     stats : (K, 17) int64
-        Columns :data:`~lusfeat.features._runs.STAT_FIELDS`.
+        Columns :data:`~lusfeat.features._layout.COMPONENT_STATS`.
     hull_perimeter : (K,) float64
         Convex hull polygon length in pixels.
 
@@ -48,8 +41,8 @@ def component_columns(stats: Any, hull_perimeter: Any) -> dict[str, Any]:
         orientation, area_convex, solidity, axis lengths, perimeter_convex and
         ``sum_intensity`` (the intensity mean is sum / area), all in pixels.
     """
-    xp = get_xp(stats)
-    s = {name: stats[:, i] for name, i in _IDX.items()}
+    xp = array_module(stats)
+    s = {name: stats[:, i] for name, i in STAT._asdict().items()}
     n_int = s["area"]
     n = n_int.astype(xp.float64)
     # exact integer numerators of the central moments times n
@@ -95,3 +88,36 @@ def component_columns(stats: Any, hull_perimeter: Any) -> dict[str, Any]:
         "perimeter_convex": hull_perimeter,
         "sum_intensity": s["sum_i"],
     }
+
+
+def finish_components(cols: dict[str, Any], has_images: bool) -> dict[str, Any]:
+    """The component table of the ``cpu`` and ``cuda`` backends from :func:`component_columns`.
+
+    Parameters
+    ----------
+    cols : dict of (K,) arrays
+        :func:`component_columns` output.
+    has_images : bool
+        Whether intensity sums are meaningful (else ``intensity_mean`` is NaN).
+
+    Returns
+    -------
+    dict of str to (K,) arrays
+        ``frame``, ``class_index``, ``label`` and every component feature of
+        :data:`~lusfeat.features.DICTIONARY`, in dictionary order.
+    """
+    xp = array_module(cols["plane"])
+    plane = cols["plane"]
+    c = len(CLASS_NAMES)
+    out = {"frame": plane // c, "class_index": plane % c, "label": cols["label"]}
+    for k in DICTIONARY.names("component"):
+        if k == "label":
+            continue
+        if k == "intensity_mean":
+            if has_images:
+                out[k] = cols["sum_intensity"].astype(xp.float64) / cols["area"].astype(xp.float64)
+            else:
+                out[k] = xp.full(plane.shape[0], xp.nan)
+        else:
+            out[k] = cols[k]
+    return out

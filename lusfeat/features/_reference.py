@@ -13,11 +13,10 @@ import math
 import numpy as np
 from scipy.spatial import ConvexHull
 
+from ..data._format import CLASS_NAMES
 from ._dictionary import LUS_PARAMETERS
 
 __all__ = ["reference_components", "reference_frame"]
-
-_CLS = ("pleural_line", "a_line", "b_line", "consolidation", "effusion")
 
 
 def _px(name: str, spacing: float) -> int:
@@ -100,7 +99,7 @@ def reference_frame(planes: np.ndarray, image: np.ndarray | None, spacing: float
     nan = math.nan
     out: dict[str, float] = {}
     by_cls = {ci: [c for c in comps if c["class_index"] == ci] for ci in range(5)}
-    for ci, name in enumerate(_CLS):
+    for ci, name in enumerate(CLASS_NAMES):
         out[f"{name}_count"] = float(len(by_cls[ci]))
         out[f"{name}_area"] = float(planes[ci].sum()) * s * s
 

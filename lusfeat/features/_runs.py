@@ -22,6 +22,8 @@ from __future__ import annotations
 
 import numpy as np
 
+from ._layout import COMPONENT_STATS, STAT
+
 try:
     from numba import njit
 except ImportError:  # pure-Python fallback (slow; lets the cuda path import without numba)
@@ -31,15 +33,9 @@ except ImportError:  # pure-Python fallback (slow; lets the cuda path import wit
             return args[0]
         return lambda f: f
 
-__all__ = ["STAT_FIELDS", "plane_stats", "label_planes"]
+__all__ = ["plane_stats", "label_planes"]
 
-#: Columns of the integer statistics array returned by :func:`plane_stats`.
-STAT_FIELDS: tuple[str, ...] = (
-    "plane", "label", "area", "sum_r", "sum_c", "sum_rr", "sum_cc", "sum_rc",
-    "min_r", "min_c", "max_r", "max_c", "sum_i", "n_p1", "n_p2", "n_p3", "area_convex",
-)
-_NF = len(STAT_FIELDS)
-#: Doubled hull perimeter is returned separately as float64.
+_NF = len(COMPONENT_STATS)
 
 
 @njit(cache=True, nogil=True)
@@ -166,6 +162,166 @@ def _code_class(code):
 
 
 @njit(cache=True, nogil=True)
+def _find_runs(m, p, words, words_ok, rows, starts, ends, parent, row_ptr):
+    """Step 1: the plane's row runs in raster order; returns their number."""
+    h, w = m.shape
+    n = 0
+    for r in range(h):
+        row_ptr[r] = n
+        c = 0
+        while c < w:
+            if words_ok and (c & 7) == 0 and c + 8 <= w and words[p, r, c >> 3] == 0:
+                c += 8  # skip 8 empty pixels at once (masks are sparse)
+                continue
+            if m[r, c]:
+                s = c
+                while c < w and m[r, c]:
+                    c += 1
+                rows[n] = r
+                starts[n] = s
+                ends[n] = c - 1
+                parent[n] = n
+                n += 1
+            else:
+                c += 1
+    row_ptr[h] = n
+    return n
+
+
+@njit(cache=True, nogil=True)
+def _union_rows(h, starts, ends, parent, row_ptr):
+    """Step 2: union-find with the previous row (8-connectivity), root = first run."""
+    for r in range(1, h):
+        i = row_ptr[r - 1]
+        i_end = row_ptr[r]
+        for j in range(row_ptr[r], row_ptr[r + 1]):
+            while i < i_end and ends[i] + 1 < starts[j]:
+                i += 1
+            t = i
+            while t < i_end and starts[t] <= ends[j] + 1:
+                ra = _find(parent, t)
+                rb = _find(parent, j)
+                if ra < rb:
+                    parent[rb] = ra
+                elif rb < ra:
+                    parent[ra] = rb
+                t += 1
+
+
+@njit(cache=True, nogil=True)
+def _label_runs(n, parent, lab):
+    """Labels 0.. of the roots in run order; every run gets its root's label. Returns the count."""
+    n_lab = 0
+    for j in range(n):
+        root = _find(parent, j)
+        if root == j:
+            lab[j] = n_lab
+            n_lab += 1
+        else:
+            lab[j] = lab[root]
+    return n_lab
+
+
+@njit(cache=True, nogil=True)
+def _init_rows(out, base_k, n_lab, p, h, w):
+    for q in range(n_lab):
+        row = out[base_k + q]
+        row[:] = 0
+        row[STAT.plane] = p
+        row[STAT.label] = q + 1
+        row[STAT.min_r] = h
+        row[STAT.min_c] = w
+        row[STAT.max_r] = -1
+        row[STAT.max_c] = -1
+
+
+@njit(cache=True, nogil=True)
+def _accumulate_runs(out, base_k, n, m, img, has_images, rows, starts, ends, lab, border):
+    """Step 3: closed-form run moments, bbox and intensity; marks the border plane."""
+    h = m.shape[0]
+    for j in range(n):
+        row = out[base_k + lab[j]]
+        r = rows[j]
+        a = starts[j]
+        b = ends[j]
+        ln = b - a + 1
+        sc = (a + b) * ln // 2
+        scc = (b * (b + 1) * (2 * b + 1) - (a - 1) * a * (2 * a - 1)) // 6
+        row[STAT.area] += ln
+        row[STAT.sum_r] += r * ln
+        row[STAT.sum_c] += sc
+        row[STAT.sum_rr] += r * r * ln
+        row[STAT.sum_cc] += scc
+        row[STAT.sum_rc] += r * sc
+        if r < row[STAT.min_r]:
+            row[STAT.min_r] = r
+        if a < row[STAT.min_c]:
+            row[STAT.min_c] = a
+        if r > row[STAT.max_r]:
+            row[STAT.max_r] = r
+        if b > row[STAT.max_c]:
+            row[STAT.max_c] = b
+        for c in range(a, b + 1):
+            if has_images:
+                row[STAT.sum_i] += img[r, c]
+            inner = (c > a and c < b and r > 0 and r < h - 1
+                     and m[r - 1, c] != 0 and m[r + 1, c] != 0)
+            border[r + 1, c + 1] = 0 if inner else 1
+
+
+@njit(cache=True, nogil=True)
+def _perimeter_classes(out, base_k, n, rows, starts, ends, lab, border):
+    """Step 3 (cont.): perimeter code classes of the border pixels; clears the border plane."""
+    for j in range(n):
+        row = out[base_k + lab[j]]
+        r = rows[j] + 1
+        for c in range(starts[j] + 1, ends[j] + 2):
+            if border[r, c]:
+                code = (1 + 2 * (border[r - 1, c] + border[r + 1, c] + border[r, c - 1]
+                                 + border[r, c + 1])
+                        + 10 * (border[r - 1, c - 1] + border[r - 1, c + 1]
+                                + border[r + 1, c - 1] + border[r + 1, c + 1]))
+                cls = _code_class(code)
+                if cls == 1:
+                    row[STAT.n_p1] += 1
+                elif cls == 2:
+                    row[STAT.n_p2] += 1
+                elif cls == 3:
+                    row[STAT.n_p3] += 1
+    for j in range(n):  # clear the border plane where we wrote
+        r = rows[j] + 1
+        for c in range(starts[j] + 1, ends[j] + 2):
+            border[r, c] = 0
+
+
+@njit(cache=True, nogil=True)
+def _hulls(out, hper, base_k, n, n_lab, rows, starts, ends, lab, counts, xs_lo, xs_hi, hx, hy):
+    """Step 4: convex hull area and length per component, from its runs in raster order."""
+    for q in range(n_lab):
+        counts[q] = 0
+    for j in range(n):
+        counts[lab[j]] += 1
+    offs = np.empty(n_lab + 1, dtype=np.int64)
+    offs[0] = 0
+    for q in range(n_lab):
+        offs[q + 1] = offs[q] + counts[q]
+    fill = offs[:-1].copy()
+    order = np.empty(n, dtype=np.int64)
+    for j in range(n):
+        order[fill[lab[j]]] = j
+        fill[lab[j]] += 1
+    for q in range(n_lab):
+        row = out[base_k + q]
+        minr = row[STAT.min_r]
+        maxr = row[STAT.max_r]
+        nv = _hull_of_label(rows, starts, ends, order[offs[q]:offs[q + 1]], maxr - minr + 1,
+                            minr, xs_lo, xs_hi, hx, hy)
+        cnt, per = _hull_area_perimeter(hx, hy, nv, minr, maxr, row[STAT.min_c], row[STAT.max_c])
+        row[STAT.area_convex] = cnt
+        hper[base_k + q] = per
+
+
+@njit(cache=True, nogil=True)
 def plane_stats(planes, images, plane_image, has_images, words, words_ok):
     """Label every plane and return exact per-component statistics.
 
@@ -186,8 +342,8 @@ def plane_stats(planes, images, plane_image, has_images, words, words_ok):
     Returns
     -------
     stats : (K, 17) int64
-        One row per component, columns :data:`STAT_FIELDS`, ordered by plane
-        then label.
+        One row per component, columns :data:`~._layout.COMPONENT_STATS`,
+        ordered by plane then label.
     hull_perimeter : (K,) float64
         Length of each component's convex hull polygon in pixels.
     """
@@ -202,7 +358,7 @@ def plane_stats(planes, images, plane_image, has_images, words, words_ok):
     ends = np.empty(max_runs, dtype=np.int64)
     parent = np.empty(max_runs, dtype=np.int64)
     lab = np.empty(max_runs, dtype=np.int64)
-    nxt = np.empty(max_runs, dtype=np.int64)
+    counts = np.empty(max_runs, dtype=np.int64)
     row_ptr = np.empty(h + 1, dtype=np.int64)
     border = np.zeros((h + 2, w + 2), dtype=np.uint8)
     xs_lo = np.empty(2 * h + 3, dtype=np.int64)
@@ -211,54 +367,11 @@ def plane_stats(planes, images, plane_image, has_images, words, words_ok):
     hy = np.empty(4 * h + 8, dtype=np.int64)
     for p in range(n_planes):
         m = planes[p]
-        # 1. runs in raster order
-        n = 0
-        for r in range(h):
-            row_ptr[r] = n
-            c = 0
-            while c < w:
-                if words_ok and (c & 7) == 0 and c + 8 <= w and words[p, r, c >> 3] == 0:
-                    c += 8  # skip 8 empty pixels at once (masks are sparse)
-                    continue
-                if m[r, c]:
-                    s = c
-                    while c < w and m[r, c]:
-                        c += 1
-                    rows[n] = r
-                    starts[n] = s
-                    ends[n] = c - 1
-                    parent[n] = n
-                    n += 1
-                else:
-                    c += 1
-        row_ptr[h] = n
+        n = _find_runs(m, p, words, words_ok, rows, starts, ends, parent, row_ptr)
         if n == 0:
             continue
-        # 2. union-find with the previous row (8-connectivity), root = first run
-        for r in range(1, h):
-            i = row_ptr[r - 1]
-            i_end = row_ptr[r]
-            for j in range(row_ptr[r], row_ptr[r + 1]):
-                while i < i_end and ends[i] + 1 < starts[j]:
-                    i += 1
-                t = i
-                while t < i_end and starts[t] <= ends[j] + 1:
-                    ra = _find(parent, t)
-                    rb = _find(parent, j)
-                    if ra < rb:
-                        parent[rb] = ra
-                    elif rb < ra:
-                        parent[ra] = rb
-                    t += 1
-        n_lab = 0
-        base_k = k_out
-        for j in range(n):
-            root = _find(parent, j)
-            if root == j:
-                lab[j] = n_lab
-                n_lab += 1
-            else:
-                lab[j] = lab[root]
+        _union_rows(h, starts, ends, parent, row_ptr)
+        n_lab = _label_runs(n, parent, lab)
         if k_out + n_lab > cap:
             while k_out + n_lab > cap:
                 cap *= 2
@@ -268,85 +381,11 @@ def plane_stats(planes, images, plane_image, has_images, words, words_ok):
             hp2 = np.zeros(cap, dtype=np.float64)
             hp2[:k_out] = hper[:k_out]
             hper = hp2
-        for q in range(n_lab):
-            row = out[base_k + q]
-            row[:] = 0
-            row[0] = p
-            row[1] = q + 1
-            row[8] = h
-            row[9] = w
-            row[10] = -1
-            row[11] = -1
+        _init_rows(out, k_out, n_lab, p, h, w)
         img = images[plane_image[p]] if has_images else images[0]
-        # 3. closed-form run moments, bbox, intensity; border plane
-        for j in range(n):
-            row = out[base_k + lab[j]]
-            r = rows[j]
-            a = starts[j]
-            b = ends[j]
-            ln = b - a + 1
-            sc = (a + b) * ln // 2
-            scc = (b * (b + 1) * (2 * b + 1) - (a - 1) * a * (2 * a - 1)) // 6
-            row[2] += ln
-            row[3] += r * ln
-            row[4] += sc
-            row[5] += r * r * ln
-            row[6] += scc
-            row[7] += r * sc
-            if r < row[8]:
-                row[8] = r
-            if a < row[9]:
-                row[9] = a
-            if r > row[10]:
-                row[10] = r
-            if b > row[11]:
-                row[11] = b
-            for c in range(a, b + 1):
-                if has_images:
-                    row[12] += img[r, c]
-                inner = (c > a and c < b and r > 0 and r < h - 1
-                         and m[r - 1, c] != 0 and m[r + 1, c] != 0)
-                border[r + 1, c + 1] = 0 if inner else 1
-        # perimeter codes of border pixels
-        for j in range(n):
-            row = out[base_k + lab[j]]
-            r = rows[j] + 1
-            for c in range(starts[j] + 1, ends[j] + 2):
-                if border[r, c]:
-                    code = (1 + 2 * (border[r - 1, c] + border[r + 1, c] + border[r, c - 1]
-                                     + border[r, c + 1])
-                            + 10 * (border[r - 1, c - 1] + border[r - 1, c + 1]
-                                    + border[r + 1, c - 1] + border[r + 1, c + 1]))
-                    cls = _code_class(code)
-                    if cls > 0:
-                        row[12 + cls] += 1
-        for j in range(n):  # clear the border plane where we wrote
-            r = rows[j] + 1
-            for c in range(starts[j] + 1, ends[j] + 2):
-                border[r, c] = 0
-        # 4. convex hull per component from its runs (linked in raster order)
-        for q in range(n_lab):
-            nxt[q] = 0  # reuse as per-label run counts
-        for j in range(n):
-            nxt[lab[j]] += 1
-        offs = np.empty(n_lab + 1, dtype=np.int64)
-        offs[0] = 0
-        for q in range(n_lab):
-            offs[q + 1] = offs[q] + nxt[q]
-        fill = offs[:-1].copy()
-        order = np.empty(n, dtype=np.int64)
-        for j in range(n):
-            order[fill[lab[j]]] = j
-            fill[lab[j]] += 1
-        for q in range(n_lab):
-            row = out[base_k + q]
-            minr = row[8]
-            maxr = row[10]
-            nv = _hull_of_label(rows, starts, ends, order[offs[q]:offs[q + 1]], maxr - minr + 1,
-                                minr, xs_lo, xs_hi, hx, hy)
-            cnt, per = _hull_area_perimeter(hx, hy, nv, minr, maxr, row[9], row[11])
-            row[16] = cnt
-            hper[base_k + q] = per
+        _accumulate_runs(out, k_out, n, m, img, has_images, rows, starts, ends, lab, border)
+        _perimeter_classes(out, k_out, n, rows, starts, ends, lab, border)
+        _hulls(out, hper, k_out, n, n_lab, rows, starts, ends, lab, counts, xs_lo, xs_hi, hx, hy)
         k_out += n_lab
     return out[:k_out].copy(), hper[:k_out].copy()
 

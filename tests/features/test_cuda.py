@@ -8,22 +8,34 @@ import numpy as np
 import pytest
 
 from lusfeat.features._compute import run_backend
-from lusfeat.features._cuda_kernels import KERNEL_SOURCE, STAT_COLUMNS
-from lusfeat.features._parity import parity_problems
-from lusfeat.features._runs import STAT_FIELDS
+from lusfeat.features._cuda_kernels import (
+    KERNEL_SOURCE,
+    SHARED_LIMIT,
+    STAT_COLUMNS,
+    compile_options,
+    launch_plan,
+)
+from lusfeat.features._layout import COMPONENT_STATS
+from lusfeat.testing import parity_problems, random_masks
 
-from ._helpers import random_masks
+
+def test_kernel_reads_its_layout_from_the_compile_options():
+    """Every row index the kernel uses is a define of compile_options(), none is hand-written."""
+    used = set(re.findall(r"\b(F_[A-Z0-9_]+)\b", KERNEL_SOURCE))
+    defined = {o[2:].split("=")[0] for o in compile_options()}
+    assert used <= defined
+    assert not re.search(r"#define (F_\w+|NF|HULL_CAP|LUSFEAT_BLOCK) ", KERNEL_SOURCE)
+    assert f"-DNF={STAT_COLUMNS}" in compile_options()
+    assert {f"F_{n.upper()}" for n in COMPONENT_STATS} <= defined
+    assert compile_options()[:2] == ("-DLUSFEAT_BLOCK=256", "-DHULL_CAP=128")
 
 
-def test_kernel_field_layout_matches_cpu_twin():
-    defines = dict(re.findall(r"#define (F_\w+) (\d+)", KERNEL_SOURCE))
-    names = {"F_PLANE": "plane", "F_LABEL": "label", "F_AREA": "area", "F_SR": "sum_r",
-             "F_SC": "sum_c", "F_SRR": "sum_rr", "F_SCC": "sum_cc", "F_SRC": "sum_rc",
-             "F_MINR": "min_r", "F_MINC": "min_c", "F_MAXR": "max_r", "F_MAXC": "max_c",
-             "F_SI": "sum_i", "F_P1": "n_p1", "F_P2": "n_p2", "F_P3": "n_p3", "F_CONV": "area_convex"}
-    assert STAT_COLUMNS == len(STAT_FIELDS) == len(defines)
-    for define, idx in defines.items():
-        assert STAT_FIELDS[int(idx)] == names[define]
+def test_launch_plan_fits_the_shared_memory_limit():
+    for h, w in [(1, 1), (64, 64), (256, 256), (1024, 1024)]:
+        plan = launch_plan(h, w)
+        assert plan.smem <= SHARED_LIMIT or plan.rmax == 256
+        assert plan.rmax % 256 == 0 and 256 <= plan.rmax <= 4096
+    assert launch_plan(30, 50, shared_limit=0).rmax == 256
 
 
 def test_parity_report_flags_differences():

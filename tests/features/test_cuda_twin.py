@@ -11,7 +11,7 @@ from scipy import ndimage as ndi
 from skimage.measure import label, regionprops
 
 from lusfeat.features import compute_components
-from lusfeat.features._cuda_twin import border_bits, hull_stream, pack_bits, runs_from_bits
+from lusfeat.testing._cuda_twin import border_bits, hull_stream, pack_bits, runs_from_bits
 
 planes = arrays(np.bool_, st.tuples(st.integers(1, 12), st.integers(1, 70)), elements=st.booleans())
 
@@ -73,8 +73,7 @@ def test_array_path_cupy_branches_on_numpy(monkeypatch):
     from lusfeat.features._lus import frame_features
     from lusfeat.features._props import component_columns
     from lusfeat.features._runs import label_planes
-
-    from ._helpers import random_masks
+    from lusfeat.testing import random_masks
 
     class _XP(types.ModuleType):  # NumPy under another name, so `xp is np` is False
         def __getattr__(self, name):

@@ -9,15 +9,13 @@ from hypothesis import strategies as st
 from hypothesis.extra.numpy import arrays
 
 from lusfeat.features._compute import run_backend
-
-from ._helpers import assert_components_equal, assert_frames_equal, random_masks
+from lusfeat.testing import assert_parity, random_masks
 
 
 def _both(masks, images=None, spacing=None):
     ref = run_backend(masks, images, spacing, "reference")
     cpu = run_backend(masks, images, spacing, "cpu")
-    assert_components_equal(ref[1], cpu[1])
-    assert_frames_equal(ref[0], cpu[0])
+    assert_parity(ref, cpu)
     return ref, cpu
 
 

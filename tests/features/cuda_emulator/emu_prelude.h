@@ -43,3 +43,8 @@ inline int min(int a, int b) { return a < b ? a : b; }
 #define __global__
 #define __forceinline__ inline
 #define __restrict__
+#define __launch_bounds__(n)
+// Block-shared variables: blocks run one after another, so a static serves every block.
+#define __shared__ static
+// The dynamic shared-memory array: the block's buffer set up by launch() in driver.cpp.
+#define LUSFEAT_DYNAMIC_SHARED(type, name) type* name = (type*)g_smem

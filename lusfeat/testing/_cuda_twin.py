@@ -1,10 +1,10 @@
 """Python transcriptions of the CUDA kernel's bit-level steps, tested on the CPU.
 
-:mod:`._runs` is the algorithmic twin of the whole kernel; the steps below are
-where the kernel does something :mod:`._runs` does differently (bit-packed
+:mod:`lusfeat.features._runs` is the algorithmic twin of the whole kernel; the steps below are
+where the kernel does something :mod:`lusfeat.features._runs` does differently (bit-packed
 words instead of bytes, hulls streamed row by row instead of from a per-X
 table). Each function follows the CUDA source line by line so that a CPU test
-can hold it to :mod:`._runs` and scikit-image.
+can hold it to :mod:`lusfeat.features._runs` and scikit-image.
 """
 
 from __future__ import annotations

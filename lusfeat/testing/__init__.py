@@ -1,0 +1,18 @@
+"""Test-only code of lusfeat: twins, parity rules and synthetic inputs.
+
+Nothing in the library imports this package; tests and benchmarks do (as
+scikit-image keeps ``skimage._shared.testing``).
+
+``_parity``
+    :func:`parity_problems` / :func:`assert_parity`: two backends' outputs
+    against the tolerances declared in :data:`lusfeat.features.DICTIONARY`.
+``_cuda_twin``
+    Python transcriptions of the CUDA kernel's bit-level steps.
+``_masks``
+    :func:`random_masks`, adversarial-enough class masks.
+"""
+
+from ._masks import random_masks
+from ._parity import assert_parity, parity_problems
+
+__all__ = ["assert_parity", "parity_problems", "random_masks"]
