@@ -30,6 +30,7 @@ import numpy as np
 from scipy.ndimage import uniform_filter1d
 
 from ._sim_echo import lung_echo, rib_shadow, tissue_echo
+from ._sim_kernels import compose_log, scan_convert
 from ._sim_scanner import Geometry, Scanner, _blend_gain, burn_in, psf_blur, smooth
 from ._sim_scene import Scene
 
@@ -133,40 +134,28 @@ def render_clip(
     slide = np.rint((m + amp * np.sin(2 * np.pi * f_idx / period + phase)) / step)
     offsets = np.clip(slide * step, 0, 2 * m).astype(int)  # whole scan lines
     overlay = burn_in(rng, geometry.valid, size)
-    lut = scanner.lut
+    lut = scanner.lut.astype(np.float32)
     images = np.empty((n_frames, size, size), np.uint8)
-    lut = lut.astype(np.float32) if k > 1 else lut
+    pos, idx, w00, w01, w10, w11 = geometry.bilinear
+    pos = np.empty(0, np.int64) if pos is None else pos
+    kappa_f, one = np.float32(kappa), np.float32(1.0)
     for f in range(n_frames):
         c, s = np.float32(np.cos(params.speckle_dphi * f)), np.float32(np.sin(params.speckle_dphi * f))
-        cols = slice(offsets[f] // step, offsets[f] // step + w)
-        if f == 0:
-            re, im = t_re + l1r[:, cols], t_im + l1i[:, cols]
-        else:
-            re = t_re + c * l1r[:, cols] + s * l2r[:, cols]
-            im = t_im + c * l1i[:, cols] + s * l2i[:, cols]
-        re *= re
-        im *= im
-        re += im
-        re *= np.float32(1) - kappa
-        re += mean_t
-        re += mean_l[:, cols]
-        np.maximum(re, np.float32(1e-12), out=re)
-        img = np.log10(re)
-        img *= k_db
-        img += offset_map
+        img = compose_log(t_re, t_im, l1r, l1i, l2r, l2i, mean_t, mean_l, offset_map, int(offsets[f] // step),
+                          one if f == 0 else c, np.float32(0) if f == 0 else s, kappa_f, k_db)
         if scanner.smoothing > 0:  # speckle reduction: blend with a local mean
             sm = uniform_filter1d(uniform_filter1d(img, scanner.smooth_size[0], axis=0), scanner.smooth_size[1], axis=1)
             img *= np.float32(1 - scanner.smoothing)
             sm *= np.float32(scanner.smoothing)
             img += sm
-        img = geometry.apply_image(img)
-        np.clip(img, 0.0, 1.0, out=img)
-        img *= np.float32(1023)
-        q = lut[img.astype(np.int16)]
+        q = scan_convert(img, pos, idx, w00, w01, w10, w11, lut, size * k)
         if k > 1:  # resize to the frame size by area averaging, as ingest does
-            q = np.rint(q.reshape(size, k, size, k).mean(axis=(1, 3))).astype(np.uint8)
+            q = q.reshape(size, k, size, k).mean(axis=(1, 3))
+        q = np.rint(q).astype(np.uint8)
         if scanner.noise_sd > 0:
-            noisy = q + rng.normal(0, scanner.noise_sd, q.shape).astype(np.float32)
+            noisy = rng.standard_normal(q.shape, dtype=np.float32)
+            noisy *= np.float32(scanner.noise_sd)
+            noisy += q
             q = np.clip(noisy, 0, 255).astype(np.uint8)
             if geometry.valid is not None:
                 q *= geometry.valid
