@@ -32,6 +32,7 @@ app = typer.Typer(
 _STAGE_CLI_MODULES = (
     "lusfeat._commands.data",
     "lusfeat._commands.ingest",
+    "lusfeat._commands.export",
     "lusfeat._commands.seg",
     "lusfeat._commands.features",
     "lusfeat._commands.stats",

@@ -80,6 +80,11 @@ class _MaskSource:
             if not 0 <= self.threshold <= 100:
                 raise InputError(f"--masks {masks!r}: T must be in [0, 100] percent")
             self.array, self.kind, self.desc = cohort.confidence, "labels", masks
+        elif isinstance(masks, (str, os.PathLike)) and (Path(masks) / "dataset.json").is_file():
+            from ..data.export import read_predictions  # an nnU-Net prediction folder
+
+            self.array, self.foreign = read_predictions(masks, cohort, allow_foreign=allow_foreign)
+            self.kind, self.desc = "array", str(Path(masks))
         elif isinstance(masks, (str, os.PathLike)):
             from ..data._masks import open_masks
 
