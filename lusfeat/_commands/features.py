@@ -7,6 +7,8 @@ from typing import Annotated
 
 import typer
 
+from .._scheduler import SCHEDULER_HELP
+
 
 def register(app: typer.Typer) -> None:
     """Add the ``features`` command to the lusfeat app."""
@@ -22,7 +24,9 @@ def register(app: typer.Typer) -> None:
             "--out", help="Output folder for the feature tables, e.g. study/features/truth.")] = None,
         backend: Annotated[str, typer.Option(
             "--backend", help="auto | reference | cpu | cuda (auto: cuda when a GPU is seen).")] = "auto",
-        batch: Annotated[int, typer.Option("--batch", min=1, help="Frames per batch.")] = 256,
+        batch: Annotated[int, typer.Option("--batch", min=1, help="Frames per batch (with --scheduler: per "
+                                           "task, rounded up to whole Zarr chunks).")] = 256,
+        scheduler: Annotated[str | None, typer.Option("--scheduler", help=SCHEDULER_HELP)] = None,
         allow_foreign: Annotated[bool, typer.Option(
             "--allow-foreign", help="Accept a mask set made for another cohort (recorded as foreign).")] = False,
         overwrite: Annotated[bool, typer.Option("--overwrite", help="Replace an existing --out.")] = False,
@@ -40,6 +44,8 @@ def register(app: typer.Typer) -> None:
 
           lusfeat features cohort --masks masks/t60 --out features/t60
 
+          lusfeat features cohort --masks masks/t60 --out features/t60 --scheduler local:2
+
           lusfeat features --describe
         """
         from .._errors import InputError
@@ -52,6 +58,6 @@ def register(app: typer.Typer) -> None:
             raise InputError("give a COHORT folder and --out DIR (or --describe)")
         from ..features._extract import extract
 
-        path = extract(cohort, masks, out, backend=backend, batch=batch, allow_foreign=allow_foreign,
+        path = extract(cohort, masks, out, backend=backend, batch=batch, scheduler=scheduler, allow_foreign=allow_foreign,
                        progress=not no_progress, overwrite=overwrite)
         typer.echo(f"features written to {path}")

@@ -8,6 +8,8 @@ from typing import Annotated
 import typer
 from rich.console import Console
 
+from .._scheduler import SCHEDULER_HELP
+
 __all__ = ["register"]
 
 console = Console()
@@ -74,9 +76,15 @@ def segment_command(
     batch_size: Annotated[int, typer.Option(help="Frames per forward pass.")] = 64,
     threads: Annotated[int | None, typer.Option(help="CPU threads for torch.")] = None,
     compile: Annotated[bool, typer.Option("--compile/--no-compile", help="torch.compile the networks.")] = False,
+    scheduler: Annotated[str | None, typer.Option(help=SCHEDULER_HELP)] = None,
+    features: Annotated[Path | None, typer.Option(
+        "--features", help="Also write the feature tables of the predicted masks to this folder "
+                           "(computed from the masks in memory; on CUDA they stay on the GPU).")] = None,
+    backend: Annotated[str, typer.Option(help="Feature backend of --features: auto, cpu, reference, cuda.")]
+        = "auto",
     allow_foreign: Annotated[bool, typer.Option(
         "--allow-foreign", help="Apply a run trained on another cohort (masks marked foreign, not out of fold).")] = False,
-    overwrite: Annotated[bool, typer.Option(help="Replace an existing mask set.")] = False,
+    overwrite: Annotated[bool, typer.Option(help="Replace an existing mask set (and --features folder).")] = False,
     progress: Annotated[bool, typer.Option("--progress/--no-progress", help="Show progress bars.")] = True,
 ) -> None:
     """Predict masks and probabilities for every frame (out-of-fold for cross-fitted runs).
@@ -85,16 +93,23 @@ def segment_command(
 
       lusfeat segment cohort runs/t60 --out masks/t60
 
+      lusfeat segment cohort runs/t60 --out masks/t60 --scheduler local:2 --threads 1
+
+      lusfeat segment cohort runs/t60 --out masks/t60 --features features/t60
+
       lusfeat segment new-cohort runs/t60 --out masks/new --allow-foreign
     """
     from ..data import open_masks
-    from ..seg import segment
+    from ..pipeline._handoff import segment_with_features
 
-    path = segment(cohort, run, out if out is not None else run / "masks", device=device,
-                   batch_size=batch_size, threads=threads, compile=compile, allow_foreign=allow_foreign,
-                   progress=progress, overwrite=overwrite)
+    dest = out if out is not None else run / "masks"
+    path = segment_with_features(cohort, run, dest, features, device=device, batch_size=batch_size,
+                                 threads=threads, compile=compile, scheduler=scheduler, backend=backend,
+                                 allow_foreign=allow_foreign, progress=progress, overwrite=overwrite)
     fps = open_masks(path).meta.get("frames_per_second")
     console.print(f"masks written to [bold]{path}[/] ({fps:.1f} frames/s)")
+    if features is not None:
+        console.print(f"features written to [bold]{features}[/]")
 
 
 def evaluate_command(

@@ -17,10 +17,10 @@ from .._io import atomic_dir, check_fingerprint, fingerprint, read_json, write_j
 from .._progress import progress_bar
 from ..data._format import Cohort, open_cohort
 from ._aggregate import CLIP_KEYS, EXAM_KEYS, ZONE_KEYS, aggregate_levels
-from ._compute import FRAME_NAMES, components_frame, resolve_backend, run_backend
+from ._compute import FRAME_NAMES, Backend, components_frame, resolve_backend, run_backend
 from ._dictionary import DICTIONARY, LUS_PARAMETERS
 
-__all__ = ["extract", "read_features", "LEVELS", "FILES"]
+__all__ = ["extract", "read_features", "FeatureSink", "describe_masks", "compute_batch", "write_tables", "LEVELS", "FILES"]
 
 log = logging.getLogger(__name__)
 
@@ -120,6 +120,16 @@ class _MaskSource:
             return fingerprint(self.meta)
         return fingerprint(self.desc)
 
+    def describe(self) -> dict[str, Any]:
+        """The ``masks`` entry of ``features.json``."""
+        return {"source": self.kind, "spec": self.desc, "fingerprint": self.fingerprint(),
+                "foreign": self.foreign or bool(self.meta.get("foreign", False))}
+
+
+def describe_masks(cohort: Cohort, masks: Any, allow_foreign: bool = False) -> dict[str, Any]:
+    """The ``masks`` entry of ``features.json`` for a mask source (as :func:`extract` writes it)."""
+    return _MaskSource(cohort, masks, allow_foreign=allow_foreign).describe()
+
 
 def _versions() -> dict[str, str]:
     import numba
@@ -133,6 +143,173 @@ def _versions() -> dict[str, str]:
             "numba": numba.__version__, "python": platform.python_version()}
 
 
+def compute_batch(masks: Any, images: Any, spacing: np.ndarray, start: int,
+                  backend: Backend) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """Features of frames ``start : start + len(masks)``.
+
+    Parameters
+    ----------
+    masks : (B, 5, H, W) bool array (NumPy, or CuPy for ``cuda``)
+    images : (B, H, W) uint8 array (NumPy or CuPy)
+    spacing : (B,) float64, mm per pixel (NaN unknown)
+    start : int
+        Array index of the first frame (component ``frame`` numbers are offset by it).
+    backend : Backend
+        A resolved backend (not ``auto``).
+
+    Returns
+    -------
+    frames : pandas.DataFrame
+        ``B`` rows, one float64 column per frame feature.
+    components : pandas.DataFrame
+        One row per component, ``frame`` holding cohort array indices.
+    """
+    fr, comps = run_backend(masks, images, spacing, backend)
+    cdf = components_frame(comps)
+    cdf["frame"] += start
+    return pd.DataFrame({k: np.asarray(fr[k]) for k in FRAME_NAMES}), cdf
+
+
+class FeatureSink:
+    """Collects batch features of one cohort and writes the feature folder at the end.
+
+    :func:`extract` feeds it batches read from a mask source; ``lusfeat segment
+    --features`` feeds it the masks it has just predicted (on the GPU, without a
+    host copy, when the backend is ``cuda``).
+
+    Parameters
+    ----------
+    cohort : Cohort
+    backend : str
+        ``auto``, ``reference``, ``cpu`` or ``cuda``.
+    """
+
+    def __init__(self, cohort: Cohort, backend: str = "auto") -> None:
+        self.cohort = cohort
+        self.backend = resolve_backend(backend)
+        self.backend_requested = str(backend)
+        self.frames: list[pd.DataFrame] = []
+        self.components: list[pd.DataFrame] = []
+        self.compute_s = 0.0
+        self._t0 = time.perf_counter()
+
+    def add(self, start: int, masks: Any, images: Any = None) -> None:
+        """Add frames ``start : start + len(masks)`` (batches in increasing order).
+
+        ``masks`` ``(B, 5, H, W) bool``: NumPy, CuPy, or a torch tensor (a CUDA
+        tensor becomes a CuPy array without a copy). ``images`` default to the
+        cohort's.
+        """
+        masks = _as_array(masks, self.backend)
+        stop = start + int(masks.shape[0])
+        if images is None:
+            images = np.asarray(self.cohort.images[start:stop])
+        if type(masks).__module__.startswith("cupy"):
+            import cupy
+
+            images = cupy.asarray(images)
+        t1 = time.perf_counter()
+        fr, comps = compute_batch(masks, images, self.cohort.spacing[start:stop], start, self.backend)
+        self.compute_s += time.perf_counter() - t1
+        self.frames.append(fr)
+        self.components.append(comps)
+
+    def write(self, out: str | os.PathLike, masks: dict[str, Any], *, overwrite: bool = False,
+              extra: dict[str, Any] | None = None) -> Path:
+        """Write the feature folder ``out`` atomically.
+
+        Parameters
+        ----------
+        out : path-like
+        masks : dict
+            The ``masks`` entry of ``features.json`` (source, spec, fingerprint, foreign).
+        overwrite : bool
+        extra : dict, optional
+            More ``features.json`` entries (e.g. the scheduler and its parts).
+        """
+        frames = pd.concat(self.frames, ignore_index=True) if self.frames else pd.DataFrame(
+            {k: np.zeros(0) for k in FRAME_NAMES})
+        comps = pd.concat(self.components, ignore_index=True)
+        if len(frames) != self.cohort.n_frames:
+            raise InputError(f"features of {len(frames)} frames collected, the cohort has {self.cohort.n_frames}")
+        with atomic_dir(out, overwrite=overwrite) as tmp:
+            write_tables(tmp, self.cohort, frames, comps)
+            wall = time.perf_counter() - self._t0
+            write_json(tmp / META_FILE, self._meta(masks, wall, extra or {}))
+        log.info("features: %d frames, backend %s, %.1f frames/s (compute), %.1f s wall -> %s",
+                 self.cohort.n_frames, self.backend.value, self.frames_per_s, wall, out)
+        return Path(out)
+
+    @property
+    def frames_per_s(self) -> float:
+        """Frames per second of feature computation alone."""
+        return self.cohort.n_frames / self.compute_s if self.compute_s > 0 else float("inf")
+
+    def _meta(self, masks: dict[str, Any], wall: float, extra: dict[str, Any]) -> dict[str, Any]:
+        c = self.cohort
+        spacing = c.spacing
+        known = np.isfinite(spacing) & (spacing > 0)
+        unit = "mm" if known.all() else "px" if not known.any() else "mm where pixel_spacing_mm is known, else px"
+        return {
+            "format": "lusfeat-features", "format_version": 1, "command": "lusfeat features",
+            "masks": masks, "backend": self.backend.value,
+            "options": {"batch": extra.pop("batch", None), "backend_requested": self.backend_requested},
+            "cohort": {"path": str(c.path), "fingerprint": c.fingerprint, "n_frames": c.n_frames},
+            "lengths_unit": unit, "areas_unit": unit.replace("mm", "mm^2").replace("px", "px^2"),
+            "component_units": "px", "parameters": LUS_PARAMETERS,
+            "files": {f"{lvl}/{form}": f for (lvl, form), f in FILES.items()},
+            "timings": {"compute_s": self.compute_s, "wall_s": wall, "frames_per_s": self.frames_per_s},
+            "versions": _versions(), **extra,
+        }
+
+
+def _as_array(masks: Any, backend: Backend) -> Any:
+    """NumPy or CuPy view of a mask batch (torch tensors converted without a copy)."""
+    if type(masks).__module__.startswith("torch"):
+        if masks.device.type == "cuda" and backend is Backend.CUDA:
+            import cupy
+
+            return cupy.from_dlpack(masks.contiguous())
+        return masks.cpu().numpy()
+    return masks
+
+
+def write_tables(folder: Path, cohort: Cohort, frames: pd.DataFrame, comps: pd.DataFrame) -> None:
+    """Write every table of a feature folder (and the dictionary) into ``folder``.
+
+    Parameters
+    ----------
+    folder : Path
+        The (temporary) output folder.
+    cohort : Cohort
+    frames : pandas.DataFrame
+        ``N`` rows in array order, one column per frame feature.
+    comps : pandas.DataFrame
+        Components with ``frame`` holding array indices (see :func:`compute_batch`).
+    """
+    ids = cohort.frames[FRAME_ID_COLUMNS].reset_index(drop=True)
+    frame_wide = pd.concat([ids, frames[FRAME_NAMES].reset_index(drop=True)], axis=1)
+    comp_ids = ids.iloc[comps["frame"].to_numpy()].reset_index(drop=True)
+    comps = pd.concat([comp_ids, comps.drop(columns="frame").reset_index(drop=True)], axis=1)
+    levels = aggregate_levels(frame_wide, cohort.clinical)
+    frame_long = frame_wide.melt(id_vars=_LONG_KEYS["frame"], value_vars=FRAME_NAMES,
+                                 var_name="feature", value_name="value")
+    frame_long["feature"] = frame_long["feature"].astype("string")
+    tables = {
+        FILES[("component", "wide")]: comps,
+        FILES[("frame", "wide")]: frame_wide,
+        FILES[("frame", "long")]: frame_long,
+        FILES[("clip", "long")]: levels["clip"],
+        FILES[("zone", "long")]: levels["zone"],
+        FILES[("exam", "long")]: levels["exam"],
+        FILES[("exam", "wide")]: levels["exam_wide"],
+        FILES[("patient", "long")]: levels["patient"],
+    }
+    for name, df in tables.items():
+        write_parquet(df, folder / name)
+    DICTIONARY.to_frame().to_csv(folder / DICTIONARY_FILE, index=False)
+
+
 def extract(
     cohort: str | os.PathLike | Cohort,
     masks: Any,
@@ -140,6 +317,7 @@ def extract(
     *,
     backend: str = "auto",
     batch: int = 256,
+    scheduler: Any = None,
     allow_foreign: bool = False,
     progress: bool = True,
     overwrite: bool = False,
@@ -158,7 +336,15 @@ def extract(
         Output folder (see the package docs for its layout).
     backend : {"auto", "reference", "cpu", "cuda"}
     batch : int
-        Frames per batch.
+        Frames per batch (with a scheduler: frames per task, rounded up to whole
+        Zarr chunks of the mask source; a worker holds about one task's masks).
+    scheduler : str, SchedulerSpec or distributed.Client, optional
+        ``None`` computes in this process. ``"local[:N]"`` or
+        ``"tcp://HOST:PORT"`` (see :mod:`lusfeat._scheduler`) splits the frames
+        into tasks that read their masks straight from the store and each write
+        a Parquet part; the tables are then gathered and aggregated here. The
+        tables equal the in-process ones. An interrupted run resumes from the
+        parts already written (kept in ``.OUT.parts/`` until the folder is done).
     allow_foreign : bool
         Accept a mask set that records another cohort's fingerprint (an error
         without it); ``features.json`` then records ``masks.foreign: true``.
@@ -175,88 +361,40 @@ def extract(
     Raises
     ------
     InputError
-        Bad masks source, mask shape, batch size or backend, or a mask set of
-        another cohort without ``allow_foreign``.
+        Bad masks source, mask shape, batch size, backend or scheduler, or a
+        mask set of another cohort without ``allow_foreign``.
     CohortError
         The cohort cannot be opened.
     """
+    from .._scheduler import parse_scheduler
+
     if batch < 1:
         raise InputError(f"batch must be >= 1, got {batch}")
+    spec = scheduler if hasattr(scheduler, "submit") else parse_scheduler(scheduler)
     c = cohort if isinstance(cohort, Cohort) else open_cohort(cohort)
-    b = resolve_backend(backend)
+    sink = FeatureSink(c, backend)
     src = _MaskSource(c, masks, allow_foreign=allow_foreign)
-    frames_tab = c.frames
-    n = c.n_frames
-    spacing = c.spacing
     out = Path(out)
-    frame_parts: list[dict] = []
-    comp_parts: list[pd.DataFrame] = []
-    t_compute = 0.0
-    t0 = time.perf_counter()
-    with atomic_dir(out, overwrite=overwrite) as tmp:
+    if out.exists() and not overwrite and (not out.is_dir() or any(out.iterdir())):
+        raise InputError(f"output {out} already exists; choose another path or pass --overwrite")
+    extra: dict[str, Any] = {"batch": batch}
+    if spec is not None:
+        from ._extract_dask import extract_parts
+
+        extra.update(extract_parts(c, src, masks, sink, out, batch, spec, allow_foreign, progress))
+    else:
         with progress_bar(enabled=progress, transient=True) as bar:
-            task = bar.add_task(f"features ({b.value})", total=n)
-            for start in range(0, n, batch):
-                stop = min(start + batch, n)
-                m = src.batch(start, stop)
-                img = np.asarray(c.images[start:stop])
-                t1 = time.perf_counter()
-                fr, comps = run_backend(m, img, spacing[start:stop], b)
-                t_compute += time.perf_counter() - t1
-                frame_parts.append(fr)
-                cdf = components_frame(comps)
-                cdf["frame"] += start
-                comp_parts.append(cdf)
+            task = bar.add_task(f"features ({sink.backend.value})", total=c.n_frames)
+            for start in range(0, c.n_frames, batch):
+                stop = min(start + batch, c.n_frames)
+                sink.add(start, src.batch(start, stop), np.asarray(c.images[start:stop]))
                 bar.update(task, advance=stop - start)
-        wall = time.perf_counter() - t0
-        fps = n / t_compute if t_compute > 0 else float("inf")
-        log.info("features: %d frames, backend %s, %.1f frames/s (compute), %.1f s wall",
-                 n, b.value, fps, wall)
-        ids = frames_tab[FRAME_ID_COLUMNS].reset_index(drop=True)
-        feats = pd.DataFrame({k: np.concatenate([p[k] for p in frame_parts]) if frame_parts
-                              else np.zeros(0) for k in FRAME_NAMES})
-        frame_wide = pd.concat([ids, feats], axis=1)
-        comps = pd.concat(comp_parts, ignore_index=True)
-        comp_ids = ids.iloc[comps["frame"].to_numpy()].reset_index(drop=True)
-        comps = pd.concat([comp_ids, comps.drop(columns="frame")], axis=1)
-        levels = aggregate_levels(frame_wide, c.clinical)
-        frame_long = frame_wide.melt(id_vars=_LONG_KEYS["frame"], value_vars=FRAME_NAMES,
-                                     var_name="feature", value_name="value")
-        frame_long["feature"] = frame_long["feature"].astype("string")
-        tables = {
-            FILES[("component", "wide")]: comps,
-            FILES[("frame", "wide")]: frame_wide,
-            FILES[("frame", "long")]: frame_long,
-            FILES[("clip", "long")]: levels["clip"],
-            FILES[("zone", "long")]: levels["zone"],
-            FILES[("exam", "long")]: levels["exam"],
-            FILES[("exam", "wide")]: levels["exam_wide"],
-            FILES[("patient", "long")]: levels["patient"],
-        }
-        for name, df in tables.items():
-            write_parquet(df, tmp / name)
-        DICTIONARY.to_frame().to_csv(tmp / DICTIONARY_FILE, index=False)
-        known = np.isfinite(spacing) & (spacing > 0)
-        unit = "mm" if known.all() else "px" if not known.any() else "mm where pixel_spacing_mm is known, else px"
-        write_json(tmp / META_FILE, {
-            "format": "lusfeat-features",
-            "format_version": 1,
-            "command": "lusfeat features",
-            "masks": {"source": src.kind, "spec": src.desc, "fingerprint": src.fingerprint(),
-                      "foreign": src.foreign or bool(src.meta.get("foreign", False))},
-            "backend": b.value,
-            "options": {"batch": batch, "backend_requested": str(backend)},
-            "cohort": {"path": str(c.path), "fingerprint": c.fingerprint, "n_frames": n},
-            "lengths_unit": unit,
-            "areas_unit": unit.replace("mm", "mm^2").replace("px", "px^2"),
-            "component_units": "px",
-            "parameters": LUS_PARAMETERS,
-            "files": {f"{lvl}/{form}": f for (lvl, form), f in FILES.items()},
-            "timings": {"compute_s": t_compute, "wall_s": time.perf_counter() - t0,
-                        "frames_per_s": fps},
-            "versions": _versions(),
-        })
-    return out
+    path = sink.write(out, src.describe(), overwrite=overwrite, extra=extra)
+    if spec is not None:
+        from .._scheduler import PartStore
+
+        PartStore(out, "").remove()
+    return path
 
 
 def _pivot(long: pd.DataFrame, keys: list[str]) -> pd.DataFrame:

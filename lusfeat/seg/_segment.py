@@ -5,6 +5,7 @@ from __future__ import annotations
 import logging
 import os
 import time
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
@@ -22,7 +23,7 @@ from ._device import autocast, resize, resolve_device, thread_limit, versions
 from ._fast import prepare_inference
 from ._train import RUN_FORMAT
 
-__all__ = ["segment", "open_run"]
+__all__ = ["segment", "open_run", "frame_folds", "load_models", "predict_span"]
 
 logger = logging.getLogger(__name__)
 
@@ -62,6 +63,8 @@ def segment(
     threshold: float = 0.5,
     threads: int | None = None,
     compile: bool = False,
+    scheduler: Any = None,
+    on_masks: Callable[[int, torch.Tensor], None] | None = None,
     allow_foreign: bool = False,
     progress: bool = True,
     overwrite: bool = False,
@@ -91,9 +94,23 @@ def segment(
     threshold : float
         Probability at or above which a pixel is in the mask (0.5).
     threads : int, optional
-        ``torch.set_num_threads`` for the call.
+        ``torch.set_num_threads`` for the call (with a scheduler: per worker, default 1).
     compile : bool
         ``torch.compile`` the networks (worth it on CUDA for large cohorts).
+    scheduler : str, SchedulerSpec or distributed.Client, optional
+        ``None`` predicts in this process. ``"local[:N]"`` or ``"tcp://HOST:PORT"``
+        (see :mod:`lusfeat._scheduler`) splits the frames into spans of whole
+        Zarr chunks (a multiple of ``batch_size``, so batches are the same as in
+        process); each worker loads the run's models once, reads its frames
+        from the cohort and writes its own region of the mask arrays. An
+        interrupted run resumes from the regions already written
+        (``.OUT.parts/``). On CUDA machines use one worker per GPU
+        (``dask-cuda``'s ``LocalCUDACluster``).
+    on_masks : callable, optional
+        Called as ``on_masks(start, masks)`` with every batch of masks,
+        ``(B, C, H, W) bool`` torch tensors on ``device`` (in process only), e.g. a
+        :class:`lusfeat.features.FeatureSink` ``add`` to compute features from
+        masks still on the GPU.
     allow_foreign : bool
         Apply a run trained on another cohort (or another frame size). Without it
         that is an error; with it the masks record ``foreign: true`` and
@@ -118,6 +135,9 @@ def segment(
     >>> lusfeat.data.open_masks(masks).meta["frames_per_second"]  # doctest: +SKIP
     812.4
     """
+    from .._scheduler import parse_scheduler
+
+    spec = scheduler if hasattr(scheduler, "submit") else parse_scheduler(scheduler)
     cohort = open_cohort(cohort) if isinstance(cohort, (str, os.PathLike)) else cohort
     meta, fold_table = open_run(run)
     dev = resolve_device(device)
@@ -129,81 +149,148 @@ def segment(
         raise InputError(
             f"run {run} predicts classes {meta['class_names']} but the cohort has {list(cohort.class_names)}"
         )
+    if spec is not None and on_masks is not None:
+        raise InputError("on_masks works in process only; run without a scheduler")
     data_fp = cohort.fingerprint
     trained_size = tuple(meta.get("frame_size") or ())
     size_note = (f"frames {trained_size[0]}x{trained_size[1]} in training, {cohort.shape[0]}x{cohort.shape[1]} here"
                  if len(trained_size) == 2 and trained_size != cohort.shape else "")
     foreign = check_fingerprint(f"run {run}", meta.get("cohort", {}).get("fingerprint"), data_fp,
                                 source=f"cohort {cohort.path}", allow_foreign=allow_foreign, detail=size_note)
-    n_folds = int(meta["folds"])
+    frame_fold, unseen = frame_folds(cohort, fold_table, int(meta["folds"]))
+    if unseen:
+        logger.warning("%d frame(s) of patients unknown to run %s are predicted by model 0", unseen, run)
+    out = Path(out)
+    if out.exists() and not overwrite and (not out.is_dir() or any(out.iterdir())):
+        raise InputError(f"output {out} already exists; choose another path or pass --overwrite")
+    t0 = time.perf_counter()
+    n = cohort.n_frames
+
+    def finish_meta(model_s: float, extra: dict[str, Any]) -> dict[str, Any]:
+        elapsed = time.perf_counter() - t0
+        fps = n / elapsed if elapsed > 0 else float("inf")
+        logger.info("segmented %d frames in %.2f s (%.1f frames/s, model only %.1f) -> %s",
+                    n, elapsed, fps, n / max(model_s, 1e-9), out)
+        return {
+            "producer": "lusfeat.seg.segment", "run": str(Path(run)), "strategy": meta["strategy"],
+            "strategy_name": meta["strategy_name"], "run_fingerprint": meta["fingerprint"],
+            "cohort": {"path": str(cohort.path), "fingerprint": data_fp},
+            "out_of_fold": bool(meta["cross_fitted"]) and not foreign, "foreign": foreign,
+            "folds": int(meta["folds"]), "frames_unknown_to_run": unseen, "threshold": float(threshold),
+            "device": str(dev), "batch_size": int(batch_size), "compile": bool(compile), "frames_per_second": fps,
+            "model_frames_per_second": n / model_s if model_s > 0 else None,
+            "elapsed_s": elapsed, "versions": versions(), **extra,
+        }
+
+    if spec is not None:
+        from ._segment_dask import segment_parts
+
+        segment_parts(cohort, run, meta, frame_fold, out, dev, int(batch_size), float(threshold), threads,
+                      compile, spec, progress, overwrite, finish_meta)
+    else:
+        _segment_here(cohort, run, meta, frame_fold, out, dev, int(batch_size), float(threshold), threads,
+                      compile, on_masks, progress, overwrite, finish_meta)
+    return out
+
+
+def frame_folds(cohort: Any, fold_table: pd.DataFrame, n_folds: int) -> tuple[np.ndarray, int]:
+    """The model (fold) that predicts each frame, ``(N,) int64``, and how many frames
+    belong to patients unknown to the run (they get model 0)."""
     fold_of = dict(zip(fold_table["patient_id"].astype(str), fold_table["fold"].astype(int), strict=True))
     patients = cohort.frames["patient_id"].astype(str).to_numpy()
     frame_fold = np.array([fold_of.get(p, -1) for p in patients], dtype=np.int64)
     unseen = int((frame_fold < 0).sum())
-    if unseen:
-        logger.warning("%d frame(s) of patients unknown to run %s are predicted by model 0", unseen, run)
     if n_folds == 1:
         frame_fold[:] = 0
     frame_fold[frame_fold < 0] = 0
+    return frame_fold, unseen
+
+
+def load_models(run: str | os.PathLike, n_folds: int, dev: torch.device, compile: bool) -> list[tuple]:
+    """Every fold's network prepared for inference: ``(net, mean, std, input_size)``."""
+    models = []
+    for k in range(n_folds):
+        net, ck = load_model(Path(run) / f"fold-{k}" / "model.pt", dev)
+        net = prepare_inference(net, dev, compile=compile)
+        models.append((net, ck["normalisation"]["mean"], ck["normalisation"]["std"], tuple(ck["input_size"])))
+    return models
+
+
+def predict_span(
+    models: list[tuple], cohort: Any, frame_fold: np.ndarray, lo: int, hi: int, batch_size: int,
+    dev: torch.device, timer: list[float] | None = None,
+) -> Iterator[tuple[int, torch.Tensor]]:
+    """Probabilities of frames ``lo:hi`` batch by batch, ``(start, (B, C, H, W) uint8 tensor on dev)``.
+
+    Batches follow the global grid ``[k * batch_size, (k + 1) * batch_size)``,
+    so a span that starts on that grid gets the same batches (and the same
+    numbers) as the whole cohort. ``timer[0]`` accumulates model seconds.
+    """
     h, w = cohort.shape
-    n = cohort.n_frames
+    c = len(cohort.class_names)
+    for start in range(lo, hi, batch_size):
+        idx = np.arange(start, min(hi, (start // batch_size + 1) * batch_size))
+        probs = torch.empty((idx.size, c, h, w), dtype=torch.uint8, device=dev)
+        raw = None
+        for k in np.unique(frame_fold[idx]):
+            net, mean, std, size = models[int(k)]
+            sel = np.flatnonzero(frame_fold[idx] == k)
+            if raw is None or raw.shape[-2:] != size:
+                raw = read_images(cohort, idx, size)
+            tm = time.perf_counter()
+            p = _predict_device(net, raw[sel], mean, std, (h, w), dev)
+            if timer is not None:
+                timer[0] += time.perf_counter() - tm
+            probs[torch.as_tensor(sel, device=dev)] = p
+        yield start, probs
+
+
+def _segment_here(
+    cohort: Any, run: Any, meta: dict[str, Any], frame_fold: np.ndarray, out: Path, dev: torch.device,
+    batch_size: int, threshold: float, threads: int | None, compile: bool, on_masks: Any, progress: bool,
+    overwrite: bool, finish_meta: Callable[[float, dict[str, Any]], dict[str, Any]],
+) -> None:
+    """The in-process path: predict and write every batch, then the metadata from ``finish_meta``."""
     from rich.progress import BarColumn, MofNCompleteColumn, TextColumn, TimeElapsedColumn
 
-    t0 = time.perf_counter()
-    model_s = 0.0
+    h, w = cohort.shape
+    n = cohort.n_frames
+    cut = np.uint8(round(255 * threshold))
+    timer = [0.0]
     with thread_limit(threads):
-        models = []
-        for k in range(n_folds):
-            net, ck = load_model(Path(run) / f"fold-{k}" / "model.pt", dev)
-            net = prepare_inference(net, dev, compile=compile)
-            models.append((net, ck["normalisation"]["mean"], ck["normalisation"]["std"], tuple(ck["input_size"])))
+        models = load_models(run, int(meta["folds"]), dev, compile)
         with (
             MaskWriter(out, n, h, w, with_probabilities=True, overwrite=overwrite) as writer,
             progress_bar(TextColumn("segment"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn(),
                          enabled=progress) as bar,
         ):
             task = bar.add_task("segment", total=n)
-            for start in range(0, n, int(batch_size)):
-                idx = np.arange(start, min(n, start + int(batch_size)))
-                probs = np.empty((idx.size, len(cohort.class_names), h, w), np.uint8)
-                raw = None
-                for k in np.unique(frame_fold[idx]):
-                    net, mean, std, size = models[int(k)]
-                    sel = np.flatnonzero(frame_fold[idx] == k)
-                    if raw is None or raw.shape[-2:] != size:
-                        raw = read_images(cohort, idx, size)
-                    tm = time.perf_counter()
-                    p = _predict(net, raw[sel], mean, std, (h, w), dev)
-                    model_s += time.perf_counter() - tm
-                    probs[sel] = p
-                writer.write(start, probs >= np.uint8(round(255 * threshold)), probs)
-                bar.advance(task, idx.size)
-            elapsed = time.perf_counter() - t0
-            fps = n / elapsed if elapsed > 0 else float("inf")
-            writer.finish({
-                "producer": "lusfeat.seg.segment", "run": str(Path(run)), "strategy": meta["strategy"],
-                "strategy_name": meta["strategy_name"], "run_fingerprint": meta["fingerprint"],
-                "cohort": {"path": str(cohort.path), "fingerprint": data_fp},
-                "out_of_fold": bool(meta["cross_fitted"]) and not foreign, "foreign": foreign, "folds": n_folds,
-                "frames_unknown_to_run": unseen, "threshold": float(threshold), "device": str(dev),
-                "batch_size": int(batch_size), "compile": bool(compile), "frames_per_second": fps,
-                "model_frames_per_second": n / model_s if model_s > 0 else None,
-                "elapsed_s": elapsed, "versions": versions(),
-            })
-    logger.info("segmented %d frames in %.2f s (%.1f frames/s, model only %.1f) -> %s",
-                n, elapsed, fps, n / max(model_s, 1e-9), out)
-    return Path(out)
+            for start, probs in predict_span(models, cohort, frame_fold, 0, n, batch_size, dev, timer):
+                masks = probs >= cut
+                if on_masks is not None:
+                    on_masks(start, masks)
+                writer.write(start, masks.cpu().numpy(), probs.cpu().numpy())
+                bar.advance(task, probs.shape[0])
+            writer.finish(finish_meta(timer[0], {}))
 
 
 @torch.no_grad()
-def _predict(
+def _predict_device(
     net: torch.nn.Module, x: torch.Tensor, mean: float, std: float, frame_size: tuple[int, int],
     dev: torch.device,
-) -> np.ndarray:
-    """Probabilities ``(B, C, H, W) uint8`` (``round(255 p)``) at ``frame_size``."""
+) -> torch.Tensor:
+    """Probabilities ``(B, C, H, W) uint8`` tensor on ``dev`` (``round(255 p)``) at ``frame_size``."""
     dtype = next(net.parameters()).dtype
     x = ((x.to(dev, non_blocking=True) - mean) / std).to(dtype).contiguous(memory_format=torch.channels_last)
     with autocast(dev):
         logits = net(x)
     p = torch.sigmoid(resize(logits.float(), frame_size))
-    return p.mul_(255.0).round_().to(torch.uint8).cpu().numpy()
+    return p.mul_(255.0).round_().to(torch.uint8)
+
+
+def _predict(
+    net: torch.nn.Module, x: torch.Tensor, mean: float, std: float, frame_size: tuple[int, int],
+    dev: torch.device,
+) -> np.ndarray:
+    """Probabilities ``(B, C, H, W) uint8`` (``round(255 p)``) at ``frame_size``, on the host."""
+    return _predict_device(net, x, mean, std, frame_size, dev).cpu().numpy()
