@@ -11,7 +11,11 @@ Each frame then takes two steps:
   frame (bilinear, the lookup of :class:`lusfeat.data._sim_scanner.Geometry`),
   clips it and applies the grey map.
 
-Both follow the expressions of :func:`lusfeat.data._sim_render.render_clip`
+The PSF blurs (:func:`gaussian_blur`, the separable Gaussians the renderer
+applies to every field of a clip) are compiled too: a depth pass over contiguous
+rows vectorises, and the lateral pass runs as a depth pass on the transpose.
+
+Both frame steps follow the expressions of :func:`lusfeat.data._sim_render.render_clip`
 operation by operation in float32.
 """
 
@@ -24,7 +28,7 @@ try:
 except ImportError:  # pragma: no cover - numba is a dependency; keep the renderer importable
     njit = None
 
-__all__ = ["compose_log", "scan_convert"]
+__all__ = ["compose_log", "scan_convert", "gaussian_blur"]
 
 
 def compose_log(t_re, t_im, l1r, l1i, l2r, l2i, mean_t, mean_l, offset_map, col0, c, s, kappa, k_db):
@@ -114,3 +118,75 @@ if njit is not None:
 else:  # pragma: no cover
     scan_convert = _convert_py
 
+
+def gaussian_kernel(sigma: float, truncate: float) -> np.ndarray:
+    """Normalised Gaussian taps ``(2 r + 1,) float32``, ``r = int(truncate * sigma + 0.5)``
+    (the kernel of :func:`scipy.ndimage.gaussian_filter1d`)."""
+    r = int(truncate * float(sigma) + 0.5)
+    x = np.arange(-r, r + 1, dtype=np.float64)
+    phi = np.exp(-0.5 * (x / float(sigma)) ** 2)
+    return (phi / phi.sum()).astype(np.float32)
+
+
+def _depth_pass_py(x, k, wrap):
+    h = x.shape[0]
+    r = (k.size - 1) // 2
+    src = np.arange(h)[:, None] + np.arange(-r, r + 1)[None, :]
+    src = src % h if wrap else np.clip(src, 0, h - 1)
+    return np.einsum("it...,t->i...", x[src], k).astype(np.float32)
+
+
+if njit is not None:
+
+    @njit(cache=True, nogil=True)
+    def _depth_pass(x, k, wrap):
+        """Correlate the rows of ``x (H, W) float32`` with ``k`` along depth (axis 0)."""
+        h, w = x.shape
+        r = (k.size - 1) // 2
+        out = np.zeros((h, w), np.float32)
+        for i in range(h):
+            o = out[i]
+            for t in range(k.size):
+                src = i + t - r
+                if wrap:
+                    src %= h
+                else:
+                    src = min(max(src, 0), h - 1)
+                kt = k[t]
+                row = x[src]
+                for j in range(w):
+                    o[j] += kt * row[j]
+        return out
+
+else:  # pragma: no cover
+    _depth_pass = _depth_pass_py
+
+
+def gaussian_blur(x: np.ndarray, sigma: float, axis: int, mode: str = "nearest", truncate: float = 4.0) -> np.ndarray:
+    """Gaussian blur of a 2-D float32 field along one axis.
+
+    Equal to ``scipy.ndimage.gaussian_filter1d(x, sigma, axis, mode=mode,
+    truncate=truncate)`` to float32 rounding (it accumulates in float32), five to
+    ten times faster on the renderer's fields.
+
+    Parameters
+    ----------
+    x : (H, W) float32
+    sigma : float
+        Standard deviation, px (> 0).
+    axis : {0, 1}
+    mode : {"nearest", "wrap"}
+        Edge handling: repeat the edge sample, or periodic.
+    truncate : float
+        Kernel half width in sigmas.
+
+    Returns
+    -------
+    (H, W) float32, C-contiguous
+    """
+    k = gaussian_kernel(sigma, truncate)
+    wrap = mode == "wrap"
+    x = np.asarray(x, dtype=np.float32)
+    if axis == 0:
+        return _depth_pass(np.ascontiguousarray(x), k, wrap)
+    return np.ascontiguousarray(_depth_pass(np.ascontiguousarray(x.T), k, wrap).T)

@@ -59,6 +59,8 @@ from dataclasses import dataclass
 import numpy as np
 from scipy.ndimage import gaussian_filter1d
 
+from ._sim_kernels import gaussian_blur
+
 __all__ = ["Geometry", "Scanner", "make_geometry", "make_scanner", "psf_blur", "burn_in"]
 
 
@@ -324,8 +326,8 @@ def _blend_gain(sc: Scanner, h: int) -> np.ndarray:
 
 def smooth(field: np.ndarray, sc: Scanner, mode: str = "nearest") -> np.ndarray:
     """Normalised blur of a smooth map by the focal PSF (for mean intensities)."""
-    out = gaussian_filter1d(field, sc.psf_near[0], axis=0, mode=mode, truncate=_TRUNCATE)
-    return gaussian_filter1d(out, sc.psf_near[1], axis=1, mode=mode, truncate=_TRUNCATE)
+    out = gaussian_blur(field, sc.psf_near[0], 0, mode, _TRUNCATE)
+    return gaussian_blur(out, sc.psf_near[1], 1, mode, _TRUNCATE)
 
 
 def psf_blur(
@@ -350,16 +352,16 @@ def psf_blur(
         fields[0] = fields[0] + specular / _blend_gain(sc, h)
     out = []
     for f in fields:
-        a = gaussian_filter1d(f, sc.psf_near[0], axis=0, mode=mode, truncate=_TRUNCATE)
-        a = gaussian_filter1d(a, sc.psf_near[1], axis=1, mode=mode, truncate=_TRUNCATE)
+        a = gaussian_blur(f, sc.psf_near[0], 0, mode, _TRUNCATE)
+        a = gaussian_blur(a, sc.psf_near[1], 1, mode, _TRUNCATE)
         b = a
         if sc.psf_extra[0] > 0.05:
-            b = gaussian_filter1d(b, sc.psf_extra[0], axis=0, mode=mode, truncate=_TRUNCATE)
+            b = gaussian_blur(b, sc.psf_extra[0], 0, mode, _TRUNCATE)
         if sc.psf_extra[1] > 0.05:
-            b = gaussian_filter1d(b, sc.psf_extra[1], axis=1, mode=mode, truncate=_TRUNCATE)
-        a *= np.float32(g_near) * (1 - wfar)
-        a += np.float32(g_far) * wfar * b
-        out.append(a)
+            b = gaussian_blur(b, sc.psf_extra[1], 1, mode, _TRUNCATE)
+        res = b * (np.float32(g_far) * wfar)  # b may be a itself: form the blend anew
+        res += a * (np.float32(g_near) * (1 - wfar))
+        out.append(res)
     return out
 
 

@@ -57,3 +57,19 @@ def test_band_limited_line_equals_full_profile():
     off = np.zeros((h, w), np.float32)
     _add_line(off, np.float32(500.0), 1.0)  # a line far below the grid adds nothing
     assert not off.any()
+
+
+@pytest.mark.parametrize("shape", [(40, 23), (3, 2), (1, 7)])
+@pytest.mark.parametrize("mode", ["nearest", "wrap"])
+@pytest.mark.parametrize("sigma", [0.3, 1.4, 4.0])
+def test_gaussian_blur_equals_scipy(shape, mode, sigma):
+    from scipy.ndimage import gaussian_filter1d
+
+    x = np.random.default_rng(1).standard_normal(shape, dtype=np.float32)
+    for axis in (0, 1):
+        got = K.gaussian_blur(x, sigma, axis, mode, truncate=2.5)
+        want = gaussian_filter1d(x, sigma, axis=axis, mode=mode, truncate=2.5)
+        assert got.dtype == np.float32 and got.flags.c_contiguous
+        np.testing.assert_allclose(got, want, rtol=0, atol=1e-6)
+        np.testing.assert_allclose(K._depth_pass_py(x if axis == 0 else x.T.copy(), K.gaussian_kernel(sigma, 2.5),
+                                                    mode == "wrap"), want if axis == 0 else want.T, rtol=0, atol=1e-6)
