@@ -216,6 +216,20 @@ def test_backup_of_an_image_task_as_zip(tmp_path):
     assert (planes[("a.png", 0, "backup")][2][:, :2] == 80).all()
 
 
+def test_backup_jobs_of_two_assignees_are_two_annotators(tmp_path):
+    root = _backup(tmp_path / "b", video=False)
+    task = json.loads((root / "task.json").read_text())
+    task["jobs"] = [{"start_frame": 0, "stop_frame": 1, "assignee": {"username": "ann"}},
+                    {"start_frame": 0, "stop_frame": 1, "assignee": {"username": "ben"}}]
+    (root / "task.json").write_text(json.dumps(task))
+    job = json.loads((root / "annotations.json").read_text())[0]
+    (root / "annotations.json").write_text(json.dumps([job, job]))
+    planes, problems = planes_of(read_annotations(root), (4, 6))
+    assert not problems.errors
+    assert {who for (_, _, who) in planes} == {"ann", "ben"}
+    assert np.array_equal(planes[("a.png", 0, "ann")], planes[("a.png", 0, "ben")])
+
+
 def test_backup_missing_annotations_is_one_error(tmp_path):
     root = tmp_path / "t"
     root.mkdir()

@@ -136,3 +136,16 @@ def test_cvat_rle_round_trip(mask):
     assert sum(counts) == w * h
     assert np.array_equal(cvat_rle_decode(counts, left, top, w, h, mask.shape), mask)
     assert (rle_counts(mask.ravel())[0] == 0) == bool(mask.ravel()[0])
+
+
+@given(st.integers(0, 12), st.integers(0, 12), st.integers(0, 12), st.integers(0, 12),
+       st.sampled_from([0.0, 0.25, 0.5]))
+def test_rectangle_polygon_equals_box(x0, y0, x1, y1, shift):
+    x0, x1 = sorted((x0 + shift, x1 + shift))
+    y0, y1 = sorted((y0 + shift, y1 + shift))
+    box = rasterise(shape("box", [[x0, y0], [x1, y1]]), (10, 10))
+    poly = rasterise(shape("polygon", [[x0, y0], [x1, y0], [x1, y1], [x0, y1]]), (10, 10))
+    assert np.array_equal(box, poly)
+    cols = [c for c in range(10) if x0 <= c + 0.5 <= x1]
+    rows = [r for r in range(10) if y0 <= r + 0.5 <= y1]
+    assert box.sum() == len(cols) * len(rows)

@@ -220,8 +220,9 @@ def _backup_sources(path: Path, files: dict[str, bytes]) -> list[SourceInfo]:
 def read_cvat_backup(path: Path, problems: Problems, annotator: str | None = None) -> AnnotationFile:
     """Read a CVAT task backup (folder or ``.zip``): shapes and tracks of every job.
 
-    Parameters, Returns: as :func:`read_cvat_xml`; the default annotator is the first job's
-    assignee in ``task.json``, else the backup's name.
+    Parameters, Returns: as :func:`read_cvat_xml`. Without ``annotator``, the shapes of
+    job ``j`` (the ``j``-th entry of ``annotations.json``) belong to that job's assignee in
+    ``task.json`` (``jobs[j].assignee``), else to the backup's name.
     """
     try:
         files = _backup_files(path)
@@ -254,7 +255,8 @@ def read_cvat_backup(path: Path, problems: Problems, annotator: str | None = Non
         return sources[frame].name, 0, sources[frame].size
 
     for j, job in enumerate(jobs if isinstance(jobs, list) else [jobs]):
-        _backup_job(path, j, job, locate, n_task, out, problems)
+        who = annotator or (job_users[j] if j < len(job_users) and job_users[j] else None) or out.annotator
+        _backup_job(path, j, job, locate, n_task, out, problems, who)
     return out
 
 
@@ -283,14 +285,14 @@ def _label_of(d: dict) -> str:
 
 
 def _backup_job(path: Path, j: int, job: dict, locate, n_task: int | None, out: AnnotationFile,
-                problems: Problems) -> None:
+                problems: Problems, who: str) -> None:
     for k, d in enumerate(job.get("shapes", [])):
         where = f"{path.name} job {j + 1} shape {k + 1} ({d.get('type')}, frame {d.get('frame')})"
         if d.get("type") not in _JSON_KINDS:
             out.notes.append(f"{where}: type {d.get('type')!r} not used")
             continue
         try:
-            out.shapes.append(_json_shape(d, _label_of(d), locate, out.annotator, where))
+            out.shapes.append(_json_shape(d, _label_of(d), locate, who, where))
         except (KeyError, ValueError, TypeError) as exc:
             problems.error(f"{where}: malformed shape ({_why(exc)}); fix it in CVAT and back the task up again")
     for k, t in enumerate(job.get("tracks", [])):
@@ -300,7 +302,7 @@ def _backup_job(path: Path, j: int, job: dict, locate, n_task: int | None, out: 
             where = f"{tw} frame {d.get('frame')}"
             try:
                 d = {**d, "frame": int(d["frame"])}
-                shape = _json_shape(d, label, locate, out.annotator, where)
+                shape = _json_shape(d, label, locate, who, where)
             except (KeyError, ValueError, TypeError) as exc:
                 problems.error(f"{where}: malformed track shape ({_why(exc)}); fix it in CVAT and back the task up again")
                 continue
