@@ -4,11 +4,18 @@ from __future__ import annotations
 
 import logging
 import os
+from pathlib import Path
 
 import pytest
 
 from lusfeat import InputError
-from lusfeat._io import atomic_dir, check_fingerprint, clean_stale_temporaries, discard_on_error
+from lusfeat._io import (
+    atomic_dir,
+    check_fingerprint,
+    clean_stale_temporaries,
+    discard_on_error,
+    write_json,
+)
 
 #: Above any Linux pid_max: a process id that cannot be running.
 DEAD_PID = 2**22 + 7
@@ -71,3 +78,34 @@ def test_check_fingerprint_message_names_both_and_the_way_out():
     msg = str(info.value)
     assert "mask set m" in msg and "bb" in msg and "cohort c has aa" in msg
     assert "frames 64x64 vs 32x32" in msg and "--allow-foreign" in msg
+
+
+def test_atomic_dir_writes_into_a_temporary_sibling_then_renames(tmp_path):
+    out = tmp_path / "features"
+    with atomic_dir(out) as tmp:
+        assert tmp.parent == tmp_path and tmp.name.startswith(f".features.tmp-{os.getpid()}-")
+        assert tmp.is_dir() and not out.exists()  # nothing at the final path while writing
+        (tmp / "part.txt").write_text("complete")
+    assert not tmp.exists()
+    assert (out / "part.txt").read_text() == "complete"
+
+
+def test_write_json_is_renamed_from_a_complete_temporary(tmp_path, monkeypatch):
+    import lusfeat._io as io_mod
+
+    seen = []
+    real_replace = os.replace
+
+    def replace(src, dst):
+        src, dst = Path(src), Path(dst)
+        seen.append((src.name, dst, dst.exists(), src.read_text()))
+        real_replace(src, dst)
+
+    monkeypatch.setattr(io_mod.os, "replace", replace)
+    final = tmp_path / "meta.json"
+    write_json(final, {"a": 1})
+    assert len(seen) == 1
+    name, dst, existed, text = seen[0]
+    assert name.startswith(f".meta.json.tmp-{os.getpid()}-") and dst == final and not existed
+    assert text == '{\n  "a": 1\n}\n'
+    assert final.read_text() == text and [p.name for p in tmp_path.iterdir()] == ["meta.json"]

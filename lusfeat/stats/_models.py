@@ -231,6 +231,21 @@ def _group_codes(groups: np.ndarray) -> np.ndarray:
     return np.unique(np.asarray(groups), return_inverse=True)[1]
 
 
+def _fit_warnings(method: str, caught: list[warnings.WarningMessage]) -> list[str]:
+    """Notes (``warning: ...``) for the distinct warnings a statsmodels fit raised, each logged once.
+
+    Non-convergence, a boundary or singular random-effects covariance, a
+    singular design: every one of them belongs in the results, not silenced.
+    """
+    notes: list[str] = []
+    for w in caught:
+        text = f"warning: {method} fit: {w.category.__name__}: {' '.join(str(w.message).split())}"
+        if text not in notes:
+            notes.append(text)
+            logger.warning("%s", text)
+    return notes
+
+
 def _fit_linear(kind, x, y, groups, names, *, sf_model, max_features, l2_c, seed) -> FittedModel:
     import statsmodels.api as sm
 
@@ -250,8 +265,8 @@ def _fit_linear(kind, x, y, groups, names, *, sf_model, max_features, l2_c, seed
                 "fitting rows; CIs do not account for the selection"
             )
         exog = sm.add_constant(xs[:, cols], has_constant="add")
-        with warnings.catch_warnings():
-            warnings.simplefilter("ignore")
+        with warnings.catch_warnings(record=True) as caught:
+            warnings.simplefilter("always")
             if sf_model == "mixedlm":
                 res = sm.MixedLM(y, exog, groups=_group_codes(groups)).fit(reml=True)
                 params = np.asarray(res.fe_params)
@@ -260,6 +275,8 @@ def _fit_linear(kind, x, y, groups, names, *, sf_model, max_features, l2_c, seed
                 info += [("Method", "MixedLM, patient random intercept"),
                          ("Group variance", float(np.asarray(res.cov_re).ravel()[0])),
                          ("Residual variance", float(res.scale))]
+                if not getattr(res, "converged", True):
+                    notes.append("warning: MixedLM did not converge; estimates may be unreliable")
             else:
                 cov_kw = {"cov_type": "cluster", "cov_kwds": {"groups": _group_codes(groups)}}
                 res = sm.OLS(y, exog).fit(**cov_kw)
@@ -267,6 +284,7 @@ def _fit_linear(kind, x, y, groups, names, *, sf_model, max_features, l2_c, seed
                 method, df_resid = "ols-cluster", n_groups - 1
                 info += [("Method", "OLS, cluster-robust SE by patient"),
                          ("R-squared", float(res.rsquared)), ("Adj. R-squared", float(res.rsquared_adj))]
+        notes += _fit_warnings(method, caught)
         sel = [kept[i] for i in cols]
         table = _coef_table(sel, params, cov, prep.mean[cols], prep.sd[cols], df_resid, odds=False)
         return FittedModel("linear", method, kind, list(names), prep, cols, params, info, table, notes)

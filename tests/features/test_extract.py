@@ -9,7 +9,7 @@ import pytest
 
 from lusfeat import InputError
 from lusfeat.data import MaskWriter, open_cohort
-from lusfeat.features import extract, read_features
+from lusfeat.features import DICTIONARY, extract, read_features
 
 
 @pytest.fixture(scope="module")
@@ -51,13 +51,43 @@ def test_severity_drives_b_lines(truth_features, tiny_cohort):
     assert rho > 0.3
 
 
+#: Rows each level has per unit of the cohort, and the key columns that identify a row.
+LEVEL_KEYS = {"frame": ["frame_id"], "clip": ["clip_id"],
+              "zone": ["exam_id", "zone"], "exam": ["exam_id"], "patient": ["patient_id"]}
+
+
+def _expected_rows(cohort, level: str) -> int:
+    f = cohort.frames
+    return {"frame": len(f), "clip": f["clip_id"].nunique(),
+            "zone": len(f[["exam_id", "zone"]].drop_duplicates()), "exam": f["exam_id"].nunique(),
+            "patient": f["patient_id"].nunique()}[level]
+
+
 @pytest.mark.parametrize("level", ["component", "frame", "clip", "zone", "exam", "patient"])
-def test_every_level_reads_in_both_forms(truth_features, level):
+def test_every_level_reads_in_both_forms(truth_features, tiny_cohort, level):
+    c = open_cohort(tiny_cohort)
     df = read_features(truth_features, level)
-    assert len(df) > 0
-    if level != "component":
-        other = "long" if level == "exam" else "wide"
-        assert len(read_features(truth_features, level, form=other)) > 0
+    if level == "component":
+        # one row per component of the truth masks, the same count compute_components finds
+        from lusfeat.features import compute_components
+
+        expected = compute_components(np.asarray(c.truth[:]), backend="cpu")
+        assert len(df) == len(expected)
+        np.testing.assert_array_equal(df["area"].to_numpy(), expected["area"].to_numpy())
+        return
+    other_form = "long" if level == "exam" else "wide"
+    other = read_features(truth_features, level, form=other_form)
+    wide, long = (df, other) if level == "exam" else (other, df)
+    keys = LEVEL_KEYS[level]
+    assert len(wide) == _expected_rows(c, level) and not wide.duplicated(keys).any()
+    # the long form holds exactly the wide form's values, column <feature>[_<aggregate>]
+    name = long["feature"] if "aggregate" not in long else long["feature"] + "_" + long["aggregate"]
+    back = long.assign(column=name).pivot(index=keys, columns="column", values="value")
+    assert set(back.columns) <= set(wide.columns) and len(back.columns) > 0
+    if level == "frame":
+        assert set(back.columns) == set(DICTIONARY.names("frame"))
+    mine = wide.set_index(keys).loc[back.index, list(back.columns)]
+    np.testing.assert_array_equal(mine.to_numpy(float), back.to_numpy(float))
 
 
 def test_parquet_opens_in_polars_and_duckdb(truth_features):
@@ -66,7 +96,8 @@ def test_parquet_opens_in_polars_and_duckdb(truth_features):
 
     wide = pl.read_parquet(truth_features / "exam_wide.parquet")
     n = duckdb.sql(f"select count(*) from '{truth_features / 'exam.parquet'}'").fetchall()[0][0]
-    assert wide.height > 0 and n > 0
+    assert wide.height == len(read_features(truth_features, "exam"))
+    assert n == len(read_features(truth_features, "exam", form="long"))
 
 
 def test_labels_masks_and_mask_set_agree(tiny_cohort, tmp_path):

@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import time
-
 import numpy as np
 import pytest
 
@@ -25,17 +23,14 @@ def test_ci_coverage_of_a_known_mean_within_binomial_error():
     """Clustered normal data with true mean 0: 95% CIs cover 0 at ~95% (3-SE binomial band)."""
     rng = np.random.default_rng(2024)
     sims, hits_pct, hits_bca = 200, 0, 0
-    t0 = time.perf_counter()
     for s in range(sims):
         g, x = _clustered(rng)
         res = cluster_bootstrap(_mean(x), g, n_resamples=400, seed=s)
         hits_pct += res.percentile[0, 0] <= 0 <= res.percentile[0, 1]
         hits_bca += res.bca[0, 0] <= 0 <= res.bca[0, 1]
-    elapsed = time.perf_counter() - t0
     band = 3 * np.sqrt(0.95 * 0.05 / sims)
     assert abs(hits_pct / sims - 0.95) < band, hits_pct
     assert abs(hits_bca / sims - 0.95) < band, hits_bca
-    assert elapsed < 20, f"bootstrap too slow: {elapsed:.1f} s for {sims} x 400 resamples"
 
 
 def test_row_level_resampling_would_undercover_cluster_level_does_not():

@@ -212,3 +212,33 @@ def test_test_fold_outcomes_never_reach_the_model(model):
     moved, _ = run(y2)
     np.testing.assert_array_equal(base[in_fold0], moved[in_fold0])
     assert not np.allclose(base[~in_fold0], moved[~in_fold0])
+
+
+def test_mixedlm_non_convergence_is_a_warning_in_the_results(caplog):
+    """A MixedLM at the boundary (no residual spread) says so in its notes, summary and log."""
+    rng = np.random.default_rng(0)
+    g = np.repeat(np.arange(8), 2)
+    x = rng.normal(size=(16, 1))
+    y = 2 * x[:, 0] + 1e-9 * rng.normal(size=16)
+    with caplog.at_level("WARNING", logger="lusfeat.stats._models"):
+        fm = fit_model("linear", "regression", x, y, g, ["a"], sf_model="mixedlm")
+    assert any(n.startswith("warning: mixedlm fit: ConvergenceWarning") for n in fm.notes), fm.notes
+    assert "ConvergenceWarning" in fm.summary().as_text()
+    assert "ConvergenceWarning" in caplog.text
+
+
+def test_ols_singular_design_is_a_warning_in_the_results():
+    rng = np.random.default_rng(0)
+    g = np.repeat(np.arange(20), 3)
+    a = rng.normal(size=60)
+    x = np.c_[a, a]  # two identical columns
+    fm = fit_model("linear", "regression", x, a + rng.normal(size=60), g, ["a", "b"], max_features=2)
+    assert any(n.startswith("warning: ols-cluster fit:") for n in fm.notes), fm.notes
+
+
+def test_a_clean_ols_fit_has_no_warning_notes():
+    rng = np.random.default_rng(1)
+    g = np.repeat(np.arange(30), 2)
+    x = rng.normal(size=(60, 2))
+    fm = fit_model("linear", "regression", x, x[:, 0] + rng.normal(size=60), g, ["a", "b"])
+    assert not [n for n in fm.notes if n.startswith("warning:")]
