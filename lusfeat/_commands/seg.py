@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
 from typing import Annotated
 
@@ -48,6 +49,8 @@ def train_command(
 ) -> None:
     """Train U-Nets under a label strategy (resumes an interrupted run of the same command).
 
+    Data-parallel under torchrun (DistributedDataParallel; --batch-size stays the global batch).
+
     Examples:
 
       lusfeat train cohort --out runs/t60 --strategy threshold:60 --folds 3 --epochs 10
@@ -55,6 +58,8 @@ def train_command(
       lusfeat train cohort --out runs/soft --strategy soft --size 64 --threads 1 --no-progress
 
       lusfeat train real_cohort --out runs/tuned --init pretrained --epochs 10 --lr 3e-3
+
+      torchrun --nproc-per-node 2 -m lusfeat train cohort --out runs/t60 --folds 3 --device cuda
     """
     from ..seg import UNetConfig, train
 
@@ -65,7 +70,8 @@ def train_command(
                 model=model, init=init, batch_size=batch_size, lr=lr,
                 val_fraction=val_fraction, augmentation=augmentation, threads=threads,
                 compile=compile, progress=progress, overwrite=overwrite)
-    console.print(f"run written to [bold]{run}[/]")
+    if os.environ.get("RANK", "0") == "0":  # under torchrun only rank 0 reports
+        console.print(f"run written to [bold]{run}[/]")
 
 
 def segment_command(

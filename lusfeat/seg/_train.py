@@ -20,6 +20,7 @@ when every fold is done.
 
 from __future__ import annotations
 
+import contextlib
 import datetime as _dt
 import logging
 import math
@@ -40,6 +41,7 @@ from ..data import open_cohort
 from ..labels import parse_strategy
 from ._checkpoint import load_checkpoint, load_init, save_checkpoint
 from ._data import FrameData, augment, load_frames
+from ._ddp import DistContext, context_from_env, distributed_run
 from ._device import autocast, resolve_device, thread_limit, versions
 from ._folds import assign_folds, make_splits
 from ._loss import DiceCounter, seg_loss
@@ -170,6 +172,18 @@ def train(
         For invalid options, an existing ``out`` without ``overwrite``, or a fold
         without training frames.
 
+    Notes
+    -----
+    Under ``torchrun --nproc-per-node G -m lusfeat train ...`` the call is
+    data-parallel (DistributedDataParallel; ``gloo`` on the CPU, ``nccl`` and
+    one GPU per process on CUDA): ``batch_size`` stays the *global* batch, every
+    rank draws the same permutation of the training frames and the same
+    augmentation and trains on its share (rows ``rank::G``); the averaged
+    gradients make the loss curve follow the single-process one (BatchNorm
+    statistics are per rank, so it agrees within noise rather than exactly).
+    Rank 0 writes the checkpoints, tables and logs; resuming works as in one
+    process. ``G`` is part of the run's fingerprint.
+
     Examples
     --------
     >>> run = train("cohort", "runs/t60", "threshold:60", folds=3, epochs=3, size=64,
@@ -179,6 +193,7 @@ def train(
     cohort = open_cohort(cohort) if isinstance(cohort, (str, os.PathLike)) else cohort
     strat = parse_strategy(strategy)
     dev = resolve_device(device)
+    ctx = context_from_env()
     n_classes = len(cohort.class_names)
     init_state, init_meta = None, None
     if init is not None:
@@ -212,23 +227,31 @@ def train(
     }
     if init_meta is not None:  # only then, so runs from scratch keep their fingerprints
         options["init"] = {"path": init_meta["path"], "digest": init_meta["digest"]}
+    if ctx is not None:  # likewise: single-process runs keep theirs
+        options["world_size"] = ctx.world
+    with distributed_run(ctx, dev) as dev:
+        return _train_folds(cohort, out, strat, cfg, options, input_size, indices, dev, ctx, init_state, init_meta,
+                            threads, resume, progress, t_start)
+
+
+def _train_folds(
+    cohort: Any, out: Path, strat: Any, cfg: UNetConfig, options: dict[str, Any], input_size: tuple[int, int],
+    indices: np.ndarray, dev: torch.device, ctx: DistContext | None, init_state: dict[str, torch.Tensor] | None,
+    init_meta: dict[str, Any] | None, threads: int | None, resume: bool, progress: bool, t_start: float,
+) -> Path:
+    """Train every fold in the partial folder and rename it to ``out`` (rank 0 writes)."""
+    main = ctx is None or ctx.main
+    folds, seed = options["folds"], options["seed"]
     data_fp = cohort.fingerprint
     options_fp = fingerprint(options, data_fp, str(dev.type))
     partial = out.parent / f".{out.name}.partial"
     state_file = partial / "options.json"
-    if partial.exists():
-        old = read_json(state_file) if state_file.exists() else {}
-        if resume and old.get("fingerprint") == options_fp:
-            logger.info("resuming the interrupted run in %s", partial)
-        else:
-            logger.info("discarding stale partial run %s", partial)
-            shutil.rmtree(partial)
     fold_table = assign_folds(cohort.frames["patient_id"].to_numpy(), int(folds), int(seed))
-    splits = make_splits(fold_table, int(folds), float(val_fraction), int(seed))
-    partial.mkdir(parents=True, exist_ok=True)
-    write_json(state_file, {"fingerprint": options_fp, "options": options})
-    write_parquet(fold_table, partial / "folds.parquet")
-    write_parquet(splits, partial / "splits.parquet")
+    splits = make_splits(fold_table, int(folds), float(options["val_fraction"]), int(seed))
+    if main:
+        _prepare_partial(partial, options, options_fp, resume, fold_table, splits)
+    if ctx is not None:
+        ctx.barrier()
 
     from rich.progress import BarColumn, MofNCompleteColumn, TextColumn, TimeElapsedColumn
 
@@ -240,7 +263,8 @@ def train(
     }
     # a handled error (bad frames, an empty fold) discards the partial run; a kill or
     # Ctrl-C keeps it so that the same command resumes
-    with discard_on_error(partial), thread_limit(threads), progress_bar(*columns, enabled=progress) as bar:
+    guard = discard_on_error(partial) if main else contextlib.nullcontext()
+    with guard, thread_limit(threads), progress_bar(*columns, enabled=progress and main) as bar:
         task = bar.add_task("loading frames", total=int(indices.size))
         data = load_frames(cohort, indices, strat, input_size, progress=lambda n: bar.advance(task, n))
         bar.remove_task(task)
@@ -260,17 +284,21 @@ def train(
             })
             res = _fit_fold(
                 k, data, np.flatnonzero(role_of_row == "train"), np.flatnonzero(role_of_row == "val"),
-                cfg, options, fold_meta, fold_dir, dev, bar, init_state,
+                cfg, options, fold_meta, fold_dir, dev, bar, init_state, ctx,
             )
-            write_json(done, res)
+            if main:
+                write_json(done, res)
             results.append(res)
+    if not main:
+        ctx.barrier()  # rank 0 renames the run into place
+        return out
 
     meta = {
         "format": RUN_FORMAT, "format_version": RUN_VERSION, "strategy": strat.spec,
         "strategy_name": strat.name, "folds": int(folds), "cross_fitted": int(folds) > 1,
         "model": cfg.to_dict(), "input_size": list(input_size), "frame_size": list(cohort.shape),
         "class_names": list(cohort.class_names), "options": options, "seed": int(seed),
-        "device": str(dev), "threads": threads, "cohort": {"path": str(cohort.path), "fingerprint": data_fp},
+        "device": str(dev), "threads": threads, "world_size": 1 if ctx is None else ctx.world, "cohort": {"path": str(cohort.path), "fingerprint": data_fp},
         "fingerprint": options_fp, "versions": versions(), "fold_results": results, "init": init_meta,
         "created": _dt.datetime.now(_dt.UTC).isoformat(timespec="seconds"),
         "elapsed_s": round(time.perf_counter() - t_start, 3), "producer": "lusfeat.seg.train",
@@ -285,7 +313,26 @@ def train(
         shutil.rmtree(trash, ignore_errors=True)
     os.replace(partial, out)
     logger.info("trained %d model(s) under %s in %.1f s -> %s", int(folds), strat.spec, meta["elapsed_s"], out)
+    if ctx is not None:
+        ctx.barrier()
     return out
+
+
+def _prepare_partial(partial: Path, options: dict[str, Any], options_fp: str, resume: bool,
+                     fold_table: pd.DataFrame, splits: pd.DataFrame) -> None:
+    """Reuse the partial folder of the same command, or start it afresh."""
+    state_file = partial / "options.json"
+    if partial.exists():
+        old = read_json(state_file) if state_file.exists() else {}
+        if resume and old.get("fingerprint") == options_fp:
+            logger.info("resuming the interrupted run in %s", partial)
+        else:
+            logger.info("discarding stale partial run %s", partial)
+            shutil.rmtree(partial)
+    partial.mkdir(parents=True, exist_ok=True)
+    write_json(state_file, {"fingerprint": options_fp, "options": options})
+    write_parquet(fold_table, partial / "folds.parquet")
+    write_parquet(splits, partial / "splits.parquet")
 
 
 def _frame_indices(frames: Any, n: int) -> np.ndarray:
@@ -306,10 +353,10 @@ def _batches(x: FrameData, rows: torch.Tensor) -> tuple[torch.Tensor, ...]:
 def _fit_fold(
     k: int, data: FrameData, train_rows: np.ndarray, val_rows: np.ndarray, cfg: UNetConfig,
     options: dict[str, Any], base_meta: dict[str, Any], fold_dir: Path, dev: torch.device, bar: Any,
-    init_state: dict[str, torch.Tensor] | None = None,
+    init_state: dict[str, torch.Tensor] | None = None, ctx: DistContext | None = None,
 ) -> dict[str, Any]:
     """Train model ``k`` (from ``init_state`` when given); save best and last checkpoints
-    in ``fold_dir``; return its metrics."""
+    in ``fold_dir`` (rank 0 only under ``ctx``); return its metrics."""
     if train_rows.size == 0:
         raise InputError(
             f"fold {k} has no training frames (too few patients or frames selected); "
@@ -326,10 +373,11 @@ def _fit_fold(
     if init_state is not None:
         net.load_state_dict(init_state)
     net = net.to(dev).to(memory_format=torch.channels_last)  # faster with oneDNN and cuDNN alike
-    opt = torch.optim.AdamW(net.parameters(), lr=options["lr"], weight_decay=options["weight_decay"])
+    main = ctx is None or ctx.main
     n_train = train_rows.size
     steps_per_epoch = max(1, n_train // bs if n_train % bs == 1 else math.ceil(n_train / bs))
     total_steps = epochs * steps_per_epoch
+    opt = torch.optim.AdamW(net.parameters(), lr=options["lr"], weight_decay=options["weight_decay"])
     start_epoch, best, history = 0, {"epoch": -1, "val_dice": -1.0, "val_loss": math.inf}, []
     last = fold_dir / "last.pt"
     if last.exists():
@@ -337,8 +385,11 @@ def _fit_fold(
         net.load_state_dict(ck["state_dict"])
         opt.load_state_dict(ck["optimizer"])
         start_epoch, best, history = int(ck["epoch"]) + 1, dict(ck["best"]), list(ck["history"])
-        logger.info("fold %d: resuming at epoch %d", k, start_epoch)
-    step_fn = torch.compile(net) if options["compile"] else net
+        if main:
+            logger.info("fold %d: resuming at epoch %d", k, start_epoch)
+    model = net if ctx is None else _data_parallel(net, dev)
+    step_fn = torch.compile(model) if options["compile"] else model
+    eval_fn = step_fn if ctx is None else net  # rank 0 validates with its own BatchNorm statistics
     meta = dict(base_meta, fold=k, normalisation={"mean": mean, "std": std})
     task = bar.add_task(f"fold {k}", total=epochs * steps_per_epoch, completed=start_epoch * steps_per_epoch)
     train_t = torch.as_tensor(train_rows, device=dev)
@@ -354,7 +405,10 @@ def _fit_fold(
             rows = perm[s * bs : (s + 1) * bs] if s < steps_per_epoch - 1 else perm[s * bs :]
             x, t, w = _batches(data, rows)
             if options["augmentation"]:
-                x, t, w = augment(x, t, w, gen)
+                x, t, w = augment(x, t, w, gen)  # on the global batch: every rank draws the same
+            if ctx is not None:
+                mine = ctx.share(torch.arange(rows.numel(), device=dev))
+                x, t, w = x[mine], t[mine], w[mine]
             x = ((x - mean) / std).contiguous(memory_format=torch.channels_last)
             for g in opt.param_groups:
                 g["lr"] = _lr_at(epoch * steps_per_epoch + s, total_steps, options["lr"])
@@ -369,30 +423,49 @@ def _fit_fold(
             if (s + 1) % sync_every == 0 or s == steps_per_epoch - 1:
                 bar.update(task, advance=sync_every if (s + 1) % sync_every == 0 else (s + 1) % sync_every,
                            description=f"fold {k} epoch {epoch + 1}/{epochs} loss {float(loss_sum) / (s + 1):.3f}")
+        if ctx is not None:
+            loss_sum, counter.inter, counter.total = ctx.mean(loss_sum), ctx.total(counter.inter), ctx.total(counter.total)
         row = {"epoch": epoch, "train_loss": float(loss_sum) / steps_per_epoch, "train_dice": counter.dice(),
                "lr": opt.param_groups[0]["lr"]}
-        row.update(_validate(step_fn, data, val_rows, mean, std, bs, dev, options["dice_weight"]))
+        val = _validate(eval_fn, data, val_rows, mean, std, bs, dev, options["dice_weight"]) if main else None
+        row.update(val if ctx is None else ctx.broadcast(val))
         row["seconds"] = time.perf_counter() - t0
         history.append(row)
         bar.update(task, description=(f"fold {k} epoch {epoch + 1}/{epochs} loss {row['train_loss']:.3f} "
                                       f"dice {row['train_dice']:.3f} val {row['val_dice']:.3f}"))
         score = row["val_dice"] if val_rows.size else float(epoch)
-        if score > best["val_dice"] or (score == best["val_dice"] and row["val_loss"] < best["val_loss"]):
+        improved = score > best["val_dice"] or (score == best["val_dice"] and row["val_loss"] < best["val_loss"])
+        if improved:
             best = {"epoch": epoch, "val_dice": score, "val_loss": row["val_loss"]}
-            save_checkpoint(fold_dir / "model.pt", net, epoch=epoch, metrics=_plain(row),
-                            **meta)
-        save_checkpoint(last, net, epoch=epoch, optimizer=opt.state_dict(), best=best,
-                        history=[_plain(h) for h in history], **meta)
+        if main:
+            if improved:
+                save_checkpoint(fold_dir / "model.pt", net, epoch=epoch, metrics=_plain(row), **meta)
+            save_checkpoint(last, net, epoch=epoch, optimizer=opt.state_dict(), best=best,
+                            history=[_plain(h) for h in history], **meta)
     bar.remove_task(task)
-    write_parquet(pd.DataFrame(history), fold_dir / "history.parquet")
-    last.unlink(missing_ok=True)
     final = history[best["epoch"]] if best["epoch"] >= 0 else history[-1]
-    logger.info("fold %d: best epoch %d, validation Dice %.3f", k, best["epoch"] + 1, final["val_dice"])
+    if main:
+        write_parquet(pd.DataFrame(history), fold_dir / "history.parquet")
+        last.unlink(missing_ok=True)
+        logger.info("fold %d: best epoch %d, validation Dice %.3f", k, best["epoch"] + 1, final["val_dice"])
+    else:
+        ctx.barrier()  # wait until rank 0 saved, so a resume never sees a fold half-written
+    if ctx is not None and main:
+        ctx.barrier()
     return {
         "fold": k, "best_epoch": int(best["epoch"]), "val_dice": final["val_dice"], "val_loss": final["val_loss"],
         "train_dice": final["train_dice"], "train_frames": int(n_train), "val_frames": int(val_rows.size),
         "normalisation": {"mean": mean, "std": std}, "seconds": float(sum(h["seconds"] for h in history)),
     }
+
+
+def _data_parallel(net: torch.nn.Module, dev: torch.device) -> torch.nn.Module:
+    """``net`` wrapped in DistributedDataParallel (one device per process on CUDA)."""
+    from torch.nn.parallel import DistributedDataParallel
+
+    if dev.type == "cuda":
+        return DistributedDataParallel(net, device_ids=[dev.index], output_device=dev.index)
+    return DistributedDataParallel(net)
 
 
 def _plain(row: dict[str, Any]) -> dict[str, Any]:
