@@ -82,7 +82,7 @@ def main() -> None:
     import xgboost  # noqa: F401
 
     import lusfeat.stats  # noqa: F401  (import cost outside the timings)
-    from lusfeat.stats._synthetic import synthetic_study
+    from lusfeat.testing._synthetic import synthetic_study
 
     if args.simulate:
         from pathlib import Path

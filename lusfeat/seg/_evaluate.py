@@ -15,6 +15,7 @@ import pandas as pd
 from .._errors import InputError
 from .._io import atomic_dir, check_fingerprint, write_json, write_parquet
 from .._progress import progress_bar
+from .._resample import patient_counts
 from ..data import open_cohort, open_masks
 from ..labels import Fusion, fuse
 from ._data import staple_table
@@ -246,7 +247,7 @@ def evaluate(
     table = table[["array_index", "frame_id", "patient_id", "exam_id", "reference", "class", *METRICS,
                    "hd95_mm", "pred_pixels", "ref_pixels", "empty"]]
     rng = np.random.default_rng(seed)
-    draws = _bootstrap_weights(patient_codes.size, int(bootstrap), rng)
+    draws = patient_counts(patient_codes.size, int(bootstrap), rng)
     summary = _summarise(table, patient_codes, draws)
     calibration = pd.DataFrame(columns=["class", "bin", "p_low", "p_high", "n_pixels", "mean_probability",
                                         "mean_confidence", "gap"])
@@ -294,13 +295,6 @@ def _frame_rows(pred: np.ndarray, pred_boundary: np.ndarray, ref: np.ndarray, re
         "recall": m["recall"].ravel(), "hd95": hd.ravel(), "hd95_mm": (hd * spacing[start:start + b, None]).ravel(),
         "pred_pixels": m["pred_pixels"].ravel(), "ref_pixels": m["ref_pixels"].ravel(), "empty": empty.ravel(),
     })
-
-
-def _bootstrap_weights(n_patients: int, draws: int, rng: np.random.Generator) -> np.ndarray:
-    """``(draws, P)`` multiplicities of each patient in each bootstrap resample."""
-    if draws == 0:
-        return np.zeros((0, n_patients))
-    return rng.multinomial(n_patients, np.full(n_patients, 1.0 / n_patients), size=draws).astype(float)
 
 
 def _ci(stat: np.ndarray) -> tuple[np.ndarray, np.ndarray]:

@@ -17,6 +17,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from .._errors import InputError
+from .._resample import counts_from_indices, patient_codes, row_weights
 
 __all__ = ["BootstrapResult", "cluster_bootstrap", "bootstrap_p_value"]
 
@@ -44,13 +45,6 @@ class BootstrapResult:
     percentile: np.ndarray
     bca: np.ndarray
     distribution: np.ndarray
-
-
-def _counts(idx: np.ndarray, n_groups: int) -> np.ndarray:
-    """Patient draw counts ``(B, P)`` from resampled patient indices ``(B, k)``."""
-    b = idx.shape[0]
-    flat = (np.arange(b)[:, None] * n_groups + idx).ravel()
-    return np.bincount(flat, minlength=b * n_groups).reshape(b, n_groups).astype(np.float64)
 
 
 def cluster_bootstrap(
@@ -104,8 +98,7 @@ def cluster_bootstrap(
     from scipy.stats import bootstrap
 
     groups = np.asarray(groups)
-    uniq, row_group = np.unique(groups, return_inverse=True)
-    n_groups = uniq.size
+    n_groups, row_group = patient_codes(groups)
     if n_groups < 2:
         raise InputError(f"the bootstrap needs at least 2 patients; got {n_groups}")
     if n_resamples < 2:
@@ -115,7 +108,7 @@ def cluster_bootstrap(
         idx = np.asarray(idx)
         lead = idx.shape[:-1]
         flat = idx.reshape(-1, idx.shape[-1])
-        w = _counts(flat, n_groups)[:, row_group]
+        w = row_weights(counts_from_indices(flat, n_groups), row_group)
         out = np.asarray(statistic(w))
         if on_batch is not None and idx.ndim > 1 and idx.shape[-1] == n_groups:
             on_batch(flat.shape[0])

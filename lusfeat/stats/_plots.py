@@ -13,6 +13,8 @@ from typing import TYPE_CHECKING
 import numpy as np
 import pandas as pd
 
+from .._resample import patient_codes, patient_counts, row_weights
+
 if TYPE_CHECKING:
     from ._result import AnalysisResult
 
@@ -24,9 +26,8 @@ _GRID = np.linspace(0, 1, 101)
 
 
 def _weights(groups: np.ndarray, b: int, seed: int) -> np.ndarray:
-    uniq, inv = np.unique(groups, return_inverse=True)
-    counts = np.random.default_rng(seed).multinomial(uniq.size, np.full(uniq.size, 1 / uniq.size), size=b)
-    return counts[:, inv].astype(np.float64)
+    n_patients, codes = patient_codes(groups)
+    return row_weights(patient_counts(n_patients, b, np.random.default_rng(seed)), codes)
 
 
 def _roc(y: np.ndarray, p: np.ndarray, w: np.ndarray) -> np.ndarray:

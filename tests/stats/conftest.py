@@ -8,7 +8,7 @@ import pytest
 @pytest.fixture(scope="session")
 def study():
     """(clinical, {"truth": df, "noisy": df}, severity) for 150 patients."""
-    from lusfeat.stats._synthetic import synthetic_study
+    from lusfeat.testing._synthetic import synthetic_study
 
     return synthetic_study(150, seed=0)
 
@@ -16,6 +16,6 @@ def study():
 @pytest.fixture(scope="session")
 def change_study():
     """A study whose patients worsen as often as they improve (sf-change events)."""
-    from lusfeat.stats._synthetic import synthetic_study
+    from lusfeat.testing._synthetic import synthetic_study
 
     return synthetic_study(150, seed=1, slope_mean=0.0, slope_sd=0.4)

@@ -263,7 +263,7 @@ def test_unbuildable_stratified_folds_skip_or_fall_back(caplog):
 
 
 def test_one_exam_per_patient_leaves_nothing_for_sf_change():
-    from lusfeat.stats._synthetic import synthetic_study
+    from lusfeat.testing._synthetic import synthetic_study
 
     clin, feats, _ = synthetic_study(40, exams=(1, 1), seed=2)
     with pytest.raises(InputError, match=r"nothing could be computed.*no pairs of consecutive usable exams"):

@@ -16,7 +16,7 @@ FAST = {"folds": 3, "bootstrap": 200, "min_events": 3, "progress": False}
 @pytest.fixture(scope="module")
 def pools():
     """Synthetic pools (known signal): truth features vs noisier ones, and a null pair."""
-    from lusfeat.stats._synthetic import synthetic_study
+    from lusfeat.testing._synthetic import synthetic_study
 
     clin, feats, _ = synthetic_study(400, noise={"truth": 0.3, "noisy": 0.9, "truth_again": 0.3}, seed=3)
     effect = PowerPool(clin, {"truth": feats["truth"], "noisy": feats["noisy"]})
