@@ -129,6 +129,24 @@ def test_frame_past_the_end_of_the_video(tmp_path):
         ingest(tmp_path / "m.csv", tmp_path / "c", size=SIDE, annotations=parse_annotation_specs([tmp_path / "clip.xml"]))
 
 
+def test_a_file_named_on_rows_gives_each_row_its_own_shapes(two_images):
+    d = two_images
+    cvat_images(d / "both.xml", "alice", {
+        "sub/f1.png": '<box label="b_line" xtl="2" ytl="2" xbr="4" ybr="4"/>',
+        "sub/f2.png": '<box label="effusion" xtl="2" ytl="2" xbr="4" ybr="4"/>'})
+    # named on f1's row only: f2's shapes match no row (a warning, an error with --strict)
+    write_manifest(d / "one.csv", [manifest_row("f1.png", annotations="both.xml"), manifest_row("f2.png", clip_id="c2")])
+    with pytest.raises(ValidationError, match=r"shape\(s\) on 'sub/f2.png' frame 0 match no manifest row"):
+        ingest(d / "one.csv", d / "c1", size=SIDE, strict=True)
+    write_manifest(d / "two.csv", [manifest_row("f1.png", annotations="both.xml"),
+                                   manifest_row("f2.png", clip_id="c2", annotations="both.xml")])
+    c = open_cohort(ingest(d / "two.csv", d / "c2", size=SIDE, strict=True))
+    conf = np.asarray(c.confidence[:])[:, 0]
+    i1, i2 = (int(c.frames.set_index("frame_id").loc[f, "array_index"]) for f in ("f1#0", "c2#0"))
+    assert conf[i1, 2].sum() == 400 and not conf[i1, 4].any()
+    assert conf[i2, 4].sum() == 400 and not conf[i2, 2].any()
+
+
 def test_manifest_row_with_masks_and_annotations_is_an_error(two_images):
     d = two_images
     write_manifest(d / "m2.csv", [manifest_row("f1.png", annotations="a.xml", mask_b_line="f2.png")])

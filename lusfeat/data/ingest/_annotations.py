@@ -47,10 +47,12 @@ def _index(entries: list[ManifestEntry]) -> tuple[dict[str, list], dict[str, lis
     return by_rel, by_name
 
 
-def _candidates(name: str, rows: list[ManifestEntry] | None, index) -> list[ManifestEntry]:
+def _candidates(name: str, rows: list[ManifestEntry] | None, index, single: bool) -> list[ManifestEntry]:
     by_rel, by_name = index
-    if rows is not None:  # a file named on a row belongs to that row's source
-        return [e for e in rows if not name or name in (e.rel, Path(e.rel).name)] or rows
+    if rows is not None:  # a file named on rows: theirs by name, or all of it when it covers one source
+        key = name.replace("\\", "/")
+        named = [e for e in rows if key and (key == e.rel or Path(key).name == Path(e.rel).name)]
+        return named or (rows if single else [])
     if not name:
         multi = [x for group in by_rel.values() for x in group if x.kind != "image"]
         return multi if len({e.rel for e in multi}) == 1 else []
@@ -103,8 +105,9 @@ def attach_annotations(entries: list[ManifestEntry], annotators: list[str], spec
             problems.error(f"{where}: {exc}")
             continue
         read += files
+        single = len({name for f in files for name in f.sources}) <= 1
         for (source, frame, annotator), items in group_shapes(files, options, problems).items():
-            entry = _pick(_candidates(source, owners, index), frame)
+            entry = _pick(_candidates(source, owners, index, single), frame)
             if entry is None:
                 problems.warn(f"{path.name}: {len(items)} shape(s) on {source or 'the video'!r} frame {frame} "
                               "match no manifest row; add a row for that file (and frame_index) or name the "
