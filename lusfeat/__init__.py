@@ -10,9 +10,8 @@ The public API a statistician needs::
 
 from __future__ import annotations
 
-__version__ = "0.1.0"
-
 from ._errors import CohortError, InputError, LusfeatError, ValidationError
+from ._version import __version__
 from .data import CLASS_NAMES, open_cohort
 
 

@@ -83,7 +83,7 @@ ARRAYS_DIR = "arrays.zarr"
 
 
 def _lusfeat_version() -> str:
-    from .. import __version__
+    from .._version import __version__
 
     return __version__
 

@@ -136,7 +136,7 @@ def _versions() -> dict[str, str]:
     import scipy
     import skimage
 
-    from .. import __version__
+    from .._version import __version__
 
     return {"lusfeat": __version__, "numpy": np.__version__, "scipy": scipy.__version__,
             "scikit-image": skimage.__version__, "pandas": pd.__version__,

@@ -108,7 +108,7 @@ def build_report(
     PosixPath('demo/report.html')
     """
 
-    from .. import __version__
+    from .._version import __version__
 
     out = Path(out)
     if out.suffix.lower() not in (".html", ".htm"):

@@ -33,7 +33,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from .. import __version__
+from .._version import __version__
 from .._errors import InputError, LusfeatError
 from ._bootstrap import bootstrap_p_value, cluster_bootstrap
 from ._cv import class_patient_counts, repeated_group_kfold

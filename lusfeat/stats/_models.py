@@ -39,145 +39,20 @@ from __future__ import annotations
 
 import logging
 import warnings
-from dataclasses import dataclass, field
 from typing import Any
 
 import numpy as np
 import pandas as pd
 
 from .._errors import InputError
-from ._summary import ModelSummary
+from ._fitted import EstimatorFit, FittedModel, LinearFit, LogitFit, Preprocessing, youden_threshold
+from ._xgboost import fit_xgboost
 
-__all__ = ["MODELS", "FittedModel", "fit_model"]
+__all__ = ["MODELS", "FittedModel", "fit_model", "youden_threshold"]
 
 logger = logging.getLogger(__name__)
 
 MODELS = ("xgboost", "linear", "penalized")
-
-
-def youden_threshold(y: np.ndarray, score: np.ndarray) -> float:
-    """Decision threshold maximising Youden's J = sensitivity + specificity - 1.
-
-    Parameters
-    ----------
-    y : (n,) {0, 1}
-        Outcome of the training rows.
-    score : (n,) float
-        Scores of the same rows (higher = more likely class 1).
-
-    Returns
-    -------
-    float
-        Rows with ``score >= threshold`` are called positive. The threshold is
-        the midpoint between the cut's score and the next lower score (the
-        centre of the tied optimal cuts when several maximise J); 0.5 when a
-        class is missing.
-
-    Examples
-    --------
-    >>> youden_threshold(np.array([0, 0, 1, 1]), np.array([0.1, 0.4, 0.35, 0.8]))
-    0.225
-    """
-    y = np.asarray(y).astype(bool)
-    score = np.asarray(score, dtype=np.float64)
-    ok = np.isfinite(score)
-    y, score = y[ok], score[ok]
-    n_pos, n_neg = int(y.sum()), int((~y).sum())
-    if n_pos == 0 or n_neg == 0:
-        return 0.5
-    u = np.unique(score)  # candidate cuts: positive when score >= u[k]
-    order = np.searchsorted(u, score)
-    pos_at = np.bincount(order[y], minlength=u.size)
-    neg_at = np.bincount(order[~y], minlength=u.size)
-    tpr = pos_at[::-1].cumsum()[::-1] / n_pos
-    fpr = neg_at[::-1].cumsum()[::-1] / n_neg
-    j = tpr - fpr
-    best = np.flatnonzero(j >= j.max() - 1e-12)
-    k = int(best[(best.size - 1) // 2])
-    return float(u[k] if k == 0 else 0.5 * (u[k] + u[k - 1]))
-
-
-
-@dataclass
-class _Prep:
-    """Training-fold preprocessing: column selection, median imputation, scaling."""
-
-    keep: np.ndarray
-    median: np.ndarray
-    mean: np.ndarray
-    sd: np.ndarray
-
-    @classmethod
-    def fit(cls, x: np.ndarray) -> _Prep:
-        with warnings.catch_warnings():
-            warnings.simplefilter("ignore", RuntimeWarning)  # all-NaN columns
-            med = np.nanmedian(x, axis=0)
-        xi = np.where(np.isnan(x), med, x)
-        sd = xi.std(axis=0)
-        keep = np.isfinite(med) & (sd > 1e-12 * np.maximum(1.0, np.abs(xi).max(axis=0, initial=0)))
-        return cls(keep=keep, median=med[keep], mean=xi[:, keep].mean(axis=0), sd=sd[keep])
-
-    def impute(self, x: np.ndarray) -> np.ndarray:
-        x = x[:, self.keep]
-        return np.where(np.isnan(x), self.median, x)
-
-    def scale(self, x: np.ndarray) -> np.ndarray:
-        return (self.impute(x) - self.mean) / self.sd
-
-
-@dataclass
-class FittedModel:
-    """A model fitted on one training set.
-
-    Attributes
-    ----------
-    model : str
-        ``"linear"`` or ``"xgboost"``.
-    method : str
-        Concrete estimator (``ols-cluster``, ``mixedlm``, ``logit``, ``logit-l2``,
-        ``multinomial-l2``, ``xgboost``).
-    kind : str
-        Task kind the model was fitted for.
-    threshold : float
-        Binary decision threshold on the predicted probability (Youden J on the
-        training rows); NaN for other kinds.
-    """
-
-    model: str
-    method: str
-    kind: str
-    names: list[str]
-    prep: _Prep | None
-    columns: np.ndarray
-    estimator: Any
-    info: list[tuple[str, object]] = field(default_factory=list)
-    table: pd.DataFrame = field(default_factory=pd.DataFrame)
-    notes: list[str] = field(default_factory=list)
-    threshold: float = float("nan")
-
-    def predict(self, x: np.ndarray) -> np.ndarray:
-        """Predict ``(n,)`` values/probabilities of class 1, or ``(n, K)`` probabilities."""
-        if self.method == "xgboost":
-            return self.estimator.predict(x[:, self.columns])
-        xs = self.prep.scale(x)[:, self.columns]
-        if self.method == "ridge":
-            return self.estimator.predict(xs).astype(np.float64)
-        if self.method in ("ols-cluster", "mixedlm"):
-            params = np.asarray(self.estimator)
-            return params[0] + xs @ params[1:]
-        if self.method == "logit":
-            params = np.asarray(self.estimator)
-            eta = params[0] + xs @ params[1:]
-            return 1.0 / (1.0 + np.exp(-eta))
-        proba = self.estimator.predict_proba(xs)
-        return proba[:, 1] if self.kind == "binary" else proba
-
-    def summary(self, title: str = "") -> ModelSummary:
-        """Coefficient (or importance) table with header pairs and caveats."""
-        return ModelSummary(
-            title=title or f"{self.method} ({self.kind})", info=list(self.info),
-            table=self.table.copy(), notes=list(self.notes),
-        )
 
 
 def _screen(xs: np.ndarray, y: np.ndarray, k: int) -> np.ndarray:
@@ -249,7 +124,7 @@ def _fit_warnings(method: str, caught: list[warnings.WarningMessage]) -> list[st
 def _fit_linear(kind, x, y, groups, names, *, sf_model, max_features, l2_c, seed) -> FittedModel:
     import statsmodels.api as sm
 
-    prep = _Prep.fit(x)
+    prep = Preprocessing.fit(x)
     xs = prep.scale(x)
     kept = [n for n, k in zip(names, prep.keep, strict=True) if k]
     n_groups = np.unique(groups).size
@@ -287,7 +162,8 @@ def _fit_linear(kind, x, y, groups, names, *, sf_model, max_features, l2_c, seed
         notes += _fit_warnings(method, caught)
         sel = [kept[i] for i in cols]
         table = _coef_table(sel, params, cov, prep.mean[cols], prep.sd[cols], df_resid, odds=False)
-        return FittedModel("linear", method, kind, list(names), prep, cols, params, info, table, notes)
+        return LinearFit("linear", method, kind, list(names), cols, res, info, table, notes, prep=prep,
+                         params=params)
 
     if kind == "binary":
         minority = int(min(y.sum(), len(y) - y.sum()))
@@ -296,15 +172,15 @@ def _fit_linear(kind, x, y, groups, names, *, sf_model, max_features, l2_c, seed
         if xs.shape[1] <= cap:
             fitted = _try_logit(xs, y, groups, clustered)
             if fitted is not None:
-                params, cov = fitted
+                res, params, cov = fitted
                 info.append(("Method", "Logit" + (", cluster-robust SE by patient" if clustered else "")))
                 cols = np.arange(xs.shape[1])
                 table = _coef_table(kept, params, cov, prep.mean, prep.sd, None, odds=True)
                 eta = params[0] + xs @ params[1:]
                 thr = youden_threshold(y, 1.0 / (1.0 + np.exp(-eta)))
                 info.append(("Threshold (Youden J, fitted rows)", thr))
-                return FittedModel("linear", "logit", kind, list(names), prep, cols, params, info, table, notes,
-                                   threshold=thr)
+                return LogitFit("linear", "logit", kind, list(names), cols, res, info, table, notes,
+                                threshold=thr, prep=prep, params=params)
             notes.append("Logit did not converge (separation?); L2-penalised logistic used instead")
         else:
             notes.append(
@@ -335,7 +211,8 @@ def _penalised_logistic(family, kind, xs, y, groups, kept, names, prep, info, no
                              columns=[f"coef_per_sd[class {c}]" for c in est.classes_])
     notes = notes + ["penalised coefficients are shrunk; no standard errors are reported"]
     cols = np.arange(xs.shape[1])
-    return FittedModel(family, method, kind, list(names), prep, cols, est, info, table, notes, threshold=thr)
+    return EstimatorFit(family, method, kind, list(names), cols, est, info, table, notes, threshold=thr,
+                        prep=prep)
 
 
 #: Candidate ridge penalties (standardised features) searched by inner CV.
@@ -346,7 +223,7 @@ def _fit_penalized(kind, x, y, groups, names, *, l2_c, seed) -> FittedModel:
     """Ridge regression or L2 logistic regression, penalty by inner grouped CV."""
     from ._cv import inner_folds
 
-    prep = _Prep.fit(x)
+    prep = Preprocessing.fit(x)
     xs = prep.scale(x)
     kept = [n for n, k in zip(names, prep.keep, strict=True) if k]
     info: list[tuple[str, object]] = [("Rows", len(y)), ("Patients", np.unique(groups).size)]
@@ -368,8 +245,8 @@ def _fit_penalized(kind, x, y, groups, names, *, l2_c, seed) -> FittedModel:
              ("R-squared (fitted rows)", float(est.score(xs, y)))]
     table = pd.DataFrame({"coef_per_sd": np.r_[est.intercept_, est.coef_]}, index=["const"] + kept)
     notes = ["penalised coefficients are shrunk; no standard errors are reported"]
-    return FittedModel("penalized", "ridge", kind, list(names), prep, np.arange(xs.shape[1]), est, info,
-                       table, notes)
+    return EstimatorFit("penalized", "ridge", kind, list(names), np.arange(xs.shape[1]), est, info,
+                        table, notes, prep=prep)
 
 
 def _ridge_path_sse(xtr, ytr, xte, yte) -> np.ndarray:
@@ -445,7 +322,7 @@ def _try_logit(xs, y, groups, clustered):
     params = np.asarray(res.params)
     if bad or not res.mle_retvals.get("converged", True) or not np.all(np.isfinite(params)):
         return None
-    return params, np.asarray(res.cov_params())
+    return res, params, np.asarray(res.cov_params())
 
 
 def fit_model(
@@ -510,8 +387,6 @@ def fit_model(
     y = np.asarray(y, dtype=np.float64)
     groups = np.asarray(groups)
     if model == "xgboost":
-        from ._xgboost import fit_xgboost
-
         return fit_xgboost(kind, x, y, groups, names, seed=seed, n_jobs=n_jobs, xgb_params=xgb_params)
     if model == "penalized":
         return _fit_penalized(kind, x, y, groups, names, l2_c=l2_c, seed=seed)

@@ -8,15 +8,11 @@ curves (predictions averaged over CV repeats). Figures are built with
 from __future__ import annotations
 
 from pathlib import Path
-from typing import TYPE_CHECKING
 
 import numpy as np
 import pandas as pd
 
 from .._resample import patient_codes, patient_counts, row_weights
-
-if TYPE_CHECKING:
-    from ._result import AnalysisResult
 
 __all__ = ["write_plots", "roc_band", "calibration_band"]
 
@@ -74,16 +70,23 @@ def _mean_predictions(pred: pd.DataFrame) -> pd.DataFrame:
                                                              y_pred=("y_pred", "mean"))
 
 
-def write_plots(result: AnalysisResult, folder: Path) -> list[Path]:
-    """Write the analysis plots into ``folder``; return the files."""
+def write_plots(pred: pd.DataFrame, kinds: dict[str, str], folder: Path) -> list[Path]:
+    """Write the analysis plots into ``folder``; return the files.
+
+    Parameters
+    ----------
+    pred : pandas.DataFrame
+        Out-of-fold predictions (:attr:`AnalysisResult.predictions`).
+    kinds : dict of task -> kind
+        ``"regression"``, ``"binary"`` or ``"multiclass"`` per task.
+    folder : Path
+    """
     from matplotlib.figure import Figure
 
     folder.mkdir(parents=True, exist_ok=True)
     files: list[Path] = []
-    pred = result.predictions
     if pred.empty:
         return files
-    kinds = {t: d.get("kind") for t, d in result.meta.get("tasks", {}).items()}
     mp = _mean_predictions(pred)
     for (task, model), g in mp.groupby(["task", "model"], sort=False):
         kind = kinds.get(task)

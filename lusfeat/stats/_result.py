@@ -29,6 +29,7 @@ import pandas as pd
 
 from .._io import atomic_dir, write_json
 from ._plan import ComparisonPlan
+from ._plots import write_plots
 from ._summary import ModelSummary
 
 __all__ = ["AnalysisResult", "RESULT_COLUMNS"]
@@ -132,8 +133,6 @@ class AnalysisResult:
 
     def write(self, out: str | Path, overwrite: bool = False) -> Path:
         """Write all outputs to ``out`` atomically (see the module docstring for the layout)."""
-        from ._plots import write_plots
-
         out = Path(out)
         with atomic_dir(out, overwrite=overwrite) as tmp:
             self.results.to_parquet(tmp / "results.parquet", index=False)
@@ -144,7 +143,8 @@ class AnalysisResult:
                 (tmp / "summaries" / f"{_slug(task)}__{_slug(pipe)}__{_slug(model)}.txt").write_text(
                     s.as_text() + "\n")
             (tmp / "summary.txt").write_text(self.summary() + "\n")
-            plots = write_plots(self, tmp / "plots")
+            kinds = {t: d.get("kind") for t, d in self.meta.get("tasks", {}).items()}
+            plots = write_plots(self.predictions, kinds, tmp / "plots")
             meta = dict(self.meta)
             meta["outputs"] = {"results": ["results.parquet", "results.csv"],
                                "predictions": "predictions.parquet",

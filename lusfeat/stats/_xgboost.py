@@ -32,7 +32,7 @@ import numpy as np
 import pandas as pd
 
 from ._cv import inner_folds
-from ._models import FittedModel, youden_threshold
+from ._fitted import XGBoostFit, youden_threshold
 
 __all__ = ["XGB_DEFAULTS", "XGB_GRID", "XGB_TREES", "XGB_FALLBACK", "INNER_FOLDS", "fit_xgboost"]
 
@@ -94,7 +94,7 @@ class _Booster:
         return np.asarray(self.booster.predict(d, iteration_range=(0, self.trees)), dtype=np.float64)
 
 
-def fit_xgboost(kind, x, y, groups, names, *, seed, n_jobs, xgb_params) -> FittedModel:
+def fit_xgboost(kind, x, y, groups, names, *, seed, n_jobs, xgb_params) -> XGBoostFit:
     """Fit XGBoost on training rows, hyperparameters by inner patient-grouped CV.
 
     Parameters
@@ -116,8 +116,9 @@ def fit_xgboost(kind, x, y, groups, names, *, seed, n_jobs, xgb_params) -> Fitte
 
     Returns
     -------
-    FittedModel
-        ``method="xgboost"``; ``threshold`` from the inner out-of-fold scores.
+    XGBoostFit
+        ``method="xgboost"``; ``results`` the booster with its tree count;
+        ``threshold`` from the inner out-of-fold scores.
     """
     import xgboost as xgb
 
@@ -180,5 +181,5 @@ def fit_xgboost(kind, x, y, groups, names, *, seed, n_jobs, xgb_params) -> Fitte
     if kind == "binary":
         info.append(("Threshold (Youden J)", float(threshold)))
     notes = ["importances are split gains on the fitting rows, not effects with CIs"]
-    return FittedModel("xgboost", "xgboost", kind, list(names), None, cols, est, info, table, notes,
-                       threshold=float(threshold))
+    return XGBoostFit("xgboost", "xgboost", kind, list(names), cols, est, info, table, notes,
+                      threshold=float(threshold))

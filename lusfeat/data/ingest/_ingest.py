@@ -75,7 +75,7 @@ def _versions() -> dict[str, str]:
     import pydicom
     import skimage
 
-    from ... import __version__
+    from ..._version import __version__
 
     return {"lusfeat": __version__, "numpy": np.__version__, "pandas": pd.__version__,
             "scikit-image": skimage.__version__, "pydicom": pydicom.__version__,
