@@ -39,6 +39,31 @@ Output folder written by :func:`extract` (``lusfeat features``)::
       patient.parquet      long: patient_id, first/last exam, n_exams, feature, aggregate, value
 
 Aggregation rules are in :mod:`._aggregate`.
+
+Where things live
+-----------------
+Each idea has one home; everything else reads it.
+
+* What a feature is (name, unit, definition, dtype, the raw statistics it
+  needs, its parity tolerance): :data:`DICTIONARY` in :mod:`._dictionary`.
+  Output columns, integer casts, ``dictionary.csv``, ``--describe``, the
+  parity check and the tests read it.
+* The raw records the fast paths fill (component statistics, frame
+  statistics): :mod:`._layout`, as field names with one name -> index table,
+  shared by numba (:mod:`._runs`, :mod:`._profiles`), the array path
+  (:mod:`._lus`) and the CUDA source (``-D`` defines).
+* The specification of every number: :mod:`._reference` (scikit-image).
+* Component labelling: :func:`._runs.plane_stats` (numba) and its GPU twin, the
+  one CUDA source :data:`._cuda_kernels.KERNEL_SOURCE`, compiled with
+  :func:`._cuda_kernels.compile_options` and sized by
+  :func:`._cuda_kernels.launch_plan` (the CPU emulator of the tests uses the
+  same three).
+* Component properties from the integer statistics: :mod:`._props`; frame
+  features from the frame statistics: :func:`._lus.finish`.
+* Class names: :data:`lusfeat.CLASS_NAMES`; the array module of an array:
+  :func:`lusfeat._arrays.array_module`.
+* Test-only code (parity rules, the kernel's Python twin, random masks):
+  :mod:`lusfeat.testing`.
 """
 
 from ._aggregate import aggregate_levels

@@ -7,6 +7,20 @@ three model families (statsmodels GLM/OLS or MixedLM, ridge-penalised models,
 XGBoost, all tuned by patient-grouped inner CV where they have
 hyperparameters), DeLong's test for correlated AUCs and Obuchowski's clustered
 DeLong for rows that are not independent, and power by simulation.
+
+Where things live
+-----------------
+* Patient-bootstrap weights (draws -> patient counts -> row weights):
+  :mod:`lusfeat._resample`, shared with segmentation evaluation.
+* The clinical model (severity, S/F through oxygen titration, readmission):
+  :mod:`lusfeat.data._sim_clinical`; the synthetic study of the tests
+  (:mod:`lusfeat.testing._synthetic`) draws its clinical table from it.
+* Fitted models and prediction: :mod:`._fitted` (one class per estimator, each
+  keeping its statsmodels/scikit-learn/XGBoost results); the families that fit
+  them: :mod:`._models`, :mod:`._xgboost`.
+* Model summaries: :class:`ModelSummary` (:mod:`._summary`); the analysis
+  result and its folder: :mod:`._result`; plots: :mod:`._plots`.
+* The comparison plan: :mod:`._plan`; the tasks: :mod:`._tasks`.
 """
 
 from ._analyze import analyze

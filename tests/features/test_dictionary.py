@@ -30,3 +30,36 @@ def test_lookup_and_text():
         DICTIONARY["nope"]
     text = str(DICTIONARY)
     assert "pleural_line_roughness" in text and "definition" in text
+
+
+def test_declared_needs_are_the_raw_records():
+    """Every raw statistic a feature needs exists, and every raw statistic is needed."""
+    from lusfeat.features._layout import COMPONENT_STATS, FRAME_STATS
+
+    comp_names = set(DICTIONARY.names("component"))
+    needed = set()
+    for f in DICTIONARY:
+        allowed = set(COMPONENT_STATS) if f.level == "component" else (
+            set(FRAME_STATS) | {"pix"} | comp_names)
+        assert set(f.needs) <= allowed, (f.name, set(f.needs) - allowed)
+        needed |= set(f.needs)
+    assert set(FRAME_STATS) <= needed, set(FRAME_STATS) - needed
+    assert set(COMPONENT_STATS) - {"plane"} <= needed, set(COMPONENT_STATS) - needed
+
+
+@pytest.mark.parametrize("backend", ["reference", "cpu"])
+def test_component_dtypes_and_tolerances_follow_the_dictionary(backend):
+    m = np.zeros((1, 5, 16, 16), bool)
+    m[0, 3, 2:5, 2:6] = True
+    comp = compute_components(m, backend=backend)
+    for f in DICTIONARY:
+        if f.level == "component":
+            assert str(comp[f.name].dtype) == f.dtype, f.name
+            assert f.exact == (f.dtype == "int64"), f.name
+    assert all(str(compute(m, backend=backend)[n].dtype) == "float64" for n in DICTIONARY.names("frame"))
+
+
+def test_dictionary_csv_columns_are_stable():
+    from lusfeat.features._dictionary import TABLE_COLUMNS
+
+    assert list(DICTIONARY.to_frame().columns) == list(TABLE_COLUMNS)
