@@ -146,7 +146,7 @@ def dask_client(spec: SchedulerSpec | Any, *, option: str = "--scheduler") -> It
         # one thread per worker: parallelism comes from processes (numba, torch and the
         # Blosc codec release the GIL only part of the time)
         cluster = LocalCluster(n_workers=n, threads_per_worker=1, processes=True, dashboard_address=None,
-                               silence_logs=logging.ERROR, env={"OMP_NUM_THREADS": "1"})
+                               silence_logs=logging.ERROR, env={"OMP_NUM_THREADS": "1", "NUMBA_NUM_THREADS": "1"})
         client = Client(cluster)
         logger.info("started a local Dask cluster: %d worker process(es), 1 thread each", n)
         try:

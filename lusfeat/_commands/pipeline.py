@@ -9,6 +9,7 @@ from typing import Annotated
 import typer
 
 from .._errors import InputError
+from .._scheduler import SCHEDULER_HELP
 
 
 def _split(values: list[str] | None) -> tuple[str, ...] | None:
@@ -59,6 +60,9 @@ def sweep(
     analysis_bootstrap: Annotated[int, typer.Option(help="Downstream bootstrap resamples.")] = 2000,
     min_events: Annotated[int, typer.Option(help="Minimum events per outcome class for a downstream task.")] = 10,
     dry_run: Annotated[bool, typer.Option("--dry-run", help="Print the plan and what is cached; run nothing.")] = False,
+    scheduler: Annotated[str | None, typer.Option(
+        help=SCHEDULER_HELP + " Independent stages (trainings, then segment/evaluate/features per "
+             "strategy) run as Dask tasks; the study folder must be on a file system every worker sees.")] = None,
 ) -> None:
     """Run the confidence-strategy study: train, segment, evaluate, features, analysis.
 
@@ -67,6 +71,8 @@ def sweep(
       lusfeat sweep cohort --out study --dry-run
 
       lusfeat sweep cohort --out study --strategies threshold:50,60,70 --strategies soft --folds 3 --threads 2
+
+      lusfeat sweep cohort --out study --threads 1 --scheduler local:2
     """
     from ..pipeline._sweep import DEFAULT_STRATEGIES, SweepConfig, run_sweep
 
@@ -81,7 +87,7 @@ def sweep(
         analysis_folds=analysis_folds, analysis_repeats=analysis_repeats, analysis_bootstrap=analysis_bootstrap,
         min_events=min_events,
     )
-    plan = run_sweep(cohort, out, cfg, dry_run=dry_run, progress=not dry_run)
+    plan = run_sweep(cohort, out, cfg, dry_run=dry_run, scheduler=scheduler, progress=not dry_run)
     if dry_run:
         from rich.console import Console
         from rich.table import Table

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import os
 import platform
@@ -389,6 +390,58 @@ def _execute(plan: StudyPlan, stages: list[Stage], cache: StageCache, progress, 
             progress.advance(task)
 
 
+def _run_stage_task(stage: Stage, ctx: _Ctx, *deps: Any) -> float | None:
+    """Run one stage on a worker unless the cache says it is done; returns its seconds.
+
+    ``deps`` are the futures of the stages it reads (Dask waits for them). The
+    cache marker is checked again here, so sweeps of several clients on one
+    study (a shared file system) skip what another has finished meanwhile.
+    """
+    cache = StageCache(ctx.study)
+    if cache.is_done(stage.id, stage.key, stage.out):
+        return cache.seconds(stage.id)
+    cache.invalidate(stage.id, stage.out)
+    t0 = time.perf_counter()
+    stage.run(stage, ctx)
+    seconds = time.perf_counter() - t0
+    cache.record(stage.id, stage.key, seconds, {"kind": stage.kind, "pipeline": stage.pipeline})
+    return seconds
+
+
+def _execute_on(client: Any, plan: StudyPlan, stages: list[Stage], progress, task) -> None:
+    """Submit every stage that is not cached as a Dask task after the stages it reads; wait for all.
+
+    Independent stages (the trainings of every strategy, fold and seed, then each
+    pipeline's segment, evaluate and features) run on as many workers as there are.
+    """
+    from distributed import as_completed
+
+    ctx = _Ctx(plan.cohort, plan.study, plan.config)
+    futures: dict[str, Any] = {}
+    for stage in stages:
+        if stage.cached:
+            log.info("%-9s %s: cached (%s)", stage.kind, stage.pipeline, stage.out)
+            if progress is not None:
+                progress.advance(task)
+            continue
+        deps = [futures[d] for d in stage.deps if d in futures]
+        futures[stage.id] = client.submit(_run_stage_task, stage, ctx, *deps, key=f"sweep-{stage.id}-{stage.key}",
+                                          pure=False, retries=1)
+    by_key = {f.key: sid for sid, f in futures.items()}
+    stage_of = {s.id: s for s in stages}
+    try:
+        for fut in as_completed(list(futures.values())):
+            stage = stage_of[by_key[fut.key]]
+            stage.seconds = fut.result()
+            log.info("%-9s %s: %.1f s -> %s", stage.kind, stage.pipeline, stage.seconds or 0.0, stage.out)
+            if progress is not None:
+                progress.update(task, description=f"{stage.kind:<9} {stage.pipeline}")
+                progress.advance(task)
+    except BaseException:
+        client.cancel(list(futures.values()))
+        raise
+
+
 def _mean_dice(study: Path, pipelines: dict[str, dict[str, Any]], has_truth: bool) -> dict[str, float]:
     ref = "truth" if has_truth else "labels:60"
     scores: dict[str, list[float]] = {}
@@ -409,6 +462,7 @@ def run_sweep(
     config: SweepConfig = SweepConfig(),
     *,
     dry_run: bool = False,
+    scheduler: Any = None,
     progress: bool = True,
 ) -> StudyPlan:
     """Run (or resume) a sweep; finished stages are reused from the cache.
@@ -422,6 +476,16 @@ def run_sweep(
     config : SweepConfig
     dry_run : bool
         Only plan: return the plan with what is cached, run nothing.
+    scheduler : str, SchedulerSpec or distributed.Client, optional
+        ``None`` runs the stages one after the other in this process.
+        ``"local[:N]"`` or ``"tcp://HOST:PORT"`` submits every stage that is not
+        cached as a Dask task that waits for the stages it reads, so
+        independent trainings, segmentations, evaluations and feature
+        extractions run on all workers at once (on a GPU cluster, one worker
+        per GPU; the study folder must be on a file system every worker sees).
+        The content-addressed cache stays the one source of truth: each task
+        checks its marker before running, so a rerun, or a second client on
+        the same study, skips what is done; the tables equal the in-process ones.
     progress : bool
         Show a rich progress display (stage, pipeline).
 
@@ -437,12 +501,17 @@ def run_sweep(
     meta_path = study / "study.json"
     if study.exists() and any(study.iterdir()) and not meta_path.exists():
         raise InputError(f"{study} exists and is not a lusfeat study; choose an empty or new folder")
+    from .._scheduler import parse_scheduler
+
+    spec = scheduler if hasattr(scheduler, "submit") else parse_scheduler(scheduler)
     plan = plan_sweep(cohort, study, config)
     if dry_run:
         return plan
     study.mkdir(parents=True, exist_ok=True)
     cache = StageCache(study)
-    removed = cache.clean_partial()
+    # with a scheduler other clients may be writing into the same study: their temporaries
+    # are left alone (each stage's atomic writer still removes those of dead local processes)
+    removed = cache.clean_partial() if spec is None else []
     if removed:
         log.info("removed %d partial output(s) of an interrupted run", len(removed))
     meta = {
@@ -466,26 +535,22 @@ def run_sweep(
                            MofNCompleteColumn(), TimeElapsedColumn())
         task = bar.add_task("planning", total=len(plan.stages) + 1)
         bar.start()
-    try:
-        _execute(plan, plan.stages, cache, bar, task)
-        dice = _mean_dice(study, plan.pipelines, plan.has_truth)
-        best = max(dice, key=dice.get)
-        from ..labels import parse_strategy
+    with contextlib.ExitStack() as stack:
+        if bar is not None:
+            stack.callback(bar.stop)
+        clients: list[Any] = []
 
-        base = parse_strategy(config.baseline).name
-        if best != base:
-            final = [_add_analysis(plan, _pipeline_name(best, k, config.seeds), k) for k in range(config.seeds)]
-            if bar is not None:
-                bar.update(task, total=len(plan.stages) + 1)
-            _execute(plan, final, cache, bar, task)
-        if bar is not None:
-            bar.update(task, description="tables")
-        _write_tables(plan)
-        if bar is not None:
-            bar.advance(task)
-    finally:
-        if bar is not None:
-            bar.stop()
+        def execute(stages: list[Stage]) -> None:
+            if spec is None or all(st.cached for st in stages):
+                _execute(plan, stages, cache, bar, task)
+                return
+            if not clients:  # a cluster only when something is left to do
+                from .._scheduler import dask_client
+
+                clients.append(stack.enter_context(dask_client(spec)))
+            _execute_on(clients[0], plan, stages, bar, task)
+
+        best, dice, base = _run_phases(plan, execute, bar, task)
     meta.update(
         status="complete", finished=time.strftime("%Y-%m-%dT%H:%M:%S"), best=best, mean_dice=dice,
         baseline=base, wall_seconds=round(time.perf_counter() - t_start, 2),
@@ -496,6 +561,32 @@ def run_sweep(
     write_json(meta_path, meta)
     log.info("sweep complete in %.1f s: best strategy %s; study in %s", meta["wall_seconds"], best, study)
     return plan
+
+
+def _run_phases(plan: StudyPlan, execute: Callable[[list[Stage]], None], bar: Any,
+                task: Any) -> tuple[str, dict[str, float], str]:
+    """Run the planned stages, then the comparisons against the best strategy, then the tables.
+
+    Returns the best strategy, the mean Dice per strategy and the baseline's name.
+    """
+    from ..labels import parse_strategy
+
+    config = plan.config
+    execute(plan.stages)
+    dice = _mean_dice(plan.study, plan.pipelines, plan.has_truth)
+    best = max(dice, key=dice.get)
+    base = parse_strategy(config.baseline).name
+    if best != base:
+        final = [_add_analysis(plan, _pipeline_name(best, k, config.seeds), k) for k in range(config.seeds)]
+        if bar is not None:
+            bar.update(task, total=len(plan.stages) + 1)
+        execute(final)
+    if bar is not None:
+        bar.update(task, description="tables")
+    _write_tables(plan)
+    if bar is not None:
+        bar.advance(task)
+    return best, dice, base
 
 
 def _strip_seed(name: str) -> str:

@@ -120,6 +120,26 @@ def test_resume_after_interruption_gives_same_tables(cohort, study, tmp_path, mo
         pd.testing.assert_frame_equal(a, b)
 
 
+def test_sweep_on_a_local_cluster_gives_the_same_tables(cohort, study, tmp_path):
+    out = tmp_path / "study"
+    run_sweep(cohort, out, TINY, scheduler="local:2", progress=False)
+    for name in ("segmentation", "downstream", "seeds"):
+        a = pd.read_parquet(study / "tables" / f"{name}.parquet")
+        b = pd.read_parquet(out / "tables" / f"{name}.parquet")
+        pd.testing.assert_frame_equal(a, b)
+    meta = json.loads((out / "study.json").read_text())
+    assert meta["status"] == "complete" and not any(s["cached"] for s in meta["stages"])
+    # the cache stays the one source of truth: a rerun finds everything done (no cluster needed)
+    run_sweep(cohort, out, TINY, scheduler="local:2", progress=False)
+    assert all(s["cached"] for s in json.loads((out / "study.json").read_text())["stages"])
+
+
+def test_bad_scheduler_is_refused_before_any_work(cohort, tmp_path):
+    with pytest.raises(InputError, match="--scheduler"):
+        run_sweep(cohort, tmp_path / "s", TINY, scheduler="local:none", progress=False)
+    assert not (tmp_path / "s").exists()
+
+
 def test_dry_run_and_cli(cohort, study, tmp_path):
     r = CliRunner().invoke(
         app,
