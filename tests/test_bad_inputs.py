@@ -97,6 +97,28 @@ ROWS: list[Row] = [
         "clinical table nowhere.csv does not exist"),
     row("ingest-every-text", "ingest out --manifest {m_good} --every often", 2, "Invalid value for '--every'"),
     row("ingest-existing", "ingest {tiny} --manifest {m_good}", 1, "already exists"),
+    row("ingest-annotations-nowhere", "ingest out --manifest {m_good} --annotations nowhere.xml", 1,
+        "annotation file nowhere.xml does not exist"),
+    row("ingest-annotations-broken", "ingest out --manifest {m_good} --annotations {a_broken}", 1,
+        "not readable CVAT XML"),
+    row("ingest-annotations-format", "ingest out --manifest {m_good} --annotations {a_broken} --format voc", 2,
+        "Invalid value for '--format'"),
+    row("ingest-label-map", "ingest out --manifest {m_good} --label-map aline", 1, "expected TOOL_LABEL=CLASS"),
+    row("ingest-label-map-class", "ingest out --manifest {m_good} --label-map aline=aline", 1,
+        "'aline' is not a lusfeat class"),
+    row("ingest-default-confidence", "ingest out --manifest {m_good} --default-confidence 0", 1,
+        "--default-confidence must be in 1..100"),
+    # --- export -----------------------------------------------------------------------
+    row("export-no-format", "export {tiny} out", 2, "Missing option '--format'"),
+    row("export-format", "export {tiny} out --format yolo", 2, "Invalid value for '--format'"),
+    row("export-nowhere", "export nowhere out --format monai", 1, "does not exist"),
+    row("export-nnunet-name", "export {tiny} lus --format nnunet", 1, "must be named DatasetXXX_NAME"),
+    row("export-nnunet-soft", "export {tiny} Dataset501_LUS --format nnunet --strategy soft", 1,
+        "nnU-Net trains on hard labels"),
+    row("export-strategy", "export {tiny} out --format monai --strategy bogus", 1, "cannot parse strategy 'bogus'"),
+    row("export-masks-monai", "export {tiny} out --format monai --masks {masks}", 1, "--masks is for --format coco"),
+    row("export-foreign-masks", "export {other} out --format coco --masks {masks}", 1, "was made from another cohort"),
+    row("export-existing", "export {tiny} {tiny} --format monai", 1, "already exists"),
     # --- pretrain ---------------------------------------------------------------------
     row("pretrain-strategy", "pretrain pt --strategy bogus", 1, "cannot parse strategy 'bogus'"),
     row("pretrain-epochs", "pretrain pt --epochs 0", 1, "--epochs must be >= 1"),
@@ -252,6 +274,8 @@ def world(tmp_path_factory) -> dict[str, Path]:
     w["c_nan_spo2"] = scans / "clinical.csv"
     pd.DataFrame({"exam_id": ["E0", "E1"], "patient_id": ["P0", "P1"], "spo2": [None, 95.0],
                   "fio2": [0.4, 0.21], "sf_ratio": [230.0, 452.4]}).to_csv(w["c_nan_spo2"], index=False)
+    w["a_broken"] = scans / "broken.xml"
+    w["a_broken"].write_text("<annotations><image")
     w["real"] = ingest(w["m_good"], root / "real", size=32)
     return w
 

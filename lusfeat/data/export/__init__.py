@@ -85,6 +85,9 @@ def export(cohort: str | os.PathLike, out: str | os.PathLike, format: str | Expo
     if masks is not None and fmt is not ExportFormat.COCO:
         raise InputError("--masks is for --format coco (predicted masks for CVAT); nnU-Net and MONAI exports "
                          "take the cohort's labels under --strategy")
+    target = Path(out)
+    if target.exists() and not overwrite and (not target.is_dir() or any(target.iterdir())):
+        raise InputError(f"output {target} already exists; choose another path or pass --overwrite")
     c = open_cohort(cohort)
     if fmt is ExportFormat.COCO:
         return export_coco(c, out, masks=masks, strategy=parse_strategy(strategy) if strategy else None,
