@@ -119,13 +119,18 @@ def parse_scheduler(text: str | SchedulerSpec | None, option: str = "--scheduler
 
 
 @contextlib.contextmanager
-def dask_client(spec: SchedulerSpec | Any, *, option: str = "--scheduler") -> Iterator[Any]:
+def dask_client(spec: SchedulerSpec | Any, *, gpu: bool = False, option: str = "--scheduler") -> Iterator[Any]:
     """A ``distributed.Client`` for ``spec``; a local cluster is closed on exit.
 
     Parameters
     ----------
     spec : SchedulerSpec or distributed.Client
         A client passed in is yielded as is (and left open).
+    gpu : bool
+        For ``local``: start ``dask_cuda.LocalCUDACluster``, one worker per GPU
+        (``N`` of them: the first ``N`` GPUs), each seeing only its own GPU as
+        ``cuda:0`` (a local CPU cluster, with a warning, when dask-cuda is not
+        installed).
     option : str
         Option name used in error messages.
 
@@ -140,15 +145,8 @@ def dask_client(spec: SchedulerSpec | Any, *, option: str = "--scheduler") -> It
         yield spec
         return
     if spec.kind == "local":
-        from distributed import LocalCluster
-
-        n = spec.workers or os.cpu_count() or 1
-        # one thread per worker: parallelism comes from processes (numba, torch and the
-        # Blosc codec release the GIL only part of the time)
-        cluster = LocalCluster(n_workers=n, threads_per_worker=1, processes=True, dashboard_address=None,
-                               silence_logs=logging.ERROR, env={"OMP_NUM_THREADS": "1", "NUMBA_NUM_THREADS": "1"})
+        cluster = _local_cluster(spec.workers, gpu)
         client = Client(cluster)
-        logger.info("started a local Dask cluster: %d worker process(es), 1 thread each", n)
         try:
             yield client
         finally:
@@ -167,6 +165,31 @@ def dask_client(spec: SchedulerSpec | Any, *, option: str = "--scheduler") -> It
         yield client
     finally:
         client.close()
+
+
+def _local_cluster(workers: int | None, gpu: bool) -> Any:
+    """A ``LocalCUDACluster`` (``gpu`` and dask-cuda installed) or a ``LocalCluster`` of
+    single-threaded worker processes."""
+    if gpu:
+        try:
+            from dask_cuda import LocalCUDACluster
+        except ImportError:
+            logger.warning("dask-cuda is not installed: a plain local cluster shares the GPU between its "
+                           "workers (pip install dask-cuda for one worker per GPU)")
+        else:
+            kw = {} if workers is None else {"CUDA_VISIBLE_DEVICES": list(range(workers))}
+            cluster = LocalCUDACluster(threads_per_worker=1, dashboard_address=None, silence_logs=logging.ERROR, **kw)
+            logger.info("started a local Dask CUDA cluster: %d worker(s), one GPU each", len(cluster.workers))
+            return cluster
+    from distributed import LocalCluster
+
+    n = workers or os.cpu_count() or 1
+    # one thread per worker: parallelism comes from processes (numba, torch and the
+    # Blosc codec release the GIL only part of the time)
+    cluster = LocalCluster(n_workers=n, threads_per_worker=1, processes=True, dashboard_address=None,
+                           silence_logs=logging.ERROR, env={"OMP_NUM_THREADS": "1", "NUMBA_NUM_THREADS": "1"})
+    logger.info("started a local Dask cluster: %d worker process(es), 1 thread each", n)
+    return cluster
 
 
 def frame_spans(n_frames: int, chunk_frames: int, min_frames: int = 1) -> list[tuple[int, int]]:
@@ -382,7 +405,7 @@ def run_tasks(
 
 def run_parts(
     store: PartStore, spec: Any, fn: Callable[..., Any], calls: Sequence[tuple[Any, ...]], *, label: str,
-    progress: bool, total: int, done: int,
+    progress: bool, total: int, done: int, gpu: bool = False,
 ) -> None:
     """Run the missing parts of ``store`` on the cluster of ``spec`` (see :func:`run_tasks`).
 
@@ -393,7 +416,7 @@ def run_parts(
     if not calls:
         return
     try:
-        with dask_client(spec) as client:
+        with dask_client(spec, gpu=gpu) as client:
             run_tasks(client, fn, calls, label=label, progress=progress, total=total, done=done)
     except BaseException:
         store.discard_if_empty()

@@ -159,6 +159,7 @@ def test_in_memory_masks_need_the_in_process_path(tiny_cohort, client, tmp_path)
 
 @pytest.fixture(scope="module")
 def seg_run(tmp_path_factory):
+    pytest.importorskip("zarr", reason="the cohort is a Zarr store")
     from tests.seg.conftest import write_cohort
 
     root = tmp_path_factory.mktemp("segd")

@@ -89,7 +89,8 @@ def extract_parts(
     calls = [(str(c.path), c.fingerprint, spec_masks, allow_foreign, sink.backend.value, lo, hi, i,
               str(out), key) for i, (lo, hi) in enumerate(spans) if i not in done]
     run_parts(store, spec, _part_task, calls, label=f"features ({sink.backend.value})", progress=progress,
-              total=c.n_frames, done=sum(hi - lo for i, (lo, hi) in enumerate(spans) if i in done))
+              total=c.n_frames, done=sum(hi - lo for i, (lo, hi) in enumerate(spans) if i in done),
+              gpu=sink.backend.value == "cuda")
     peaks: dict[str, float] = {}
     for i in range(len(spans)):
         entry = store.entry(i)

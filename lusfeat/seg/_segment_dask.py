@@ -109,16 +109,17 @@ def segment_parts(
     """
     n, (h, w) = cohort.n_frames, cohort.shape
     spans = frame_spans(n, MASK_CHUNK_FRAMES, batch_size)
-    key = fingerprint("segment-parts", cohort.fingerprint, meta["fingerprint"], threshold, str(dev), batch_size,
+    key = fingerprint("segment-parts", cohort.fingerprint, meta["fingerprint"], threshold, dev.type, batch_size,
                       compile, threads, spans)
     store = PartStore(out, key)
     done = store.open()
     _create_arrays(store, (n, len(CLASS_NAMES), h, w))
-    calls = [(str(cohort.path), cohort.fingerprint, str(run), meta["fingerprint"], str(dev), batch_size, threshold,
+    # on a CUDA cluster every worker sees its own GPU as its only device
+    calls = [(str(cohort.path), cohort.fingerprint, str(run), meta["fingerprint"], dev.type, batch_size, threshold,
               threads, compile, lo, hi, i, str(out), key) for i, (lo, hi) in enumerate(spans) if i not in done]
     t0 = time.perf_counter()
     run_parts(store, spec, _segment_task, calls, label="segment", progress=progress, total=n,
-              done=sum(hi - lo for i, (lo, hi) in enumerate(spans) if i in done))
+              done=sum(hi - lo for i, (lo, hi) in enumerate(spans) if i in done), gpu=dev.type == "cuda")
     entries = [store.entry(i) for i in range(len(spans))]
     peaks: dict[str, float] = {}
     for e in entries:
