@@ -81,29 +81,10 @@ def reference_components(planes: np.ndarray, image: np.ndarray | None) -> list[d
     return rows
 
 
-def reference_frame(planes: np.ndarray, image: np.ndarray | None, spacing: float,
-                    comps: list[dict]) -> dict[str, float]:
-    """Frame-level features of one frame, straight from the definitions.
-
-    Parameters
-    ----------
-    planes : (5, H, W) bool
-    image : (H, W) uint8 or None
-    spacing : float
-        mm per pixel (NaN when unknown: results in pixels).
-    comps : list of dict
-        :func:`reference_components` of the same frame.
-    """
-    _, h, w = planes.shape
-    s = spacing if (math.isfinite(spacing) and spacing > 0) else 1.0
+def _pleural_line(out: dict, P: np.ndarray, image: np.ndarray | None, spacing: float, s: float):
+    """Pleural-line features into ``out``; returns the covered columns, has-pleura and r_p."""
     nan = math.nan
-    out: dict[str, float] = {}
-    by_cls = {ci: [c for c in comps if c["class_index"] == ci] for ci in range(5)}
-    for ci, name in enumerate(CLASS_NAMES):
-        out[f"{name}_count"] = float(len(by_cls[ci]))
-        out[f"{name}_area"] = float(planes[ci].sum()) * s * s
-
-    P = planes[0]
+    w = P.shape[1]
     covered = [x for x in range(w) if P[:, x].any()]
     has_pl = len(covered) > 0
     r_p = int(np.nonzero(P.any(axis=1))[0].max()) + 1 if has_pl else 0
@@ -134,8 +115,12 @@ def reference_frame(planes: np.ndarray, image: np.ndarray | None, spacing: float
         out["pleural_line_intensity"] = float(image[P].astype(np.int64).sum()) / float(P.sum())
     else:
         out["pleural_line_intensity"] = nan
+    return covered, has_pl, r_p
 
-    a_comps = by_cls[1]
+
+def _a_line(out: dict, P: np.ndarray, a_comps: list[dict], has_pl: bool):
+    """A-line spacing ratio into ``out``."""
+    nan = math.nan
     if a_comps and has_pl:
         d_p = float(np.nonzero(P)[0].sum()) / float(P.sum())
         d_max = max(c["centroid_row"] for c in a_comps)
@@ -144,9 +129,14 @@ def reference_frame(planes: np.ndarray, image: np.ndarray | None, spacing: float
     else:
         out["a_line_spacing_ratio"] = nan
 
-    B = planes[2]
+
+def _b_line(out: dict, B: np.ndarray, b_comps: list[dict], image: np.ndarray | None, spacing: float, s: float,
+            covered: list[int], has_pl: bool, r_p: int):
+    """B-line features into ``out``; returns the pleural fraction (for the LUS score)."""
+    nan = math.nan
+    h, w = B.shape
     band = _px("band", spacing)
-    out["b_line_count_band"] = float(sum(1 for c in by_cls[2] if c["bbox_min_row"] < r_p + band))
+    out["b_line_count_band"] = float(sum(1 for c in b_comps if c["bbox_min_row"] < r_p + band))
     r_d = min(r_p + _px("reference_depth", spacing), h - 1)
     pleural_cols = np.array(covered) if has_pl else np.arange(w)
     out["b_line_width_ref"] = float(B[r_d].sum()) * s
@@ -169,8 +159,12 @@ def reference_frame(planes: np.ndarray, image: np.ndarray | None, spacing: float
             nsum = float(img_below[:, ncols].sum())
             if nsum > 0:
                 out["b_line_intensity_ratio"] = mean_b / (nsum / (len(ncols) * n_below))
+    return frac
 
-    c_comps = by_cls[3]
+
+def _consolidation(out: dict, c_comps: list[dict], r_p: int, s: float):
+    """Consolidation features into ``out``."""
+    nan = math.nan
     out["consolidation_area_max"] = float(max((c["area"] for c in c_comps), default=0)) * s * s
     if c_comps:
         depths = [max(c["bbox_max_row"] - r_p, 0) for c in c_comps]
@@ -183,6 +177,33 @@ def reference_frame(planes: np.ndarray, image: np.ndarray | None, spacing: float
         for key in ("depth_max", "depth_mean", "irregularity", "solidity"):
             out[f"consolidation_{key}"] = nan
 
+
+def reference_frame(planes: np.ndarray, image: np.ndarray | None, spacing: float,
+                    comps: list[dict]) -> dict[str, float]:
+    """Frame-level features of one frame, straight from the definitions.
+
+    Parameters
+    ----------
+    planes : (5, H, W) bool
+    image : (H, W) uint8 or None
+    spacing : float
+        mm per pixel (NaN when unknown: results in pixels).
+    comps : list of dict
+        :func:`reference_components` of the same frame.
+    """
+    _, h, w = planes.shape
+    s = spacing if (math.isfinite(spacing) and spacing > 0) else 1.0
+    out: dict[str, float] = {}
+    by_cls = {ci: [c for c in comps if c["class_index"] == ci] for ci in range(5)}
+    for ci, name in enumerate(CLASS_NAMES):
+        out[f"{name}_count"] = float(len(by_cls[ci]))
+        out[f"{name}_area"] = float(planes[ci].sum()) * s * s
+
+    covered, has_pl, r_p = _pleural_line(out, planes[0], image, spacing, s)
+    _a_line(out, planes[0], by_cls[1], has_pl)
+    frac = _b_line(out, planes[2], by_cls[2], image, spacing, s, covered, has_pl, r_p)
+    c_comps = by_cls[3]
+    _consolidation(out, c_comps, r_p, s)
     out["effusion_thickness_max"] = float(planes[4].sum(axis=0).max()) * s
     if c_comps:
         score = 3.0

@@ -27,14 +27,15 @@ import logging
 import os
 import platform
 from collections.abc import Sequence
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 import pandas as pd
 
-from .._version import __version__
 from .._errors import InputError, LusfeatError
+from .._version import __version__
 from ._bootstrap import bootstrap_p_value, cluster_bootstrap
 from ._cv import class_patient_counts, repeated_group_kfold
 from ._delong import clustered_delong_test, delong_test
@@ -390,96 +391,31 @@ def analyze(
     """
     task_list = _as_tuple(tasks, TASKS, "--task")
     model_list = _as_tuple(models, MODELS, "--model")
-    for name, v, lo in (("--folds", folds, 2), ("--repeats", repeats, 1), ("--bootstrap", bootstrap, 2),
-                        ("--n-jobs", n_jobs, 1), ("--min-events", min_events, 1)):
-        if int(v) != v or v < lo:
-            raise InputError(f"{name} must be an integer >= {lo}; got {v!r}")
-    if not 0.5 < confidence_level < 1:
-        raise InputError(f"confidence_level must be in (0.5, 1); got {confidence_level}")
-    if change_classes not in (2, 3):
-        raise InputError(f"--change-classes must be 2 or 3; got {change_classes}")
+    _check_options(folds=folds, repeats=repeats, bootstrap=bootstrap, n_jobs=n_jobs, min_events=min_events,
+                   confidence_level=confidence_level, change_classes=change_classes)
     primary_map = parse_primary(primary)
     pipes = load_pipelines(features, compare)
     clinical, cohort_meta = load_clinical(cohort)
     foreign = _check_foreign(pipes, cohort, allow_foreign)
 
     skipped: dict[str, str] = {}
-    usable = []
-    for i, p in enumerate(pipes):
-        try:
-            note = match_pipeline(p, clinical)
-        except InputError as exc:
-            if i == 0:
-                raise
-            skipped[f"pipeline {p.name}"] = str(exc)
-            logger.warning("%s", exc)
-            continue
-        if note:
-            logger.warning("%s; only exams present in every pipeline are analysed", note)
-        usable.append(p)
+    usable = _usable_pipelines(pipes, clinical, skipped)
     names = [p.name for p in usable]
     if best is not None and best not in names[1:]:
         raise InputError(f"--best {best!r} is not one of the compared pipelines {names[1:]}")
     plan = make_plan(names, task_list, model_list, change_classes=change_classes,
                      primary={t: m for t, m in primary_map.items() if t in task_list}, best=best, alpha=alpha)
     logger.debug("%s", plan.describe())
+    datas = _build_tasks(task_list, clinical, usable, skipped, covariates=covariates,
+                         exclude_unreliable_sf=exclude_unreliable_sf, change_margin=change_margin,
+                         change_classes=change_classes, min_events=min_events, folds=folds,
+                         unstratified_fallback=unstratified_fallback)
+    excluded = {task: data.excluded for task, data in datas.items()}
 
-    datas: dict[str, TaskData] = {}
-    excluded: dict[str, dict[str, int]] = {}
-    for task in task_list:
-        try:
-            data = build_task(task, clinical, usable, covariates=covariates,
-                              exclude_unreliable_sf=exclude_unreliable_sf,
-                              change_margin=change_margin, change_classes=change_classes,
-                              min_events=min_events, folds=folds)
-            _check_folds(data, folds, unstratified_fallback)
-            datas[task] = data
-            excluded[task] = data.excluded
-        except TaskSkipped as exc:
-            skipped[task] = str(exc)
-            logger.warning("%s", exc)
-
-    fit_kw = {"sf_model": sf_model}
-    n_combo = len(datas) * len(model_list)
-    bar = _Progress(progress, n_combo * folds * repeats * len(names), n_combo * bootstrap)
-    rows: list[dict] = []
-    pred_frames: list[pd.DataFrame] = []
-    summaries = {}
-    try:
-        for task, data in datas.items():
-            mnames = metric_names(data.kind)
-            for model in model_list:
-                try:
-                    preds, fold_of, thresholds = _cross_validate(
-                        data, model, names, folds=folds, repeats=repeats, seed=seed, n_jobs=n_jobs,
-                        fit_kw=fit_kw, progress=bar, fallback=unstratified_fallback)
-                    methods = {}
-                    for p in names:
-                        full = fit_model(model, data.kind, data.features[p].to_numpy(np.float64),
-                                         data.y, data.groups, list(data.features[p].columns),
-                                         seed=seed, n_jobs=n_jobs, **fit_kw)
-                        methods[p] = full.method
-                        summaries[(task, p, model)] = full.summary(
-                            f"{task}: {model} on pipeline {p} (all {len(data.y)} rows)")
-                except (LusfeatError, np.linalg.LinAlgError, ValueError) as exc:
-                    skipped[f"{task}/{model}"] = f"{type(exc).__name__}: {exc}"
-                    logger.warning("task %s, model %s failed: %s", task, model, exc)
-                    continue
-                mean_pred = {p: np.nanmean(a, axis=0) for p, a in preds.items()}
-                mean_thr = {p: np.nanmean(a, axis=0) if data.kind == "binary" else None
-                            for p, a in thresholds.items()}
-                stat = _statistic(data.kind, data.y, [mean_pred[p] for p in names],
-                                  [mean_thr[p] for p in names])
-                boot = cluster_bootstrap(stat, data.groups, n_resamples=bootstrap,
-                                         confidence_level=confidence_level, seed=seed,
-                                         on_batch=bar.resample)
-                rows += _metric_rows(task, model, methods, names, data, boot, mnames, len(data.y), plan,
-                                     confidence_level)
-                rows += _delong_rows(task, model, methods, names, data, mean_pred, len(data.y), plan,
-                                     confidence_level)
-                pred_frames.append(_prediction_frame(task, model, data, preds, fold_of, thresholds))
-    finally:
-        bar.close()
+    run = _Run(names=names, plan=plan, folds=folds, repeats=repeats, bootstrap=bootstrap, seed=seed,
+               n_jobs=n_jobs, fit_kw={"sf_model": sf_model}, confidence_level=confidence_level,
+               fallback=unstratified_fallback)
+    rows, pred_frames, summaries = _fit_and_compare(run, datas, model_list, skipped, progress)
 
     if not rows:
         reasons = "; ".join(f"{k}: {v}" for k, v in skipped.items()) or "no task produced results"
@@ -502,6 +438,123 @@ def analyze(
         result.write(out, overwrite=overwrite)
         logger.info("analysis written to %s", out)
     return result
+
+
+def _check_options(*, folds, repeats, bootstrap, n_jobs, min_events, confidence_level, change_classes) -> None:
+    """Validate the numeric options of :func:`analyze` (InputError naming the option)."""
+    for name, v, lo in (("--folds", folds, 2), ("--repeats", repeats, 1), ("--bootstrap", bootstrap, 2),
+                        ("--n-jobs", n_jobs, 1), ("--min-events", min_events, 1)):
+        if int(v) != v or v < lo:
+            raise InputError(f"{name} must be an integer >= {lo}; got {v!r}")
+    if not 0.5 < confidence_level < 1:
+        raise InputError(f"confidence_level must be in (0.5, 1); got {confidence_level}")
+    if change_classes not in (2, 3):
+        raise InputError(f"--change-classes must be 2 or 3; got {change_classes}")
+
+
+def _usable_pipelines(pipes, clinical, skipped: dict[str, str]) -> list:
+    """Pipelines whose exams match the clinical table; a compared one that does not is skipped."""
+    usable = []
+    for i, p in enumerate(pipes):
+        try:
+            note = match_pipeline(p, clinical)
+        except InputError as exc:
+            if i == 0:
+                raise
+            skipped[f"pipeline {p.name}"] = str(exc)
+            logger.warning("%s", exc)
+            continue
+        if note:
+            logger.warning("%s; only exams present in every pipeline are analysed", note)
+        usable.append(p)
+    return usable
+
+
+def _build_tasks(task_list, clinical, usable, skipped: dict[str, str], *, unstratified_fallback: bool,
+                 folds: int, **task_kw) -> dict[str, TaskData]:
+    """The task tables that can run; the others are recorded in ``skipped``."""
+    datas: dict[str, TaskData] = {}
+    for task in task_list:
+        try:
+            data = build_task(task, clinical, usable, folds=folds, **task_kw)
+            _check_folds(data, folds, unstratified_fallback)
+            datas[task] = data
+        except TaskSkipped as exc:
+            skipped[task] = str(exc)
+            logger.warning("%s", exc)
+    return datas
+
+
+@dataclass(frozen=True)
+class _Run:
+    """The options every (task, model) combination of one analysis shares."""
+
+    names: list[str]
+    plan: ComparisonPlan
+    folds: int
+    repeats: int
+    bootstrap: int
+    seed: int
+    n_jobs: int
+    fit_kw: dict[str, Any]
+    confidence_level: float
+    fallback: bool
+
+
+def _fit_and_compare(run: _Run, datas: dict[str, TaskData], model_list, skipped: dict[str, str],
+                     progress: bool):
+    """Cross-validate, fit on all rows, bootstrap and compare every (task, model)."""
+    n_combo = len(datas) * len(model_list)
+    bar = _Progress(progress, n_combo * run.folds * run.repeats * len(run.names), n_combo * run.bootstrap)
+    rows: list[dict] = []
+    pred_frames: list[pd.DataFrame] = []
+    summaries = {}
+    try:
+        for task, data in datas.items():
+            for model in model_list:
+                try:
+                    preds, fold_of, thresholds = _cross_validate(
+                        data, model, run.names, folds=run.folds, repeats=run.repeats, seed=run.seed,
+                        n_jobs=run.n_jobs, fit_kw=run.fit_kw, progress=bar, fallback=run.fallback)
+                    methods = _fit_all_rows(run, task, data, model, summaries)
+                except (LusfeatError, np.linalg.LinAlgError, ValueError) as exc:
+                    skipped[f"{task}/{model}"] = f"{type(exc).__name__}: {exc}"
+                    logger.warning("task %s, model %s failed: %s", task, model, exc)
+                    continue
+                rows += _compare(run, task, data, model, methods, preds, thresholds, bar)
+                pred_frames.append(_prediction_frame(task, model, data, preds, fold_of, thresholds))
+    finally:
+        bar.close()
+    return rows, pred_frames, summaries
+
+
+def _fit_all_rows(run: _Run, task: str, data: TaskData, model: str, summaries: dict) -> dict[str, str]:
+    """Fit each pipeline's model on all rows; store its summary; return the method per pipeline."""
+    methods = {}
+    for p in run.names:
+        full = fit_model(model, data.kind, data.features[p].to_numpy(np.float64),
+                         data.y, data.groups, list(data.features[p].columns),
+                         seed=run.seed, n_jobs=run.n_jobs, **run.fit_kw)
+        methods[p] = full.method
+        summaries[(task, p, model)] = full.summary(
+            f"{task}: {model} on pipeline {p} (all {len(data.y)} rows)")
+    return methods
+
+
+def _compare(run: _Run, task, data, model, methods, preds, thresholds, bar: _Progress) -> list[dict]:
+    """Metric and comparison rows of one (task, model): paired bootstrap, then DeLong."""
+    names = run.names
+    mean_pred = {p: np.nanmean(a, axis=0) for p, a in preds.items()}
+    mean_thr = {p: np.nanmean(a, axis=0) if data.kind == "binary" else None
+                for p, a in thresholds.items()}
+    stat = _statistic(data.kind, data.y, [mean_pred[p] for p in names], [mean_thr[p] for p in names])
+    boot = cluster_bootstrap(stat, data.groups, n_resamples=run.bootstrap,
+                             confidence_level=run.confidence_level, seed=run.seed, on_batch=bar.resample)
+    mnames = metric_names(data.kind)
+    return (_metric_rows(task, model, methods, names, data, boot, mnames, len(data.y), run.plan,
+                         run.confidence_level)
+            + _delong_rows(task, model, methods, names, data, mean_pred, len(data.y), run.plan,
+                           run.confidence_level))
 
 
 def _statistic(kind: str, y: np.ndarray, preds: list[np.ndarray], thresholds: list[np.ndarray | None]):

@@ -168,6 +168,129 @@ def _check_events(task: str, y: np.ndarray, classes: Sequence[str], min_events: 
         )
 
 
+@dataclass
+class _Parts:
+    """Rows, outcome, features and covariates of one task before the shared finishing."""
+
+    rows: pd.DataFrame
+    features: dict[str, pd.DataFrame]
+    covariates: pd.DataFrame
+    y: np.ndarray
+    kind: str
+    classes: tuple[str, ...]
+    excluded: dict[str, int] = field(default_factory=dict)
+
+
+def _sf_rows(clin, pipelines, cov, usable, min_events: int, folds: int) -> _Parts:
+    """One row per exam with a reliable S/F and features; outcome S/F."""
+    keep = usable.to_numpy()
+    sel = clin[keep].reset_index(drop=True)
+    rows = sel[["patient_id", "exam_id", "day", "spo2", "fio2", "o2_device"]].copy()
+    rows.insert(0, "row_id", sel["exam_id"])
+    feats = _feature_block(pipelines, sel["exam_id"])
+    covs = cov[keep].reset_index(drop=True)
+    y = sel["sf_ratio"].to_numpy(np.float64)
+    need = max(min_events, folds)
+    if sel["patient_id"].nunique() < need:
+        raise TaskSkipped(
+            f"task 'sf': only {sel['patient_id'].nunique()} patient(s) with usable S/F and "
+            f"features (need at least {need}, the larger of --min-events {min_events} and --folds "
+            f"{folds}); add patients, or lower --min-events or --folds"
+        )
+    return _Parts(rows, feats, covs, y, "regression", ())
+
+
+def _consecutive_pairs(clin, usable: np.ndarray) -> tuple[list, list, int]:
+    """Index pairs of consecutive exams of a patient both usable, and the count of unusable pairs."""
+    order = clin.assign(_usable=usable).sort_values(["patient_id", "day"], kind="stable")
+    first, second = [], []
+    n_bad = 0
+    for _, g in order.groupby("patient_id", sort=False):
+        idx, use = g.index.to_numpy(), g["_usable"].to_numpy()
+        for a in range(len(idx) - 1):
+            if use[a] and use[a + 1]:
+                first.append(idx[a])
+                second.append(idx[a + 1])
+            else:
+                n_bad += 1
+    return first, second, n_bad
+
+
+def _sf_change_rows(clin, pipelines, cov, usable: np.ndarray, change_margin: float,
+                    change_classes: int) -> _Parts:
+    """One row per pair of consecutive usable exams; outcome the direction of the S/F change."""
+    first, second, n_bad = _consecutive_pairs(clin, usable)
+    a, b = clin.loc[first].reset_index(drop=True), clin.loc[second].reset_index(drop=True)
+    rel = (b["sf_ratio"].to_numpy() - a["sf_ratio"].to_numpy()) / a["sf_ratio"].to_numpy()
+    cls = np.where(rel <= -change_margin, 0, np.where(rel >= change_margin, 2, 1))
+    excl = {"pairs with an unusable exam (missing/unreliable S/F or no features)": n_bad}
+    if change_classes == 2:
+        keep = cls != 1
+        excl[f"stable pairs (|change| < {change_margin:.0%})"] = int((~keep).sum())
+        y = (cls[keep] == 0).astype(np.float64)
+        kind, classes = "binary", ("improved", "worsened")
+    else:
+        keep = np.ones(len(cls), dtype=bool)
+        y = cls.astype(np.float64)
+        kind, classes = "multiclass", ("worsened", "stable", "improved")
+    a, b, rel = a[keep].reset_index(drop=True), b[keep].reset_index(drop=True), rel[keep]
+    rows = pd.DataFrame({
+        "row_id": a["exam_id"] + ">" + b["exam_id"], "patient_id": a["patient_id"],
+        "exam_id": b["exam_id"], "exam_id_first": a["exam_id"],
+        "day_gap": b["day"] - a["day"], "sf_first": a["sf_ratio"], "sf_second": b["sf_ratio"],
+        "relative_change": rel,
+    })
+    base = _feature_block(pipelines, a["exam_id"], "base__")
+    later = _feature_block(pipelines, b["exam_id"])
+    feats = {}
+    for name, bb in base.items():
+        delta = later[name].to_numpy() - bb.to_numpy()
+        d = pd.DataFrame(delta, columns=["delta__" + c for c in later[name].columns])
+        feats[name] = pd.concat([d, bb], axis=1)
+    first_keep = np.asarray(first, dtype=int)[keep] if len(first) else np.array([], dtype=int)
+    covs = cov.loc[first_keep].reset_index(drop=True) if len(cov.columns) else pd.DataFrame(index=rows.index)
+    if len(rows) == 0:
+        raise TaskSkipped("task 'sf-change': no pairs of consecutive usable exams (it needs patients "
+                          "with at least two exams with S/F and features)")
+    return _Parts(rows, feats, covs, y, kind, classes, excl)
+
+
+def _readmission_rows(clin, pipelines, cov, has_feat: np.ndarray) -> _Parts:
+    """One row per patient with a known outcome; features at discharge and their change."""
+    first_idx, dis_idx, y_list = [], [], []
+    excl = {"missing readmit_30d": 0, "discharge exam unknown or without features": 0}
+    ordered = clin.sort_values(["patient_id", "day"], kind="stable")
+    for _, g in ordered.groupby("patient_id", sort=False):
+        r = pd.to_numeric(g["readmit_30d"], errors="coerce").dropna()
+        if r.empty:
+            excl["missing readmit_30d"] += 1
+            continue
+        dis = g["discharge_exam_id"].dropna()
+        dis_rows = g.index[g["exam_id"] == dis.iloc[0]] if len(dis) else []
+        if len(dis_rows) == 0 or not has_feat[dis_rows[0]] or not has_feat[g.index[0]]:
+            excl["discharge exam unknown or without features"] += 1
+            continue
+        first_idx.append(g.index[0])
+        dis_idx.append(dis_rows[0])
+        y_list.append(float(r.iloc[0] > 0))
+    a, d = clin.loc[first_idx].reset_index(drop=True), clin.loc[dis_idx].reset_index(drop=True)
+    y = np.asarray(y_list, dtype=np.float64)
+    rows = pd.DataFrame({"row_id": d["patient_id"], "patient_id": d["patient_id"],
+                         "exam_id": d["exam_id"], "exam_id_first": a["exam_id"],
+                         "days_since_first": d["day"] - a["day"]})
+    dis_f = _feature_block(pipelines, d["exam_id"])
+    first_f = _feature_block(pipelines, a["exam_id"])
+    feats = {}
+    for name, df in dis_f.items():
+        chg = pd.DataFrame(df.to_numpy() - first_f[name].to_numpy(),
+                           columns=["change__" + c for c in df.columns])
+        feats[name] = pd.concat([df.add_prefix("discharge__"), chg], axis=1)
+    covs = cov.loc[first_idx].reset_index(drop=True) if len(cov.columns) else pd.DataFrame(index=rows.index)
+    if len(rows) == 0:
+        raise TaskSkipped("task 'readmission': no patient with a known outcome and discharge features")
+    return _Parts(rows, feats, covs, y, "binary", ("not readmitted", "readmitted"), excl)
+
+
 def build_task(
     task: str,
     clinical: pd.DataFrame,
@@ -225,105 +348,20 @@ def build_task(
     has_feat = _has_features(pipelines, clin["exam_id"])
     cov = _covariates(clin, covariates)
     ok_sf, excl = _reliable_sf(clin, exclude_unreliable_sf)
-
     if task == "sf":
+        parts = _sf_rows(clin, pipelines, cov, ok_sf & has_feat, min_events, folds)
         excl["no features"] = int((ok_sf & ~has_feat).sum())
-        keep = (ok_sf & has_feat).to_numpy()
-        sel = clin[keep].reset_index(drop=True)
-        rows = sel[["patient_id", "exam_id", "day", "spo2", "fio2", "o2_device"]].copy()
-        rows.insert(0, "row_id", sel["exam_id"])
-        feats = _feature_block(pipelines, sel["exam_id"])
-        covs = cov[keep].reset_index(drop=True)
-        y = sel["sf_ratio"].to_numpy(np.float64)
-        kind, classes = "regression", ()
-        need = max(min_events, folds)
-        if sel["patient_id"].nunique() < need:
-            raise TaskSkipped(
-                f"task 'sf': only {sel['patient_id'].nunique()} patient(s) with usable S/F and "
-                f"features (need at least {need}, the larger of --min-events {min_events} and --folds "
-                f"{folds}); add patients, or lower --min-events or --folds"
-            )
     elif task == "sf-change":
-        usable = (ok_sf & has_feat).to_numpy()
-        order = clin.assign(_usable=usable).sort_values(["patient_id", "day"], kind="stable")
-        first, second = [], []
-        n_pairs = n_bad = 0
-        for _, g in order.groupby("patient_id", sort=False):
-            idx, use = g.index.to_numpy(), g["_usable"].to_numpy()
-            for a in range(len(idx) - 1):
-                n_pairs += 1
-                if use[a] and use[a + 1]:
-                    first.append(idx[a])
-                    second.append(idx[a + 1])
-                else:
-                    n_bad += 1
-        a, b = clin.loc[first].reset_index(drop=True), clin.loc[second].reset_index(drop=True)
-        rel = (b["sf_ratio"].to_numpy() - a["sf_ratio"].to_numpy()) / a["sf_ratio"].to_numpy()
-        cls = np.where(rel <= -change_margin, 0, np.where(rel >= change_margin, 2, 1))
-        excl = {"pairs with an unusable exam (missing/unreliable S/F or no features)": n_bad}
-        if change_classes == 2:
-            keep = cls != 1
-            excl[f"stable pairs (|change| < {change_margin:.0%})"] = int((~keep).sum())
-            y = (cls[keep] == 0).astype(np.float64)
-            kind, classes = "binary", ("improved", "worsened")
-        else:
-            keep = np.ones(len(cls), dtype=bool)
-            y = cls.astype(np.float64)
-            kind, classes = "multiclass", ("worsened", "stable", "improved")
-        a, b, rel = a[keep].reset_index(drop=True), b[keep].reset_index(drop=True), rel[keep]
-        rows = pd.DataFrame({
-            "row_id": a["exam_id"] + ">" + b["exam_id"], "patient_id": a["patient_id"],
-            "exam_id": b["exam_id"], "exam_id_first": a["exam_id"],
-            "day_gap": b["day"] - a["day"], "sf_first": a["sf_ratio"], "sf_second": b["sf_ratio"],
-            "relative_change": rel,
-        })
-        base = _feature_block(pipelines, a["exam_id"], "base__")
-        later = _feature_block(pipelines, b["exam_id"])
-        feats = {}
-        for name, bb in base.items():
-            delta = later[name].to_numpy() - bb.to_numpy()
-            d = pd.DataFrame(delta, columns=["delta__" + c for c in later[name].columns])
-            feats[name] = pd.concat([d, bb], axis=1)
-        first_keep = np.asarray(first, dtype=int)[keep] if len(first) else np.array([], dtype=int)
-        covs = cov.loc[first_keep].reset_index(drop=True) if len(cov.columns) else pd.DataFrame(index=rows.index)
-        if len(rows) == 0:
-            raise TaskSkipped("task 'sf-change': no pairs of consecutive usable exams (it needs patients "
-                              "with at least two exams with S/F and features)")
-        _check_events(task, y, classes, min_events, folds)
-    else:  # readmission
-        first_idx, dis_idx, y_list = [], [], []
-        excl = {"missing readmit_30d": 0, "discharge exam unknown or without features": 0}
-        ordered = clin.sort_values(["patient_id", "day"], kind="stable")
-        for _, g in ordered.groupby("patient_id", sort=False):
-            r = pd.to_numeric(g["readmit_30d"], errors="coerce").dropna()
-            if r.empty:
-                excl["missing readmit_30d"] += 1
-                continue
-            dis = g["discharge_exam_id"].dropna()
-            dis_rows = g.index[g["exam_id"] == dis.iloc[0]] if len(dis) else []
-            if len(dis_rows) == 0 or not has_feat[dis_rows[0]] or not has_feat[g.index[0]]:
-                excl["discharge exam unknown or without features"] += 1
-                continue
-            first_idx.append(g.index[0])
-            dis_idx.append(dis_rows[0])
-            y_list.append(float(r.iloc[0] > 0))
-        a, d = clin.loc[first_idx].reset_index(drop=True), clin.loc[dis_idx].reset_index(drop=True)
-        y = np.asarray(y_list, dtype=np.float64)
-        rows = pd.DataFrame({"row_id": d["patient_id"], "patient_id": d["patient_id"],
-                             "exam_id": d["exam_id"], "exam_id_first": a["exam_id"],
-                             "days_since_first": d["day"] - a["day"]})
-        dis_f = _feature_block(pipelines, d["exam_id"])
-        first_f = _feature_block(pipelines, a["exam_id"])
-        feats = {}
-        for name, df in dis_f.items():
-            chg = pd.DataFrame(df.to_numpy() - first_f[name].to_numpy(),
-                               columns=["change__" + c for c in df.columns])
-            feats[name] = pd.concat([df.add_prefix("discharge__"), chg], axis=1)
-        covs = cov.loc[first_idx].reset_index(drop=True) if len(cov.columns) else pd.DataFrame(index=rows.index)
-        kind, classes = "binary", ("not readmitted", "readmitted")
-        if len(rows) == 0:
-            raise TaskSkipped("task 'readmission': no patient with a known outcome and discharge features")
-        _check_events(task, y, classes, min_events, folds)
+        parts = _sf_change_rows(clin, pipelines, cov, (ok_sf & has_feat).to_numpy(), change_margin,
+                                change_classes)
+        excl = parts.excluded
+        _check_events(task, parts.y, parts.classes, min_events, folds)
+    else:
+        parts = _readmission_rows(clin, pipelines, cov, has_feat)
+        excl = parts.excluded
+        _check_events(task, parts.y, parts.classes, min_events, folds)
+    rows, feats, covs, y, kind, classes = (parts.rows, parts.features, parts.covariates, parts.y, parts.kind,
+                                           parts.classes)
 
     if len(covs.columns):
         feats = {k: pd.concat([v, covs], axis=1) for k, v in feats.items()}
