@@ -108,6 +108,9 @@ ROWS: list[Row] = [
         "'aline' is not a lusfeat class"),
     row("ingest-default-confidence", "ingest out --manifest {m_good} --default-confidence 0", 1,
         "--default-confidence must be in 1..100"),
+    row("ingest-id-pattern", "ingest out --annotations {a_broken} --id-pattern (?P<patient>P.)", 1,
+        "use the named groups (?P<patient_id>...) and (?P<zone>...)"),
+    row("ingest-no-sources", "ingest out --annotations {a_broken}", 1, "not readable CVAT XML"),
     # --- export -----------------------------------------------------------------------
     row("export-no-format", "export {tiny} out", 2, "Missing option '--format'"),
     row("export-format", "export {tiny} out --format yolo", 2, "Invalid value for '--format'"),
@@ -141,6 +144,12 @@ ROWS: list[Row] = [
     row("segment-foreign-frame-size", "segment {small32} {run} --out masks --no-progress", 1,
         "frames 64x64 in training, 32x32 here"),
     row("segment-existing", "segment {tiny} {run} --out {masks} --no-progress", 1, "already exists"),
+    row("segment-scheduler-malformed", "segment {tiny} {run} --out masks --scheduler locl --no-progress", 1,
+        "--scheduler 'locl' is not understood"),
+    row("segment-scheduler-unreachable", "segment {tiny} {run} --out masks --scheduler tcp://127.0.0.1:9 "
+        "--no-progress", 1, "no Dask scheduler answered"),
+    row("segment-features-existing", "segment {tiny} {run} --out masks --features {feats} --no-progress", 1,
+        "already exists; choose another folder or pass --overwrite"),
     # --- evaluate ---------------------------------------------------------------------
     row("evaluate-masks-nowhere", "evaluate {tiny} nowhere", 1, "is not a lusfeat mask set"),
     row("evaluate-foreign-masks", "evaluate {other} {masks} --out ev --bootstrap 0 --no-progress", 1,
@@ -158,10 +167,14 @@ ROWS: list[Row] = [
     row("features-batch", "features {tiny} --out feats --batch 0", 2, "Invalid value for '--batch'"),
     row("features-no-truth", "features {real} --out feats --masks truth", 1, "has no truth masks"),
     row("features-existing", "features {tiny} --out {feats}", 1, "already exists"),
+    row("features-scheduler-workers", "features {tiny} --out feats --scheduler local:0", 1,
+        "the worker count must be >= 1"),
     row("features-truncated-chunk", "features {truncated} --out feats --masks truth --backend cpu --no-progress", 1,
         "cannot be decoded"),
     # --- sweep ------------------------------------------------------------------------
     row("sweep-no-out", "sweep {tiny}", 2, "Missing option '--out'"),
+    row("sweep-scheduler", "sweep {tiny} --out study --scheduler udp://h:1 --dry-run", 1,
+        "--scheduler 'udp://h:1' is not understood"),
     row("sweep-strategy", "sweep {tiny} --out study --strategies bogus --dry-run", 1, "bogus"),
     row("sweep-thresholds", "sweep {tiny} --out study --thresholds a,b --dry-run", 1,
         "--thresholds must be comma-separated integers"),

@@ -24,7 +24,7 @@ def _parse_map(items: list[str]) -> dict[str, str]:
 
 def ingest_command(
     out: Annotated[Path, typer.Argument(help="Cohort folder to create, e.g. study/cohort.")],
-    manifest: Annotated[Path, typer.Option("--manifest", "-m", help="Manifest CSV: path, patient_id, exam_id, zone [, clip_id, frame_index, pixel_spacing_mm, probe, annotator, mask_path, mask_<class>, confidence_table].")],
+    manifest: Annotated[Path | None, typer.Option("--manifest", "-m", help="Manifest CSV: path, patient_id, exam_id, zone [, clip_id, frame_index, pixel_spacing_mm, probe, annotator, mask_path, mask_<class>, confidence_table, annotations]. Optional with --annotations.")] = None,
     clinical: Annotated[Path | None, typer.Option("--clinical", "-c", help="Clinical table (CSV or .xlsx), one row per exam.")] = None,
     size: Annotated[int, typer.Option(help="Side of the stored square frames in pixels (the model's input size).")] = 256,
     every: Annotated[int, typer.Option(help="Keep every N-th frame of videos and multi-frame DICOM.")] = 1,
@@ -43,6 +43,7 @@ def ingest_command(
     confidence_attribute: Annotated[str, typer.Option(help="Shape attribute holding the confidence in percent ('' reads none).")] = "confidence",
     default_confidence: Annotated[float, typer.Option(help="Confidence (percent) of shapes with no attribute, label suffix (b_line_70) or score.")] = 100.0,
     line_width: Annotated[float, typer.Option(help="Width in original pixels of polylines (and points) that state none.")] = 3.0,
+    id_pattern: Annotated[str | None, typer.Option(help="Without --manifest: regex with named groups patient_id and zone (optional exam_id, clip_id) searched in each annotated file's name, e.g. '(?P<patient_id>P\\d+)_(?P<zone>[RL]\\d)'.")] = None,
 ) -> None:
     """Ingest real LUS images, DICOM or videos (+ confidence masks, + clinical table) into a cohort.
 
@@ -53,11 +54,16 @@ def ingest_command(
       lusfeat ingest --manifest scans.csv --clinical clinical.xlsx --map spo2=SpO2 --size 128 --strict cohort
 
       lusfeat ingest --manifest scans.csv --annotations alice=alice.xml --annotations bob=bob.xml --format cvat --label-map aline=a_line cohort
+
+      lusfeat ingest --annotations task_backup.zip --format cvat-backup --id-pattern "(?P<patient_id>P[0-9]+)_(?P<zone>[RL][0-9])" cohort
     """
     from ..data.annotations import AnnotationOptions, parse_label_map
     from ..data.ingest import ingest
     from ..data.ingest._annotations import parse_annotation_specs
 
+    if manifest is None and not annotations:
+        raise typer.BadParameter("Missing option '--manifest': give a manifest CSV, or --annotations to ingest "
+                                 "the files an annotation export refers to", param_hint="'--manifest'")
     options = AnnotationOptions(label_map=parse_label_map(label_map or []),
                                 confidence_attribute=confidence_attribute.strip() or None,
                                 default_confidence=default_confidence, line_width=line_width)
@@ -67,6 +73,7 @@ def ingest_command(
         column_map=_parse_map(column_map or []), na_codes=tuple(na_code or ()), flow_to_fio2=flow_to_fio2,
         sheet=sheet, deidentify=deidentify, strict=strict, overwrite=overwrite, progress=progress,
         annotations=parse_annotation_specs(annotations or [], format.value), annotation_options=options,
+        id_pattern=id_pattern,
     )
     typer.echo(f"cohort written to {path}")
 

@@ -175,3 +175,72 @@ def test_console_script_import_and_bad_input(two_images):
     assert bad.returncode == 1 and "Traceback" not in bad.stderr
     assert "broken.xml: not readable CVAT XML" in bad.stderr
     assert not (d / "c2").exists() and not (d / "c3").exists()
+
+
+# ---- no manifest: the files an annotation export refers to --------------------------------
+
+PATTERN = r"(?P<patient_id>P\d+)_(?P<exam_id>E\d+)_(?P<zone>[RL]\d+)"
+
+
+def test_without_a_manifest_ids_come_from_the_file_names(tmp_path):
+    (tmp_path / "images").mkdir()
+    for k, name in enumerate(("P1_E1_R1.png", "P1_E2_L2.png")):
+        write_png(tmp_path / "images" / name, full_frame(k))
+    a = cvat_images(tmp_path / "alice.xml", "alice", {
+        "P1_E1_R1.png": '<box label="b_line" xtl="2" ytl="2" xbr="4" ybr="4"/>',
+        "P1_E2_L2.png": '<box label="effusion" xtl="2" ytl="2" xbr="4" ybr="4"/>'})
+    lm = tmp_path / "labelme" / "bob"
+    lm.mkdir(parents=True)
+    (lm / "one.json").write_text(json.dumps({
+        "version": "5.4.1", "flags": {}, "imagePath": "../../images/P1_E1_R1.png", "imageData": None,
+        "imageHeight": SIDE, "imageWidth": SIDE,
+        "shapes": [{"label": "consolidation_50", "points": [[6, 6], [10, 10]], "shape_type": "rectangle",
+                    "group_id": None, "description": "", "flags": {}}]}))
+    c = open_cohort(ingest(None, tmp_path / "cohort", size=SIDE, id_pattern=PATTERN,
+                           annotations=parse_annotation_specs([a, lm])))
+    f = c.frames.set_index("exam_id")
+    assert sorted(c.frames["patient_id"]) == ["P1", "P1"] and f.loc["E2", "zone"] == "L2"
+    assert c.meta["annotators"] == ["alice", "bob"] and c.meta["source"]["manifest"] is None
+    assert c.meta["ingest"]["id_pattern"] == PATTERN
+    conf = np.asarray(c.confidence[:])
+    e1, e2 = int(f.loc["E1", "array_index"]), int(f.loc["E2", "array_index"])
+    assert conf[e1, 0, 2].sum() == 400 and conf[e2, 0, 4].sum() == 400
+    assert conf[e1, 1, 3].sum() == 50 * 16 and not conf[e2, 1].any()
+
+
+def test_without_a_manifest_a_video_backup_and_the_default_ids(tmp_path):
+    root = tmp_path / "task"
+    (root / "data").mkdir(parents=True)
+    write_video(root / "data" / "clip.mp4", np.stack([full_frame(k) for k in range(4)]))
+    (root / "task.json").write_text(json.dumps({"name": "t", "data": {"start_frame": 0, "stop_frame": 3,
+                                                                      "frame_filter": ""}}))
+    (root / "data" / "manifest.jsonl").write_text("\n".join(json.dumps(x) for x in [
+        {"version": "1.1"}, {"type": "video"},
+        {"properties": {"name": "clip.mp4", "resolution": [SIDE, SIDE], "length": 4}}]))
+    (root / "annotations.json").write_text(json.dumps([{"version": 0, "tags": [], "tracks": [], "shapes": [
+        {"type": "rectangle", "points": [2, 2, 4, 4], "frame": 2, "label": "b_line", "attributes": [],
+         "rotation": 0.0, "occluded": False, "outside": False, "z_order": 0}]}]))
+    c = open_cohort(ingest(None, tmp_path / "cohort", size=SIDE, annotations=parse_annotation_specs([root])))
+    assert c.n_frames == 4 and set(c.frames["patient_id"]) == {"clip"} and set(c.frames["zone"]) == {"unknown"}
+    conf = np.asarray(c.confidence[:])[:, 0, 2]
+    frame2 = int(c.frames.set_index("frame_index").loc[2, "array_index"])
+    assert conf[frame2].sum() == 400 and conf.sum() == 400
+
+
+def test_without_a_manifest_problems(tmp_path):
+    a = cvat_images(tmp_path / "a.xml", "alice", {"P1_E1_R1.png": "", "other.png": ""})
+    write_png(tmp_path / "other.png", full_frame(0))
+    with pytest.raises(ValidationError) as info:
+        ingest(None, tmp_path / "c", size=SIDE, id_pattern=PATTERN, annotations=parse_annotation_specs([a]))
+    assert info.value.problems == [
+        f"--annotations {a}: cannot find 'P1_E1_R1.png' of a.xml beside it (its folder, images/ or data/); "
+        "unpack the export, or give a --manifest",
+        f"--annotations {a}: 'other.png' does not match --id-pattern {PATTERN!r}; fix the pattern or give a --manifest",
+    ]
+    from lusfeat import InputError
+
+    with pytest.raises(InputError, match="use the named groups"):
+        ingest(None, tmp_path / "c", id_pattern=r"(?P<patient>P\d+)", annotations=parse_annotation_specs([a]))
+    with pytest.raises(InputError, match="give --manifest M.csv, or --annotations PATH"):
+        ingest(None, tmp_path / "c")
+    assert not (tmp_path / "c").exists()

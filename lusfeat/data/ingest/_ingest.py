@@ -32,6 +32,7 @@ from ._preprocess import apply_geometry, geometry, preprocess_frame
 from ._problems import Problems
 from ._readers import SourceFrames, read_source
 from ._sector import detect_scan_region
+from ._sources import manifest_from_annotations
 
 __all__ = ["PREPROCESSING_COLUMNS", "ingest"]
 
@@ -83,7 +84,7 @@ def _versions() -> dict[str, str]:
 
 
 def ingest(
-    manifest: str | os.PathLike,
+    manifest: str | os.PathLike | None,
     out: str | os.PathLike,
     *,
     clinical: str | os.PathLike | None = None,
@@ -100,6 +101,7 @@ def ingest(
     progress: bool = False,
     annotations: Sequence[AnnotationSpec] = (),
     annotation_options: AnnotationOptions | None = None,
+    id_pattern: str | None = None,
 ) -> Path:
     """Ingest real LUS scans listed in a manifest into a lusfeat cohort.
 
@@ -113,8 +115,10 @@ def ingest(
 
     Parameters
     ----------
-    manifest : path-like
-        Manifest CSV (layout in ``docs/ingest.md``).
+    manifest : path-like or None
+        Manifest CSV (layout in ``docs/ingest.md``). ``None`` ingests the images and
+        videos the ``annotations`` refer to, found beside the annotation files, with IDs
+        from ``id_pattern`` (see :mod:`lusfeat.data.ingest._sources`).
     out : path-like
         Cohort folder to create.
     clinical : path-like, optional
@@ -144,6 +148,9 @@ def ingest(
         row in the manifest's ``annotations`` column.
     annotation_options : AnnotationOptions, optional
         Label map, confidence attribute, default confidence and line width of the shapes.
+    id_pattern : str, optional
+        Without a manifest: a regular expression with the named groups ``patient_id``
+        and ``zone`` (optionally ``exam_id``, ``clip_id``) searched in each source's name.
 
     Returns
     -------
@@ -169,11 +176,16 @@ def ingest(
     if confidence_scale not in CONFIDENCE_SCALES:
         raise InputError(f"confidence_scale must be one of {list(CONFIDENCE_SCALES)}; got {confidence_scale!r}")
     confidence_scale = str(confidence_scale)
-    out, manifest = Path(out), Path(manifest)
+    out = Path(out)
     if out.exists() and not overwrite and (not out.is_dir() or any(out.iterdir())):
         raise InputError(f"output {out} already exists; choose another path or pass --overwrite")
     problems = Problems(strict=strict)
-    entries, annotators = read_manifest(manifest, problems)
+    table = None
+    if manifest is None:
+        manifest, table = manifest_from_annotations(annotations, id_pattern, problems)
+        annotations = ()  # each generated row names its annotation file
+    manifest = Path(manifest)
+    entries, annotators = read_manifest(manifest, problems, table=table)
     ann_options = annotation_options or AnnotationOptions()
     ann_files = attach_annotations(entries, annotators, annotations, ann_options, problems)
 
@@ -313,8 +325,8 @@ def ingest(
         meta = {
             "source": {
                 "kind": "ingested",
-                "manifest": str(manifest.resolve()),
-                "manifest_fingerprint": file_digest(manifest),
+                "manifest": str(manifest.resolve()) if table is None else None,
+                "manifest_fingerprint": file_digest(manifest) if table is None else None,
                 "clinical": str(Path(clinical).resolve()) if clinical is not None else None,
                 "clinical_fingerprint": file_digest(Path(clinical)) if clinical is not None else None,
                 "sources_fingerprint": fingerprint(sorted(hashes)),  # contents of frames and masks
@@ -332,6 +344,7 @@ def ingest(
                 "annotation_files": [{"path": str(f.path.resolve()), "format": f.format, "annotator": f.annotator,
                                       "shapes": len(f.shapes)} for f in ann_files],
                 "annotation_options": ann_options.as_dict(),
+                "id_pattern": id_pattern if table is not None else None,
                 "dicom_headers": headers,
             },
         }

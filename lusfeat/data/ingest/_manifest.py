@@ -92,7 +92,8 @@ def _resolve(base: Path, value: str) -> Path:
     return p if p.is_absolute() else base / p
 
 
-def read_manifest(path: str | os.PathLike, problems: Problems) -> tuple[list[ManifestEntry], list[str]]:
+def read_manifest(path: str | os.PathLike, problems: Problems,
+                  table: pd.DataFrame | None = None) -> tuple[list[ManifestEntry], list[str]]:
     """Parse a manifest, recording every problem instead of stopping at the first.
 
     Parameters
@@ -104,6 +105,9 @@ def read_manifest(path: str | os.PathLike, problems: Problems) -> tuple[list[Man
         relative to the manifest's folder.
     problems : Problems
         Receives errors and warnings.
+    table : pandas.DataFrame, optional
+        The manifest's rows as text, instead of reading ``path`` (which then only names
+        the rows in messages and gives the folder of relative paths).
 
     Returns
     -------
@@ -115,7 +119,7 @@ def read_manifest(path: str | os.PathLike, problems: Problems) -> tuple[list[Man
     path = Path(path)
     base = path.parent
     try:
-        df = pd.read_csv(path, dtype=str, keep_default_na=False)
+        df = table if table is not None else pd.read_csv(path, dtype=str, keep_default_na=False)
     except FileNotFoundError:
         problems.error(f"manifest {path} does not exist; check the --manifest path")
         return [], []
