@@ -68,6 +68,16 @@ def test_two_annotators_one_file_each(two_images):
     assert [f["annotator"] for f in ing["annotation_files"]] == ["alice", "robert"]
 
 
+def test_one_annotator_in_two_files_for_one_frame_is_an_error(two_images):
+    d = two_images
+    a = cvat_images(d / "a.xml", "alice", {"f1.png": '<box label="b_line" xtl="2" ytl="2" xbr="4" ybr="4"/>'})
+    (d / "other").mkdir()
+    b = cvat_images(d / "other" / "a.xml", "alice", {"f1.png": '<box label="b_line" xtl="6" ytl="2" xbr="8" ybr="4"/>'})
+    with pytest.raises(ValidationError, match=r"annotator 'alice' already labelled this frame in a.xml \(f1.png frame 0\); "
+                                              r"give each annotator one file"):
+        ingest(d / "m.csv", d / "c", size=SIDE, annotations=parse_annotation_specs([a, b]))
+
+
 def test_unknown_label_skipped_then_an_error_with_strict(two_images):
     d = two_images
     a = cvat_images(d / "a.xml", "alice", {"f1.png": '<box label="rib" xtl="0" ytl="0" xbr="4" ybr="4"/>'})

@@ -123,15 +123,15 @@ def attach_annotations(entries: list[ManifestEntry], annotators: list[str], spec
 
 def _check_duplicates(entries: list[ManifestEntry], problems: Problems) -> None:
     for e in entries:
-        seen: dict[tuple[str, int], str] = {}
+        seen: dict[tuple[str, int], Annotation] = {}
         for ann in e.annotations:
             if ann.shapes is None:
                 continue
             key = (ann.annotator, ann.source_frame or 0)
-            if key in seen and seen[key] != ann.where:
+            if key in seen:
                 problems.error(f"{ann.where}: annotator {ann.annotator!r} already labelled this frame in "
-                               f"{seen[key]}; give each annotator one file (ANNOTATOR=PATH)")
-            seen.setdefault(key, ann.where)
+                               f"{seen[key].where}; give each annotator one file (ANNOTATOR=PATH)")
+            seen.setdefault(key, ann)
         masks = {a.annotator for a in e.annotations if a.shapes is None}
         for ann in e.annotations:
             if ann.shapes is not None and ann.annotator in masks:
