@@ -144,7 +144,7 @@ def evaluate_command(
     dest = out if out is not None else masks / "evaluation"
     result = evaluate(cohort, masks, dest, fusion=fusion, bootstrap=bootstrap, seed=seed,
                       allow_foreign=allow_foreign, progress=progress, overwrite=overwrite)
-    console.print(result.summary_text(), highlight=False, markup=False)
+    console.print(result.summary().as_text(), highlight=False, markup=False)
     console.print(f"evaluation written to [bold]{dest}[/]")
 
 

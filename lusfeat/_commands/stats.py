@@ -159,7 +159,7 @@ def power_command(
                 bootstrap=bootstrap, min_events=min_events, alpha=alpha, seed=seed, n_jobs=jobs,
                 zones=zones, frames=frames, size=frame_size, progress=not no_progress, overwrite=overwrite)
     console = Console(soft_wrap=True)
-    console.print(res.summary(), highlight=False)
+    console.print(res.summary().as_text(), highlight=False)
     sec = res.meta["seconds"]
     console.print(f"power table, replicates and curve written to {out} ({sec['total']:.0f} s: pool "
                   f"{sec['pool']:.0f} s, replicates {sec['replicates']:.0f} s)", highlight=False)

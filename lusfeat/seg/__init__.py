@@ -9,11 +9,11 @@ The three steps, each writing an artifact the next one reads::
     pre = pretrain("pretrained")                          # a simulator-trained starting point
     tuned = train("real_cohort", "runs/tuned", "threshold:60", init=pre)  # fine-tuned on real labels
     result = evaluate("cohort", masks, "eval/t60")       # per-frame metrics, bootstrap summary
-    print(result.summary())                              # text; result.summary is a DataFrame
+    print(result.summary())                              # text; result.table is a DataFrame
 """
 
 from ._checkpoint import load_checkpoint, load_model
-from ._evaluate import METRICS, EvaluationResult, SummaryTable, evaluate
+from ._evaluate import METRICS, EvaluationResult, EvaluationSummary, evaluate
 from ._folds import assign_folds, make_splits
 from ._loss import seg_loss
 from ._metrics import hd95, overlap_metrics
@@ -25,7 +25,7 @@ from ._unet import UNet, UNetConfig
 __all__ = [
     "METRICS",
     "EvaluationResult",
-    "SummaryTable",
+    "EvaluationSummary",
     "UNet",
     "UNetConfig",
     "assign_folds",

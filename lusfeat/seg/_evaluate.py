@@ -16,13 +16,14 @@ from .._errors import InputError
 from .._io import atomic_dir, check_fingerprint, write_json, write_parquet
 from .._progress import progress_bar
 from .._resample import patient_counts
+from .._summary import Summary
 from ..data import open_cohort, open_masks
 from ..labels import Fusion, fuse
 from ._data import staple_table
 from ._device import versions
 from ._metrics import boundary, hd95_with_boundary, overlap_metrics
 
-__all__ = ["EvaluationResult", "SummaryTable", "evaluate", "METRICS"]
+__all__ = ["EvaluationResult", "EvaluationSummary", "evaluate", "METRICS"]
 
 logger = logging.getLogger(__name__)
 
@@ -36,26 +37,21 @@ CHUNK = 64
 N_BINS = 10
 
 
-class SummaryTable(pd.DataFrame):
-    """The summary DataFrame of an evaluation; calling it renders the text table.
+@dataclass
+class EvaluationSummary(Summary):
+    """The summary of an evaluation; its text is one line per reference and class.
 
-    ``result.summary`` is a plain DataFrame for analysis (columns ``reference,
-    class, metric, estimate, ci_low, ci_high, n``) and ``result.summary()``
-    returns the same numbers as text, one line per reference and class with
-    ``estimate [ci_low, ci_high]`` for Dice, Dice over non-empty references and
-    HD95, plus the ECE line.
-    Frames derived from it (filters, merges) are ordinary DataFrames.
+    ``tables["segmentation"]`` holds ``reference, class, metric, estimate,
+    ci_low, ci_high, n``; :meth:`as_text` shows ``estimate [ci_low, ci_high]``
+    for ``metrics`` (Dice, Dice over non-empty references and HD95 by
+    default), plus the ECE line.
     """
 
-    _metadata = ["header"]
+    metrics: tuple[str, ...] = ("dice", "dice_present", "hd95")
 
-    @property
-    def _constructor(self) -> type[pd.DataFrame]:
-        return pd.DataFrame
-
-    def __call__(self, metrics: tuple[str, ...] = ("dice", "dice_present", "hd95")) -> str:
-        """Render the summary as text (see the class docstring)."""
-        return _summary_text(pd.DataFrame(self), getattr(self, "header", ""), metrics)
+    def as_text(self) -> str:
+        """The text table (see the class docstring)."""
+        return _summary_text(self.tables["segmentation"], self.title, self.metrics)
 
 
 @dataclass
@@ -69,32 +65,37 @@ class EvaluationResult:
         exam_id, reference, class, dice, iou, precision, recall, hd95`` (pixels),
         ``hd95_mm``, ``pred_pixels, ref_pixels`` and ``empty`` (``none``, ``both``,
         ``prediction``, ``reference``: which of the two masks is empty).
-    summary : SummaryTable (a DataFrame)
+    table : DataFrame
         ``reference, class, metric, estimate, ci_low, ci_high, n`` where
         ``estimate`` is the mean over frames (NaN values left out), the CI the 2.5
         and 97.5 percentiles of a patient-level bootstrap, ``n`` the frames
         averaged. Metrics: those of ``frames`` plus ``dice_present`` (Dice over the
         frames whose reference is not empty, so empty-vs-empty frames do not
         dominate rare classes). Calibration adds rows with reference
-        ``confidence`` and metric ``ece``. ``summary()`` renders it as text.
+        ``confidence`` and metric ``ece``. Written as ``summary.parquet``.
     calibration : DataFrame
         Reliability table per class: ``class, bin, p_low, p_high, n_pixels,
         mean_probability, mean_confidence, gap`` (empty without probabilities).
     meta : dict
         Options, inputs and versions (written as ``evaluation.json``).
+    header : str
+        The first line of the text summary (masks, frames, draws, fusion).
     """
 
     frames: pd.DataFrame
-    summary: SummaryTable
+    table: pd.DataFrame
     calibration: pd.DataFrame
     meta: dict[str, Any] = field(default_factory=dict)
+    header: str = ""
 
-    def summary_text(self, metrics: tuple[str, ...] = ("dice", "dice_present", "hd95")) -> str:
-        """Text table of the summary; the same as ``result.summary(metrics)``."""
-        return self.summary(metrics)
+    def summary(self, metrics: tuple[str, ...] = ("dice", "dice_present", "hd95")) -> EvaluationSummary:
+        """:attr:`table` and the run's pairs as a :class:`~lusfeat._summary.Summary`; ``str()`` is text."""
+        info = [(k, self.meta.get(k)) for k in ("masks", "n_frames", "bootstrap", "fusion") if k in self.meta]
+        return EvaluationSummary(title=self.header, info=info, tables={"segmentation": self.table},
+                                 metrics=tuple(metrics))
 
     def __str__(self) -> str:
-        return self.summary_text()
+        return self.summary().as_text()
 
 
 def _summary_text(s: pd.DataFrame, header: str, metrics: tuple[str, ...]) -> str:
@@ -180,7 +181,7 @@ def evaluate(
     Examples
     --------
     >>> res = evaluate("cohort", "masks/t60", "eval/t60", bootstrap=1000)  # doctest: +SKIP
-    >>> res.summary.query("reference == 'truth' and metric == 'dice'")  # doctest: +SKIP
+    >>> res.table.query("reference == 'truth' and metric == 'dice'")  # doctest: +SKIP
     >>> print(res.summary())  # doctest: +SKIP
     """
     cohort = open_cohort(cohort) if isinstance(cohort, (str, os.PathLike)) else cohort
@@ -267,14 +268,13 @@ def evaluate(
         "hd95": "pixels; scipy.ndimage.distance_transform_edt between 4-cross boundaries",
         "versions": versions(), "created": _dt.datetime.now(_dt.UTC).isoformat(timespec="seconds"),
     }
-    summary = SummaryTable(summary)
-    summary.header = (f"evaluation of {mset.path} ({n} frames, {int(bootstrap)} patient bootstrap draws, "
-                      f"fusion {fusion.value})")
-    result = EvaluationResult(frames=table, summary=summary, calibration=calibration, meta=meta)
+    header = (f"evaluation of {mset.path} ({n} frames, {int(bootstrap)} patient bootstrap draws, "
+              f"fusion {fusion.value})")
+    result = EvaluationResult(frames=table, table=summary, calibration=calibration, meta=meta, header=header)
     if out is not None:
         with atomic_dir(out, overwrite=overwrite) as tmp:
             write_parquet(table, tmp / "frames.parquet")
-            write_parquet(pd.DataFrame(summary), tmp / "summary.parquet")
+            write_parquet(summary, tmp / "summary.parquet")
             write_parquet(calibration, tmp / "calibration.parquet")
             write_json(tmp / "evaluation.json", meta)
         logger.info("evaluation written to %s", out)

@@ -62,6 +62,7 @@ import numpy as np
 import pandas as pd
 
 from .._errors import InputError
+from .._summary import Summary
 
 __all__ = ["PowerPool", "PowerResult", "power", "simulate_pool", "POWER_COLUMNS"]
 
@@ -123,13 +124,25 @@ class PowerResult:
     meta: dict[str, Any]
     out: Path | None = None
 
-    def summary(self) -> str:
-        """The power table as text."""
-        t = self.table
-        lines = [f"Power by simulation: {self.meta['reference']} vs {self.meta['degraded']}, "
+    def summary(self) -> PowerSummary:
+        """The power table (``tables["power"]``) with the comparison in the title; ``str()`` is text."""
+        title = (f"Power by simulation: {self.meta['reference']} vs {self.meta['degraded']}, "
                  f"alpha {self.meta['alpha']:g} (Holm over the confirmatory family), "
-                 f"pool of {self.meta['pool']['patients']} simulated patients"]
-        for (task, model, metric), g in t.groupby(["task", "model", "metric"], sort=False):
+                 f"pool of {self.meta['pool']['patients']} simulated patients")
+        return PowerSummary(title=title, info=[("reference", self.meta["reference"]),
+                                               ("degraded", self.meta["degraded"]),
+                                               ("alpha", self.meta["alpha"])],
+                            tables={"power": self.table})
+
+
+@dataclass
+class PowerSummary(Summary):
+    """The summary of a power run: one line per (task, model, size)."""
+
+    def as_text(self) -> str:
+        """Title, then per task and model the power at each size with its CI."""
+        lines = [self.title]
+        for (task, model, metric), g in self.tables["power"].groupby(["task", "model", "metric"], sort=False):
             lines.append(f"  {task} / {model}, primary metric {metric}:")
             for r in g.itertuples():
                 lines.append(f"    n = {r.size:>4}: power {r.power:.2f} [{r.ci_low:.2f}, {r.ci_high:.2f}] "

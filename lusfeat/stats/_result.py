@@ -11,7 +11,7 @@ Output folder (written atomically)::
       results.csv          the same as CSV
       predictions.parquet  out-of-fold predictions, one row per (task, pipeline, model,
                            repeat, row)
-      summary.txt          AnalysisResult.summary()
+      summary.txt          str(AnalysisResult.summary())
       summaries/<task>__<pipeline>__<model>.txt   full-data model summaries
       plots/*.png          predicted vs observed S/F; ROC and calibration curves with
                            bootstrap CI bands
@@ -28,11 +28,12 @@ import numpy as np
 import pandas as pd
 
 from .._io import atomic_dir, write_json
+from .._summary import Summary
 from ._plan import ComparisonPlan
 from ._plots import write_plots
 from ._summary import ModelSummary
 
-__all__ = ["AnalysisResult", "RESULT_COLUMNS"]
+__all__ = ["AnalysisResult", "AnalysisSummary", "RESULT_COLUMNS"]
 
 #: Columns of the tidy results table. In ``kind == "metric"`` rows ``estimate``
 #: is the metric and the CI bounds it; in ``kind == "comparison"`` rows
@@ -46,6 +47,39 @@ RESULT_COLUMNS = (
     "ci_method", "reference", "difference", "p", "p_holm", "p_bh", "n", "n_patients",
     "primary", "family",
 )
+
+
+@dataclass
+class AnalysisSummary(Summary):
+    """The summary of an analysis (:meth:`AnalysisResult.summary`); text as in ``summary.txt``.
+
+    Attributes
+    ----------
+    plan_text : str
+        The comparison plan as :meth:`ComparisonPlan.describe` writes it.
+    """
+
+    plan_text: str = ""
+
+    def as_text(self) -> str:
+        """Title, pairs, exclusions and skips, the plan, then the three tables with captions."""
+        info = dict(self.info)
+        lines = [self.title, "=" * len(self.title), f"pipelines: {info['pipelines']}", f"CV: {info['CV']}", ""]
+        lines += self.notes
+        if self.plan_text:
+            lines += ["", self.plan_text]
+        fmt = lambda v: f"{v:.4g}"  # noqa: E731
+        if len(self.tables["metrics"]):
+            lines += ["", "Metrics, estimate [95% BCa CI] (out-of-fold, averaged over repeats; "
+                      "* primary metric, others secondary/exploratory):", self.tables["metrics"].to_string()]
+        if len(self.tables["confirmatory"]):
+            lines += ["", "Confirmatory comparisons (pipeline - reference, primary metric; Holm-adjusted):",
+                      self.tables["confirmatory"].to_string(index=False, float_format=fmt)]
+        if len(self.tables["exploratory"]):
+            lines += ["", "Exploratory comparisons (secondary metrics and supporting tests; "
+                      "BH within the exploratory family, not confirmatory):",
+                      self.tables["exploratory"].to_string(index=False, float_format=fmt)]
+        return "\n".join(lines)
 
 
 def _slug(s: str) -> str:
@@ -97,39 +131,34 @@ class AnalysisResult:
                 .pivot_table(index=["task", "model", "metric"], columns="pipeline", values="cell",
                              aggfunc="first", sort=False))
 
-    def summary(self) -> str:
-        """Readable text: options, exclusions, metrics with CIs, comparisons, skips."""
+    def summary(self) -> AnalysisSummary:
+        """Options, exclusions, skips, the plan, metrics with CIs and comparisons.
+
+        Returns
+        -------
+        AnalysisSummary
+            Pairs ``pipelines`` and ``CV``; tables ``metrics`` (estimate [95% BCa
+            CI], task x model x metric by pipeline), ``confirmatory`` and
+            ``exploratory`` comparisons; notes for exclusions and skips. ``str()``
+            of it is ``summary.txt``.
+        """
         o = self.meta.get("options", {})
-        lines = ["lusfeat analysis", "=" * 16,
-                 f"pipelines: {', '.join(self.meta.get('pipelines', {}))} "
-                 f"(reference: {self.meta.get('reference')})",
-                 f"CV: {o.get('folds')}-fold x {o.get('repeats')} repeats, patient-grouped; "
-                 f"bootstrap: {o.get('bootstrap')} patient resamples; seed {o.get('seed')}", ""]
-        for task, ex in self.excluded.items():
-            for reason, n in ex.items():
-                lines.append(f"[{task}] excluded {n}: {reason}")
-        for key, why in self.skipped.items():
-            lines.append(f"[{key}] skipped: {why}")
-        if self.plan is not None:
-            lines += ["", self.plan.describe()]
-        wide = self.table("bca")
-        if len(wide):
-            lines += ["", "Metrics, estimate [95% BCa CI] (out-of-fold, averaged over repeats; "
-                      "* primary metric, others secondary/exploratory):", wide.to_string()]
+        info = [("pipelines", f"{', '.join(self.meta.get('pipelines', {}))} "
+                              f"(reference: {self.meta.get('reference')})"),
+                ("CV", f"{o.get('folds')}-fold x {o.get('repeats')} repeats, patient-grouped; "
+                       f"bootstrap: {o.get('bootstrap')} patient resamples; seed {o.get('seed')}")]
+        notes = [f"[{task}] excluded {n}: {reason}" for task, ex in self.excluded.items()
+                 for reason, n in ex.items()]
+        notes += [f"[{key}] skipped: {why}" for key, why in self.skipped.items()]
         comp = self.results[self.results["kind"] == "comparison"]
         cols = ["task", "model", "metric", "pipeline", "reference", "difference", "ci_low",
                 "ci_high", "ci_method", "p"]
-        fmt = lambda v: f"{v:.4g}"  # noqa: E731
         conf = comp[comp["family"] == "confirmatory"]
-        if len(conf):
-            lines += ["", "Confirmatory comparisons (pipeline - reference, primary metric; Holm-adjusted):",
-                      conf[cols + ["p_holm"]].to_string(index=False, float_format=fmt)]
         expl = comp[comp["family"] != "confirmatory"]
-        if len(expl):
-            lines += ["", "Exploratory comparisons (secondary metrics and supporting tests; "
-                      "BH within the exploratory family, not confirmatory):",
-                      expl[cols + ["p_bh"]].to_string(index=False, float_format=fmt)]
-        return "\n".join(lines)
+        tables = {"metrics": self.table("bca"), "confirmatory": conf[cols + ["p_holm"]],
+                  "exploratory": expl[cols + ["p_bh"]]}
+        return AnalysisSummary(title="lusfeat analysis", info=info, tables=tables, notes=notes,
+                               plan_text=self.plan.describe() if self.plan is not None else "")
 
     def write(self, out: str | Path, overwrite: bool = False) -> Path:
         """Write all outputs to ``out`` atomically (see the module docstring for the layout)."""
@@ -142,7 +171,7 @@ class AnalysisResult:
             for (task, pipe, model), s in self.models.items():
                 (tmp / "summaries" / f"{_slug(task)}__{_slug(pipe)}__{_slug(model)}.txt").write_text(
                     s.as_text() + "\n")
-            (tmp / "summary.txt").write_text(self.summary() + "\n")
+            (tmp / "summary.txt").write_text(self.summary().as_text() + "\n")
             kinds = {t: d.get("kind") for t, d in self.meta.get("tasks", {}).items()}
             plots = write_plots(self.predictions, kinds, tmp / "plots")
             meta = dict(self.meta)

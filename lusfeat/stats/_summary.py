@@ -1,15 +1,16 @@
 """Plain-text model summaries in the spirit of statsmodels' ``summary()``.
 
 A summary only assembles ``(label, value)`` pairs and a coefficient table;
-:class:`ModelSummary` renders them as text or hands back the table.
+:class:`ModelSummary` (a :class:`lusfeat._summary.Summary`) renders them as
+text, HTML or hands back the table.
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
-
 import numpy as np
 import pandas as pd
+
+from .._summary import Summary
 
 __all__ = ["ModelSummary"]
 
@@ -23,30 +24,39 @@ def _fmt(v: object) -> str:
     return str(v)
 
 
-@dataclass
-class ModelSummary:
+class ModelSummary(Summary):
     """A fitted model described by header pairs, a coefficient table and notes.
 
-    Attributes
+    A :class:`lusfeat._summary.Summary` with one table, ``"coefficients"``
+    (coefficients, odds ratios or importances, one row per term), and a
+    statsmodels-like fixed-width text form.
+
+    Parameters
     ----------
     title : str
         One line naming model, task and pipeline.
     info : list of (str, object)
         Header pairs (method, rows, patients, covariance type, ...).
     table : pandas.DataFrame
-        One row per term (coefficients, odds ratios or importances).
+        One row per term.
     notes : list of str
         Caveats printed under the table.
     """
 
-    title: str
-    info: list[tuple[str, object]] = field(default_factory=list)
-    table: pd.DataFrame = field(default_factory=pd.DataFrame)
-    notes: list[str] = field(default_factory=list)
+    def __init__(self, title: str, info: list[tuple[str, object]] | None = None,
+                 table: pd.DataFrame | None = None, notes: list[str] | None = None) -> None:
+        super().__init__(title=title, info=list(info or []),
+                         tables={"coefficients": pd.DataFrame() if table is None else table},
+                         notes=list(notes or []))
 
-    def as_frame(self) -> pd.DataFrame:
+    @property
+    def table(self) -> pd.DataFrame:
         """The coefficient table."""
-        return self.table.copy()
+        return self.tables["coefficients"]
+
+    def as_frame(self, name: str | None = "coefficients") -> pd.DataFrame:
+        """The coefficient table (or another table by name; ``None``: the header pairs)."""
+        return super().as_frame(name)
 
     def as_text(self, max_rows: int = 40) -> str:
         """Render the summary as fixed-width text.
@@ -84,5 +94,3 @@ class ModelSummary:
         lines += [f"Note: {n}" for n in self.notes]
         return "\n".join(lines)
 
-    def __str__(self) -> str:
-        return self.as_text()

@@ -23,7 +23,7 @@ def test_truth_masks_score_perfectly(small_cohort, tmp_path):
     truth = np.asarray(cohort.truth[:])
     masks = _write_masks(tmp_path / "m", truth)
     res = evaluate(small_cohort, masks, tmp_path / "ev", bootstrap=50, progress=False)
-    s = res.summary.set_index(["reference", "class", "metric"])
+    s = res.table.set_index(["reference", "class", "metric"])
     for cls in cohort.class_names:
         assert s.loc[("truth", cls, "dice"), "estimate"] == 1.0
         assert s.loc[("truth", cls, "hd95"), "estimate"] == 0.0
@@ -36,11 +36,13 @@ def test_truth_masks_score_perfectly(small_cohort, tmp_path):
     meta = json.loads((tmp_path / "ev" / "evaluation.json").read_text())
     assert "distance_transform_edt" in meta["hd95"]
     pd.testing.assert_frame_equal(pd.read_parquet(tmp_path / "ev" / "summary.parquet"),
-                                  pd.DataFrame(res.summary))
-    text = res.summary()
-    assert text == res.summary_text() == str(res)
+                                  res.table)
+    text = res.summary().as_text()
+    assert text == str(res.summary()) == str(res)
     assert "truth" in text and "pleural_line" in text and str(masks) in text
-    assert type(res.summary[res.summary["metric"] == "dice"]) is pd.DataFrame
+    assert type(res.table[res.table["metric"] == "dice"]) is pd.DataFrame
+    assert res.summary().as_frame("segmentation").equals(res.table)
+    assert "<table" in res.summary().as_html()
 
 
 def test_frame_metrics_match_hand_computation(small_cohort, tmp_path):
@@ -61,7 +63,7 @@ def test_frame_metrics_match_hand_computation(small_cohort, tmp_path):
         empty_ref = not (fused[i, 1] >= 60).any()
         row1 = f.loc[("labels:60", "a_line", i)]
         assert row1["empty"] == ("both" if empty_ref else "prediction")
-    assert np.isnan(res.summary["ci_low"]).all()  # bootstrap=0: no CIs
+    assert np.isnan(res.table["ci_low"]).all()  # bootstrap=0: no CIs
     assert list(res.frames.columns[6:11]) == list(METRICS)
 
 
@@ -73,7 +75,7 @@ def test_bootstrap_ci_and_calibration(small_cohort, tmp_path):
     probs = np.rint(noisy * 255).astype(np.uint8)
     res = evaluate(small_cohort, _write_masks(tmp_path / "m", probs >= 128, probs), bootstrap=200,
                    progress=False)
-    s = res.summary
+    s = res.table
     ok = s.dropna(subset=["ci_low"])
     assert (ok["ci_low"] <= ok["estimate"] + 1e-12).all() and (ok["estimate"] <= ok["ci_high"] + 1e-12).all()
     assert (s["ci_high"] > s["ci_low"]).any()
@@ -105,7 +107,7 @@ def test_dice_present_ignores_empty_reference_frames(small_cohort, tmp_path):
     masks = truth.copy()
     masks[:, 2] = False  # miss every B-line
     res = evaluate(small_cohort, _write_masks(tmp_path / "m", masks), bootstrap=0, progress=False)
-    s = res.summary.set_index(["reference", "class", "metric"])["estimate"]
+    s = res.table.set_index(["reference", "class", "metric"])["estimate"]
     has_bline = truth[:, 2].any(axis=(1, 2))
     assert 0 < has_bline.sum() < len(has_bline)
     assert s[("truth", "b_line", "dice_present")] == 0.0
@@ -119,7 +121,7 @@ def test_staple_references(small_cohort, tmp_path):
     ref = fuse(conf, "staple") >= 60
     res = evaluate(small_cohort, _write_masks(tmp_path / "m", ref), fusion="staple", thresholds=(60,),
                    bootstrap=0, progress=False)
-    s = res.summary.set_index(["reference", "class", "metric"])["estimate"]
+    s = res.table.set_index(["reference", "class", "metric"])["estimate"]
     for cls in cohort.class_names:
         assert s[("labels:60", cls, "dice")] == 1.0
     assert res.meta["fusion"] == "staple"

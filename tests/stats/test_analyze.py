@@ -77,7 +77,7 @@ def test_plan_families_and_their_adjustments(result):
     plan = result.plan
     assert plan.primary("sf") == "mae" and plan.primary("readmission") == "auc"
     assert len(plan.confirmatory_hypotheses()) == len(conf)
-    text = result.summary()
+    text = str(result.summary())
     assert "Confirmatory comparisons" in text and "Exploratory comparisons" in text and "*mae" in text
 
 
@@ -168,7 +168,7 @@ def test_skips_are_reported_and_other_tasks_run(study):
     assert "too few events" in res.skipped["readmission"]
     assert "none of its" in res.skipped["pipeline bad"]
     assert set(res.results["task"]) == {"sf"}
-    assert "skipped" in res.summary()
+    assert "skipped" in str(res.summary())
     with pytest.raises(InputError, match="none of its"):
         analyze(bad, clin, **FAST)
 

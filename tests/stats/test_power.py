@@ -40,7 +40,8 @@ def test_power_is_monotone_in_cohort_size(pools, tmp_path):
     assert (tmp_path / "p" / "power.png").read_bytes()[:4] == b"\x89PNG"
     back = pd.read_parquet(tmp_path / "p" / "power.parquet")
     assert len(back) == 3 and "power" in back.columns
-    assert "n =   80" in res.summary()
+    assert "n =   80" in str(res.summary())
+    assert res.summary().as_frame("power").equals(res.table)
 
 
 def test_power_under_the_null_is_near_alpha(pools):
