@@ -12,6 +12,7 @@ from typing import Any
 
 import numpy as np
 
+from .._arrays import array_module
 from .._errors import InputError
 
 __all__ = ["Fusion", "fuse", "staple", "staple_fit", "array_module"]
@@ -30,18 +31,6 @@ class Fusion(StrEnum):
     MAX = "max"
     MAJORITY = "majority"
     STAPLE = "staple"
-
-
-def array_module(x: Any) -> Any:
-    """Return the array module (NumPy or CuPy) that ``x`` belongs to.
-
-    CuPy is imported lazily; without it every array is a NumPy array.
-    """
-    try:
-        import cupy
-    except ImportError:
-        return np
-    return cupy.get_array_module(x)
 
 
 def _check_confidence(confidence: Any, kinds: str = "uif") -> None:
