@@ -492,8 +492,6 @@ def power(
     >>> res = power("power-study", sizes=(40, 80), replicates=20, n_jobs=2)  # doctest: +SKIP
     >>> print(res.summary())  # doctest: +SKIP
     """
-    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TimeElapsedColumn
-
     from ._analyze import _as_tuple
     from ._models import MODELS
     from ._plan import make_plan, parse_primary
@@ -504,16 +502,8 @@ def power(
     model_list = _as_tuple(models, MODELS, "--model")
     primary_map = {t: m for t, m in parse_primary(primary).items() if t in task_list}
     sizes = tuple(int(s) for s in (sizes if not isinstance(sizes, (int, np.integer)) else [sizes]))
-    for name, v, lo in (("--replicates", replicates, 1), ("--folds", folds, 2), ("--bootstrap", bootstrap, 2),
-                        ("--jobs", n_jobs, 1), ("--min-events", min_events, 1)):
-        if int(v) != v or v < lo:
-            raise InputError(f"{name} must be an integer >= {lo}; got {v!r}")
-    if not sizes or min(sizes) < max(folds, 2):
-        raise InputError(f"--sizes must be cohort sizes of at least --folds ({folds}) patients; got {list(sizes)}")
-    if not 0 < alpha < 1:
-        raise InputError(f"--alpha must be in (0, 1); got {alpha}")
-    if reference == degraded:
-        raise InputError(f"--reference and --degraded are both {reference!r}; compare two different masks")
+    _check_power_options(sizes, replicates=replicates, folds=folds, bootstrap=bootstrap, n_jobs=n_jobs,
+                         min_events=min_events, alpha=alpha, reference=reference, degraded=degraded)
     plan = make_plan([reference, degraded], task_list, model_list, primary=primary_map, alpha=alpha)
     if out is not None and Path(out).exists() and not overwrite and (
             not Path(out).is_dir() or any(Path(out).iterdir())):
@@ -547,49 +537,8 @@ def power(
     cleaned = load_pipelines(dict(the_pool.features))  # validated once, subset per replicate
     clinical, _ = load_clinical(the_pool.clinical)
     pool_obj = PowerPool(clinical, {p.name: p.table for p in cleaned}, the_pool.meta)
-    rows: list[dict[str, Any]] = []
-    cols = ["[progress.description]{task.description}", BarColumn(), MofNCompleteColumn(), TimeElapsedColumn()]
-    with Progress(*cols, disable=not progress, transient=False) as bar:
-        task_id = bar.add_task(f"{len(jobs)} replicates", total=len(jobs))
-        if n_jobs > 1:
-            with ProcessPoolExecutor(n_jobs, mp_context=_context(), initializer=_init_worker,
-                                     initargs=(pool_obj,)) as ex:
-                for part in ex.map(_replicate, jobs, chunksize=max(1, len(jobs) // (8 * n_jobs))):
-                    rows += part
-                    bar.advance(task_id)
-        else:
-            global _POOL
-            _POOL = pool_obj
-            try:
-                for job in jobs:
-                    rows += _replicate(job)
-                    bar.advance(task_id)
-            finally:
-                _POOL = None
-    reps = pd.DataFrame(rows)
-    for c in ("difference", "p", "p_holm", "n_rows", "n_patients"):
-        if c not in reps.columns:
-            reps[c] = np.nan
-    if "significant" not in reps.columns:
-        reps["significant"] = np.nan
-    if "error" not in reps.columns:
-        reps["error"] = None
-    table_rows = []
-    for (task, model, metric, s), g in reps.groupby(["task", "model", "metric", "size"], sort=False):
-        ran = g[g["p_holm"].notna()]
-        sig = ran["significant"].astype(bool)
-        k = int(sig.sum())
-        worse = ran["difference"] > 0 if metric in LOWER_IS_BETTER else ran["difference"] < 0
-        k_worse = int((sig & worse).sum())
-        lo, hi = _wilson(k, len(ran))
-        table_rows.append({"task": task, "model": model, "metric": metric, "size": int(s),
-                           "replicates": len(g), "run": len(ran), "significant": k,
-                           "power": k / len(ran) if len(ran) else np.nan, "ci_low": lo, "ci_high": hi,
-                           "significant_worse": k_worse,
-                           "power_worse": k_worse / len(ran) if len(ran) else np.nan,
-                           "mean_difference": float(ran["difference"].mean()) if len(ran) else np.nan,
-                           "median_p": float(ran["p"].median()) if len(ran) else np.nan})
-    table = pd.DataFrame(table_rows, columns=list(POWER_COLUMNS))
+    reps = _run_replicates(jobs, pool_obj, n_jobs, progress)
+    table = _power_table(reps)
     t_end = time.perf_counter()
     n_skip = int(reps["p_holm"].isna().sum())
     if n_skip:
@@ -609,6 +558,76 @@ def power(
     if out is not None:
         _write(result, Path(out), overwrite)
     return result
+
+
+def _check_power_options(sizes, *, replicates, folds, bootstrap, n_jobs, min_events, alpha, reference,
+                         degraded) -> None:
+    """Validate the options of :func:`power` (InputError naming the option)."""
+    for name, v, lo in (("--replicates", replicates, 1), ("--folds", folds, 2), ("--bootstrap", bootstrap, 2),
+                        ("--jobs", n_jobs, 1), ("--min-events", min_events, 1)):
+        if int(v) != v or v < lo:
+            raise InputError(f"{name} must be an integer >= {lo}; got {v!r}")
+    if not sizes or min(sizes) < max(folds, 2):
+        raise InputError(f"--sizes must be cohort sizes of at least --folds ({folds}) patients; got {list(sizes)}")
+    if not 0 < alpha < 1:
+        raise InputError(f"--alpha must be in (0, 1); got {alpha}")
+    if reference == degraded:
+        raise InputError(f"--reference and --degraded are both {reference!r}; compare two different masks")
+
+
+def _run_replicates(jobs: list, pool_obj: PowerPool, n_jobs: int, progress: bool) -> pd.DataFrame:
+    """Every replicate's planned comparison, in processes when ``n_jobs > 1``; one row per test."""
+    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TimeElapsedColumn
+
+    global _POOL
+    rows: list[dict[str, Any]] = []
+    cols = ["[progress.description]{task.description}", BarColumn(), MofNCompleteColumn(), TimeElapsedColumn()]
+    with Progress(*cols, disable=not progress, transient=False) as bar:
+        task_id = bar.add_task(f"{len(jobs)} replicates", total=len(jobs))
+        if n_jobs > 1:
+            with ProcessPoolExecutor(n_jobs, mp_context=_context(), initializer=_init_worker,
+                                     initargs=(pool_obj,)) as ex:
+                for part in ex.map(_replicate, jobs, chunksize=max(1, len(jobs) // (8 * n_jobs))):
+                    rows += part
+                    bar.advance(task_id)
+        else:
+            _POOL = pool_obj
+            try:
+                for job in jobs:
+                    rows += _replicate(job)
+                    bar.advance(task_id)
+            finally:
+                _POOL = None
+    reps = pd.DataFrame(rows)
+    for c in ("difference", "p", "p_holm", "n_rows", "n_patients"):
+        if c not in reps.columns:
+            reps[c] = np.nan
+    if "significant" not in reps.columns:
+        reps["significant"] = np.nan
+    if "error" not in reps.columns:
+        reps["error"] = None
+    return reps
+
+
+def _power_table(reps: pd.DataFrame) -> pd.DataFrame:
+    """Power (share of significant replicates) with Wilson CIs per task, model, metric and size."""
+    table_rows = []
+    for (task, model, metric, s), g in reps.groupby(["task", "model", "metric", "size"], sort=False):
+        ran = g[g["p_holm"].notna()]
+        sig = ran["significant"].astype(bool)
+        k = int(sig.sum())
+        worse = ran["difference"] > 0 if metric in LOWER_IS_BETTER else ran["difference"] < 0
+        k_worse = int((sig & worse).sum())
+        lo, hi = _wilson(k, len(ran))
+        table_rows.append({"task": task, "model": model, "metric": metric, "size": int(s),
+                           "replicates": len(g), "run": len(ran), "significant": k,
+                           "power": k / len(ran) if len(ran) else np.nan, "ci_low": lo, "ci_high": hi,
+                           "significant_worse": k_worse,
+                           "power_worse": k_worse / len(ran) if len(ran) else np.nan,
+                           "mean_difference": float(ran["difference"].mean()) if len(ran) else np.nan,
+                           "median_p": float(ran["p"].median()) if len(ran) else np.nan})
+    table = pd.DataFrame(table_rows, columns=list(POWER_COLUMNS))
+    return table
 
 
 def _write(result: PowerResult, out: Path, overwrite: bool) -> None:

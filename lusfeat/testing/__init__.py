@@ -10,6 +10,9 @@ scikit-image keeps ``skimage._shared.testing``).
     Python transcriptions of the CUDA kernel's bit-level steps.
 ``_masks``
     :func:`random_masks`, adversarial-enough class masks.
+``_synthetic``
+    ``synthetic_study``: exam feature tables with known signal over a clinical
+    table drawn by the simulator's clinical model.
 """
 
 from ._masks import random_masks
