@@ -19,7 +19,7 @@ from torch.nn import functional as F
 from ..labels import Fusion, Strategy, fuse, staple_fit
 from ._device import resize
 
-__all__ = ["FrameData", "load_frames", "read_images", "augment", "resize_area", "staple_table"]
+__all__ = ["FrameData", "load_frames", "read_images", "resize_area", "staple_table"]
 
 logger = logging.getLogger(__name__)
 
@@ -126,49 +126,3 @@ def load_frames(
         target=torch.cat(tgts) if tgts else empty,
         weight=torch.cat(wts) if wts else empty,
     )
-
-
-def augment(
-    x: torch.Tensor, target: torch.Tensor, weight: torch.Tensor, generator: torch.Generator
-) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
-    """Ultrasound-safe augmentation of one batch, all samples at once.
-
-    - horizontal flip with probability 1/2 (never vertical: depth runs down the image);
-    - gain and contrast: ``x' = clip(g * x**gamma, 0, 1)``, ``g ~ U(0.7, 1.4)``,
-      ``gamma ~ U(0.7, 1.5)`` (exported clips differ in gain and grey map more than
-      simulated ones: the model should judge shapes and contrasts, not grey levels);
-    - scale ``s ~ U(0.9, 1.1)`` and shifts of up to 5 % of the frame each way
-      (bilinear resampling; pixels coming from outside the frame get weight 0).
-
-    Parameters
-    ----------
-    x : (B, 1, H, W) float tensor in 0..1
-    target, weight : (B, C, H, W) float tensors
-    generator : torch.Generator
-        On ``x.device``: the random numbers are drawn there, so a CUDA batch needs
-        no host round trip.
-
-    Returns
-    -------
-    x, target, weight : tensors of the same shapes
-    """
-    b, c = x.shape[0], target.shape[1]
-    dev = x.device
-
-    def u(lo: float, hi: float) -> torch.Tensor:
-        return lo + (hi - lo) * torch.rand(b, generator=generator, device=dev)
-
-    flip = torch.rand(b, generator=generator, device=dev) < 0.5
-    gain, gamma = u(0.7, 1.4), u(0.7, 1.5)
-    scale, tx, ty = u(0.9, 1.1), u(-0.1, 0.1), u(-0.1, 0.1)
-    sign = torch.where(flip, -1.0, 1.0).to(x.dtype)
-    theta = torch.zeros(b, 2, 3, device=dev, dtype=x.dtype)
-    theta[:, 0, 0] = sign / scale  # a negative x scale is the horizontal flip
-    theta[:, 1, 1] = 1.0 / scale
-    theta[:, 0, 2] = tx
-    theta[:, 1, 2] = ty
-    stack = torch.cat([x, target, weight], dim=1)
-    grid = F.affine_grid(theta, list(stack.shape), align_corners=False)
-    out = F.grid_sample(stack, grid, mode="bilinear", padding_mode="zeros", align_corners=False)
-    x = out[:, :1].clamp_(1e-6, 1.0).pow_(gamma.view(b, 1, 1, 1)).mul_(gain.view(b, 1, 1, 1)).clamp_(0, 1)
-    return x, out[:, 1 : 1 + c], out[:, 1 + c :]

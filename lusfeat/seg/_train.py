@@ -39,8 +39,9 @@ from .._io import discard_on_error, fingerprint, read_json, write_json, write_pa
 from .._progress import progress_bar
 from ..data import open_cohort
 from ..labels import parse_strategy
+from ._augment import augment
 from ._checkpoint import load_checkpoint, load_init, save_checkpoint
-from ._data import FrameData, augment, load_frames
+from ._data import FrameData, load_frames
 from ._ddp import DistContext, context_from_env, distributed_run
 from ._device import autocast, resolve_device, thread_limit, versions
 from ._folds import assign_folds, make_splits

@@ -3,7 +3,8 @@ import torch
 
 from lusfeat.data import open_cohort
 from lusfeat.labels import parse_strategy
-from lusfeat.seg._data import augment, load_frames, resize_area
+from lusfeat.seg._augment import augment
+from lusfeat.seg._data import load_frames, resize_area
 
 
 def test_targets_keep_thin_structures_when_shrunk(small_cohort):
