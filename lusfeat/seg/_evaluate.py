@@ -184,63 +184,17 @@ def evaluate(
     >>> res.table.query("reference == 'truth' and metric == 'dice'")  # doctest: +SKIP
     >>> print(res.summary())  # doctest: +SKIP
     """
-    cohort = open_cohort(cohort) if isinstance(cohort, (str, os.PathLike)) else cohort
-    mset = open_masks(masks) if isinstance(masks, (str, os.PathLike)) else masks
-    if tuple(mset.masks.shape) != (cohort.n_frames, len(cohort.class_names)) + cohort.shape:
-        raise InputError(
-            f"mask set {mset.path} has shape {tuple(mset.masks.shape)} but cohort {cohort.path} needs "
-            f"{(cohort.n_frames, len(cohort.class_names)) + cohort.shape}; segment this cohort first"
-        )
-    foreign = check_fingerprint(f"mask set {mset.path}", mset.meta.get("cohort", {}).get("fingerprint"),
-                                cohort.fingerprint, source=f"cohort {cohort.path}", allow_foreign=allow_foreign)
-    thresholds = tuple(int(t) for t in thresholds)
-    if any(not 1 <= t <= 100 for t in thresholds):
-        raise InputError(f"thresholds must be in 1..100, got {thresholds}")
-    if int(bootstrap) < 0:
-        raise InputError(f"bootstrap must be >= 0, got {bootstrap}")
-    fusion = Fusion(fusion) if fusion in {f.value for f in Fusion} else None
-    if fusion is None:
-        raise InputError(f"unknown fusion; expected one of {[f.value for f in Fusion]}")
-    if out is not None and Path(out).exists() and not overwrite:
-        raise InputError(f"output {out} already exists; choose another path or pass --overwrite")
-
+    cohort, mset, foreign, thresholds, fusion = _open_inputs(cohort, masks, thresholds, fusion, bootstrap,
+                                                             allow_foreign, out, overwrite)
     frames_tab = cohort.frames
     patients = frames_tab["patient_id"].astype(str).to_numpy()
     patient_codes, patient_idx = np.unique(patients, return_inverse=True)
     classes = list(cohort.class_names)
-    n_classes = len(classes)
-    spacing = cohort.spacing
     refs = (["truth"] if cohort.truth is not None else []) + [f"labels:{t}" for t in thresholds]
     has_probs = mset.probabilities is not None
-    calib_counts = np.zeros((patient_codes.size, n_classes, 256))
-    calib_conf = np.zeros((patient_codes.size, n_classes, 256))
-    parts: list[pd.DataFrame] = []
-
     n = cohort.n_frames
-    table = staple_table(cohort, np.arange(n), fusion)  # STAPLE over the whole cohort
-    with progress_bar(enabled=progress) as bar:
-        task = bar.add_task("evaluate", total=n)
-        for start in range(0, n, CHUNK):
-            stop = min(n, start + CHUNK)
-            pred = np.asarray(mset.masks[start:stop], bool)
-            pred_boundary = boundary(pred)
-            fused = fuse(np.asarray(cohort.confidence[start:stop]), fusion, staple_table=table)
-            for ref_name in refs:
-                if ref_name == "truth":
-                    ref = np.asarray(cohort.truth[start:stop], bool)
-                else:
-                    ref = fused >= float(ref_name.split(":")[1])
-                parts.append(_frame_rows(pred, pred_boundary, ref, ref_name, start, classes, spacing))
-            if has_probs:
-                probs = np.asarray(mset.probabilities[start:stop])
-                pat = patient_idx[start:stop]
-                key = ((pat[:, None, None, None] * n_classes + np.arange(n_classes)[None, :, None, None]) * 256
-                       + probs).ravel()
-                size = patient_codes.size * n_classes * 256
-                calib_counts += np.bincount(key, minlength=size).reshape(calib_counts.shape)
-                calib_conf += np.bincount(key, weights=(fused / 100.0).ravel(), minlength=size).reshape(
-                    calib_conf.shape)
-            bar.advance(task, stop - start)
+    parts, calib_counts, calib_conf = _scan(cohort, mset, refs, fusion, patient_idx, patient_codes.size,
+                                            progress)
 
     table = pd.concat(parts, ignore_index=True)
     ids = frames_tab.set_index("array_index")[["frame_id", "patient_id", "exam_id"]].astype(str)
@@ -279,6 +233,75 @@ def evaluate(
             write_json(tmp / "evaluation.json", meta)
         logger.info("evaluation written to %s", out)
     return result
+
+
+def _open_inputs(cohort, masks, thresholds, fusion, bootstrap, allow_foreign, out, overwrite):
+    """Open and check the cohort, the mask set and the options; returns what :func:`evaluate` uses."""
+    cohort = open_cohort(cohort) if isinstance(cohort, (str, os.PathLike)) else cohort
+    mset = open_masks(masks) if isinstance(masks, (str, os.PathLike)) else masks
+    if tuple(mset.masks.shape) != (cohort.n_frames, len(cohort.class_names)) + cohort.shape:
+        raise InputError(
+            f"mask set {mset.path} has shape {tuple(mset.masks.shape)} but cohort {cohort.path} needs "
+            f"{(cohort.n_frames, len(cohort.class_names)) + cohort.shape}; segment this cohort first"
+        )
+    foreign = check_fingerprint(f"mask set {mset.path}", mset.meta.get("cohort", {}).get("fingerprint"),
+                                cohort.fingerprint, source=f"cohort {cohort.path}", allow_foreign=allow_foreign)
+    thresholds = tuple(int(t) for t in thresholds)
+    if any(not 1 <= t <= 100 for t in thresholds):
+        raise InputError(f"thresholds must be in 1..100, got {thresholds}")
+    if int(bootstrap) < 0:
+        raise InputError(f"bootstrap must be >= 0, got {bootstrap}")
+    fusion = Fusion(fusion) if fusion in {f.value for f in Fusion} else None
+    if fusion is None:
+        raise InputError(f"unknown fusion; expected one of {[f.value for f in Fusion]}")
+    if out is not None and Path(out).exists() and not overwrite:
+        raise InputError(f"output {out} already exists; choose another path or pass --overwrite")
+    return cohort, mset, foreign, thresholds, fusion
+
+
+def _scan(cohort, mset, refs, fusion, patient_idx, n_patients: int, progress: bool):
+    """Per-frame metric rows against every reference, and per-patient probability histograms.
+
+    Returns
+    -------
+    parts : list of DataFrame
+        :func:`_frame_rows` of each chunk and reference.
+    calib_counts, calib_conf : (P, C, 256) float
+        Pixels per probability byte, and their summed fused confidence (0-1).
+    """
+    classes = list(cohort.class_names)
+    n_classes = len(classes)
+    spacing = cohort.spacing
+    has_probs = mset.probabilities is not None
+    calib_counts = np.zeros((n_patients, n_classes, 256))
+    calib_conf = np.zeros((n_patients, n_classes, 256))
+    parts: list[pd.DataFrame] = []
+    n = cohort.n_frames
+    table = staple_table(cohort, np.arange(n), fusion)  # STAPLE over the whole cohort
+    with progress_bar(enabled=progress) as bar:
+        task = bar.add_task("evaluate", total=n)
+        for start in range(0, n, CHUNK):
+            stop = min(n, start + CHUNK)
+            pred = np.asarray(mset.masks[start:stop], bool)
+            pred_boundary = boundary(pred)
+            fused = fuse(np.asarray(cohort.confidence[start:stop]), fusion, staple_table=table)
+            for ref_name in refs:
+                if ref_name == "truth":
+                    ref = np.asarray(cohort.truth[start:stop], bool)
+                else:
+                    ref = fused >= float(ref_name.split(":")[1])
+                parts.append(_frame_rows(pred, pred_boundary, ref, ref_name, start, classes, spacing))
+            if has_probs:
+                probs = np.asarray(mset.probabilities[start:stop])
+                pat = patient_idx[start:stop]
+                key = ((pat[:, None, None, None] * n_classes + np.arange(n_classes)[None, :, None, None]) * 256
+                       + probs).ravel()
+                size = n_patients * n_classes * 256
+                calib_counts += np.bincount(key, minlength=size).reshape(calib_counts.shape)
+                calib_conf += np.bincount(key, weights=(fused / 100.0).ravel(), minlength=size).reshape(
+                    calib_conf.shape)
+            bar.advance(task, stop - start)
+    return parts, calib_counts, calib_conf
 
 
 def _frame_rows(pred: np.ndarray, pred_boundary: np.ndarray, ref: np.ndarray, ref_name: str, start: int,
