@@ -1,27 +1,25 @@
-"""Training loss and Dice bookkeeping for multi-label segmentation."""
+"""Training loss and Dice bookkeeping for multi-label segmentation.
+
+The loss is built from two parts, each usable alone: :func:`weighted_bce` and
+:func:`soft_dice_loss`; :func:`seg_loss` combines them. Both honour the per-pixel
+weight, and weight 0 removes a pixel from both (the ``ignore`` strategy relies on it).
+"""
 
 from __future__ import annotations
 
 import torch
 from torch.nn import functional as F
 
-__all__ = ["seg_loss", "DiceCounter"]
+__all__ = ["weighted_bce", "soft_dice_loss", "seg_loss", "DiceCounter"]
 
 
-def seg_loss(
-    logits: torch.Tensor, target: torch.Tensor, weight: torch.Tensor, dice_weight: float = 1.0
-) -> torch.Tensor:
-    """Weighted BCE plus weighted soft Dice.
-
-    ``loss = sum(w * bce(z, t)) / sum(w) + dice_weight * mean_c (1 - D_c)`` with
-    ``D_c = (2 sum(w p t) + 1) / (sum(w p) + sum(w t) + 1)``, ``p = sigmoid(z)``,
-    sums over the batch and pixels of class ``c``. Soft targets (``soft``
-    strategy) enter both terms unchanged; weight 0 excludes a pixel.
+def weighted_bce(logits: torch.Tensor, target: torch.Tensor, weight: torch.Tensor) -> torch.Tensor:
+    """Weighted mean binary cross-entropy: ``sum(w * bce(z, t)) / max(sum(w), 1)``.
 
     Parameters
     ----------
     logits, target, weight : (B, C, H, W) float tensors
-    dice_weight : float
+        Soft targets in 0..1 enter unchanged; weight 0 excludes a pixel.
 
     Returns
     -------
@@ -29,13 +27,49 @@ def seg_loss(
     """
     logits = logits.float()
     bce = F.binary_cross_entropy_with_logits(logits, target, weight=weight, reduction="sum")
-    loss = bce / weight.sum().clamp_min(1.0)
+    return bce / weight.sum().clamp_min(1.0)
+
+
+def soft_dice_loss(logits: torch.Tensor, target: torch.Tensor, weight: torch.Tensor) -> torch.Tensor:
+    """Weighted soft Dice loss, ``mean_c (1 - D_c)``.
+
+    ``D_c = (2 sum(w p t) + 1) / (sum(w p) + sum(w t) + 1)`` with ``p = sigmoid(z)``,
+    sums over the batch and the pixels of class ``c`` (the +1 keeps an empty class
+    at ``D = 1``); weight 0 excludes a pixel.
+
+    Parameters
+    ----------
+    logits, target, weight : (B, C, H, W) float tensors
+
+    Returns
+    -------
+    scalar tensor (float32)
+    """
+    p = torch.sigmoid(logits.float()) * weight
+    dims = (0, 2, 3)
+    inter = (p * target).sum(dims)
+    denom = p.sum(dims) + (target * weight).sum(dims)
+    return (1.0 - (2.0 * inter + 1.0) / (denom + 1.0)).mean()
+
+
+def seg_loss(
+    logits: torch.Tensor, target: torch.Tensor, weight: torch.Tensor, dice_weight: float = 1.0
+) -> torch.Tensor:
+    """Training loss: :func:`weighted_bce` ``+ dice_weight *`` :func:`soft_dice_loss`.
+
+    Parameters
+    ----------
+    logits, target, weight : (B, C, H, W) float tensors
+    dice_weight : float
+        0 trains on the cross-entropy alone.
+
+    Returns
+    -------
+    scalar tensor (float32)
+    """
+    loss = weighted_bce(logits, target, weight)
     if dice_weight:
-        p = torch.sigmoid(logits) * weight
-        dims = (0, 2, 3)
-        inter = (p * target).sum(dims)
-        denom = p.sum(dims) + (target * weight).sum(dims)
-        loss = loss + dice_weight * (1.0 - (2.0 * inter + 1.0) / (denom + 1.0)).mean()
+        loss = loss + dice_weight * soft_dice_loss(logits, target, weight)
     return loss
 
 
