@@ -13,6 +13,8 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
+from .._summary import Summary
+
 __all__ = [
     "Cell",
     "Table",
@@ -29,6 +31,7 @@ __all__ = [
     "natural_key",
     "slug",
     "best_flags",
+    "summary_tables",
 ]
 
 
@@ -109,7 +112,9 @@ class Details:
     open: bool = False
 
 
-Block = Para | Note | Heading | Table | Figure | Details
+#: A report block. A :class:`lusfeat._summary.Summary` is a block too: its pairs
+#: render as an ``item | value`` table captioned by its title, then its tables.
+Block = Para | Note | Heading | Table | Figure | Details | Summary
 
 
 @dataclass
@@ -124,6 +129,23 @@ class Section:
     def notes(self) -> list[str]:
         """Texts of the top-level notes (what the section could not show)."""
         return [b.text for b in self.blocks if isinstance(b, Note)]
+
+
+def summary_tables(s: Summary) -> list[Table]:
+    """The tables a :class:`~lusfeat._summary.Summary` shows in the report.
+
+    Its ``(label, value)`` pairs become an unsortable ``item | value`` table
+    captioned by the title (strings as they are, numbers through :func:`fmt`);
+    each named table follows with plain cells, captioned by its name.
+    """
+    out = []
+    if s.info:
+        rows = [[Cell(str(k)), Cell(v if isinstance(v, str) else fmt(v))] for k, v in s.info]
+        out.append(Table(["item", "value"], rows, caption=s.title, sortable=False))
+    for name, df in s.tables.items():
+        frame = df.reset_index() if df.index.name is not None else df
+        out.append(Table([str(c) for c in frame.columns], frame.to_numpy().tolist(), caption=name))
+    return out
 
 
 def fmt(value: object, digits: int = 3) -> str:

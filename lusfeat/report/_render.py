@@ -15,7 +15,8 @@ import json
 import struct
 from typing import Any
 
-from ._doc import Block, Cell, Details, Figure, Heading, Note, Para, Section, Table
+from .._summary import Summary
+from ._doc import Block, Cell, Details, Figure, Heading, Note, Para, Section, Table, summary_tables
 
 __all__ = ["to_html", "to_markdown", "CSP"]
 
@@ -156,6 +157,8 @@ def _html_block(b: Block) -> str:
         return f"<h{lvl}>{_e(b.text)}</h{lvl}>"
     if isinstance(b, Table):
         return _html_table(b)
+    if isinstance(b, Summary):
+        return "\n".join(_html_table(t) for t in summary_tables(b))
     if isinstance(b, Figure):
         data = base64.b64encode(b.png).decode("ascii")
         cap = f"<figcaption>{_e(b.caption)}</figcaption>" if b.caption else ""
@@ -249,6 +252,8 @@ def _md_block(b: Block, folder: str, files: dict[str, bytes]) -> str:
         return f"{'#' * min(max(b.level, 3), 4)} {b.text}"
     if isinstance(b, Table):
         return _md_table(b)
+    if isinstance(b, Summary):
+        return "\n\n".join(_md_table(t) for t in summary_tables(b))
     if isinstance(b, Figure):
         name = b.name
         stem, dot, ext = name.rpartition(".")

@@ -13,6 +13,7 @@ import pandas as pd
 
 from .._errors import LusfeatError
 from .._progress import progress_bar
+from .._summary import Summary
 from ..data import CLASS_NAMES, Cohort, open_masks
 from ..data._show import overlay
 from ._doc import Cell, Figure, Note, Para, Section, Table, fmt, natural_key, slug
@@ -105,9 +106,8 @@ def scan_cohort(cohort: Cohort, *, limit: int = SCAN_LIMIT, chunk: int = SCAN_CH
                       sampled=index.size < cohort.n_frames)
 
 
-def _kv(rows: list[tuple[str, Any]], caption: str = "") -> Table:
-    return Table(["item", "value"], [[Cell(k), Cell(v if isinstance(v, str) else fmt(v))] for k, v in rows],
-                 caption=caption, sortable=False)
+def _kv(rows: list[tuple[str, Any]], caption: str = "") -> Summary:
+    return Summary(title=caption, info=list(rows))
 
 
 def _range(v: pd.Series) -> str:
@@ -117,7 +117,7 @@ def _range(v: pd.Series) -> str:
     return str(lo) if lo == hi else f"{lo}-{hi}"
 
 
-def _counts(cohort: Cohort) -> Table:
+def _counts(cohort: Cohort) -> Summary:
     f = cohort.frames
     per_patient = f.groupby("patient_id")["exam_id"].nunique()
     per_clip = f.groupby("clip_id").size()

@@ -9,6 +9,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from .._summary import Summary
 from ..data import CLASS_NAMES
 from ._doc import Block, Cell, Details, Figure, Heading, Note, Para, Section, Table, fmt, slug
 from ._figures import Curve, Level, Panel, curve_grid
@@ -135,9 +136,8 @@ def _short(v: Any) -> str:
     return text if len(text) <= MAX_VALUE_CHARS else text[: MAX_VALUE_CHARS - 3] + "..."
 
 
-def _kv(d: dict[str, Any], caption: str) -> Table:
-    rows = [[Cell(str(k)), Cell(_short(v))] for k, v in d.items()]
-    return Table(["item", "value"], rows, caption=caption, sortable=False)
+def _kv(d: dict[str, Any], caption: str) -> Summary:
+    return Summary(title=caption, info=[(str(k), _short(v)) for k, v in d.items()])
 
 
 def _timings(study: StudyInputs) -> list[Block]:

@@ -141,3 +141,21 @@ def test_very_wide_figures_scroll_sideways():
     page = to_html("T", "s", [sec], {})
     assert page.count('<figure class="wide">') == 1
     assert page.index('<figure class="wide">') < page.index("<figure><div>")
+
+
+def test_a_summary_block_renders_as_its_pairs_and_tables():
+    """The report consumes lusfeat Summary objects: pairs as an item/value table, then the tables."""
+    import pandas as pd
+
+    from lusfeat._summary import Summary
+    from lusfeat.report._doc import Cell
+    from lusfeat.report._render import _html_block, _md_block
+
+    s = Summary("Cohort x", [("patients", 12), ("probe", "linear")],
+                {"counts": pd.DataFrame({"zone": ["L1"], "n": [3]})})
+    pairs = Table(["item", "value"], [[Cell("patients"), Cell("12")], [Cell("probe"), Cell("linear")]],
+                  caption="Cohort x", sortable=False)
+    html = _html_block(s)
+    assert html.startswith(_html_block(pairs)) and "counts" in html and ">L1<" in html
+    md = _md_block(s, "f", {})
+    assert md.startswith(_md_block(pairs, "f", {})) and "| L1 |" in md
