@@ -108,3 +108,29 @@ def test_cuda_extract_from_device_array(tiny_cohort, tmp_path):
     ea, eb = read_features(a), read_features(b)
     np.testing.assert_allclose(ea.iloc[:, 2:].to_numpy(float), eb.iloc[:, 2:].to_numpy(float),
                                rtol=1e-9, atol=1e-9, equal_nan=True)
+
+
+def test_kernels_are_built_from_the_unchanged_source_with_the_options(monkeypatch):
+    """build_kernels hands RawModule the source as written and compile_options() as -D options."""
+    import sys
+    import types
+
+    from lusfeat.features import _cuda_kernels
+
+    seen = {}
+
+    class RawModule:
+        def __init__(self, code, options=()):
+            seen["code"], seen["options"] = code, options
+
+        def get_function(self, name):
+            return name
+
+    fake = types.ModuleType("cupy")
+    fake.RawModule = RawModule
+    monkeypatch.setitem(sys.modules, "cupy", fake)
+    build = getattr(_cuda_kernels.build_kernels, "__wrapped__", _cuda_kernels.build_kernels)
+    assert build(128, 16) == ("lusfeat_label_stats_u8", "lusfeat_label_stats_u8_global")
+    assert seen["code"] is KERNEL_SOURCE
+    assert seen["options"] == compile_options(128, 16)
+    assert "-DLUSFEAT_BLOCK=128" in seen["options"] and "-DHULL_CAP=16" in seen["options"]
