@@ -176,16 +176,17 @@ def bench_features(cohort: Path, root: Path, batch: int) -> dict:
     _warm_up()
     ref, wall0 = _timed(extract, cohort, "truth", root / "f_inproc", backend="cpu", batch=batch, progress=False)
     rows = [{"run": "in process", "workers": 0, "wall_s": wall0, "frames_per_s": n / wall0,
-             "task_frames_per_s": None, "peak_rss_mb": None, "identical": True}]
+             "peak_rss_mb": None, "identical": True, "load_1min": os.getloadavg()[0]}]
     for w in (1, 2):
         r = _on_cluster(w, extract, cohort, "truth", root / f"f_local{w}", backend="cpu", batch=batch,
                         progress=False)
         meta = json.loads((r["out"] / "features.json").read_text())
+        sched = meta["scheduler"]
         rows.append({"run": f"local:{w}", "workers": w, "wall_s": r["wall_s"], "startup_s": r["startup_s"],
-                     "frames_per_s": n / r["wall_s"], "task_frames_per_s": None,
+                     "frames_per_s": n / r["wall_s"], "task_cpu_s": sched["task_cpu_s"], "task_s": sched["task_s"],
                      "compute_frames_per_s": meta["timings"]["frames_per_s"],
-                     "peak_rss_mb": max(meta["scheduler"]["peak_rss_mb_per_worker"].values()),
-                     "identical": _same_tables(ref, r["out"])})
+                     "peak_rss_mb": max(sched["peak_rss_mb_per_worker"].values()),
+                     "identical": _same_tables(ref, r["out"]), "load_1min": os.getloadavg()[0]})
         shutil.rmtree(r["out"])
     return {"frames": n, "rows": rows}
 
@@ -201,15 +202,16 @@ def bench_segment(base: Path, cohort: Path, root: Path, batch: int) -> dict:
     kw = dict(batch_size=batch, threads=1, device="cpu", allow_foreign=True, progress=False)
     ref, wall0 = _timed(segment, cohort, run, root / "m_inproc", **kw)
     rows = [{"run": "in process (1 thread)", "workers": 0, "wall_s": wall0, "frames_per_s": n / wall0,
-             "peak_rss_mb": None, "identical": True}]
+             "peak_rss_mb": None, "identical": True, "load_1min": os.getloadavg()[0]}]
     for w in (1, 2):
         r = _on_cluster(w, segment, cohort, run, root / f"m_local{w}", **kw)
         from lusfeat.data import open_masks
 
         meta = open_masks(r["out"]).meta["scheduler"]
         rows.append({"run": f"local:{w}", "workers": w, "wall_s": r["wall_s"], "startup_s": r["startup_s"],
-                     "frames_per_s": n / r["wall_s"], "peak_rss_mb": max(meta["peak_rss_mb_per_worker"].values()),
-                     "identical": _same_masks(ref, r["out"])})
+                     "frames_per_s": n / r["wall_s"], "task_cpu_s": meta["task_cpu_s"], "task_s": meta["task_s"],
+                     "peak_rss_mb": max(meta["peak_rss_mb_per_worker"].values()),
+                     "identical": _same_masks(ref, r["out"]), "load_1min": os.getloadavg()[0]})
         shutil.rmtree(r["out"])
     return {"frames": n, "model": "U-Net depth 3, width 8, trained at 64x64 (predictions resized to 256x256)",
             "rows": rows}
@@ -223,10 +225,12 @@ def _efficiency(rows: list[dict]) -> float:
 
 def _print(title: str, res: dict) -> None:
     print(f"\n{title}: {res['frames']:,} frames at 256x256")
-    print(f"  {'run':<24}{'wall s':>9}{'frames/s':>11}{'peak MB/worker':>16}  identical")
+    print(f"  {'run':<24}{'wall s':>9}{'frames/s':>11}{'task CPU s':>12}{'peak MB/worker':>16}{'load':>6}  identical")
     for r in res["rows"]:
         peak = "" if r["peak_rss_mb"] is None else f"{r['peak_rss_mb']:.0f}"
-        print(f"  {r['run']:<24}{r['wall_s']:>9.1f}{r['frames_per_s']:>11.0f}{peak:>16}  {r['identical']}")
+        cpu = "" if r.get("task_cpu_s") is None else f"{r['task_cpu_s']:.1f}"
+        print(f"  {r['run']:<24}{r['wall_s']:>9.1f}{r['frames_per_s']:>11.0f}{cpu:>12}{peak:>16}"
+              f"{r['load_1min']:>6.1f}  {r['identical']}")
     one = next(r for r in res["rows"] if r["workers"] == 1)["frames_per_s"]
     two = next(r for r in res["rows"] if r["workers"] == 2)["frames_per_s"]
     print(f"  2 workers / 1 worker: {two / one:.2f}x (scaling efficiency {res['efficiency']:.0%}); "
@@ -249,6 +253,7 @@ def main(argv: list[str] | None = None) -> int:
     root.mkdir(parents=True, exist_ok=True)
     try:
         t0 = time.perf_counter()
+        load0 = os.getloadavg()
         base = simulate_cohort(root / "base", size=256, **BASE)
         big = tile_cohort(base, root / "archive", args.frames)
         small = tile_cohort(base, root / "seg_cohort", args.segment_frames)
@@ -263,7 +268,8 @@ def main(argv: list[str] | None = None) -> int:
         seg = bench_segment(base, small, root, args.segment_batch)
         seg["efficiency"] = _efficiency(seg["rows"])
         _print("segment", seg)
-        result = {"machine": {"cpus": os.cpu_count(), "load_average_end": os.getloadavg()}, "setup": setup,
+        result = {"machine": {"cpus": os.cpu_count(), "load_average_start": load0,
+                              "load_average_end": os.getloadavg()}, "setup": setup,
                   "features": feats, "segment": seg}
         if args.json is not None:
             args.json.write_text(json.dumps(result, indent=2, default=str))

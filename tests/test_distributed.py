@@ -259,9 +259,9 @@ def test_cli_features_on_a_local_cluster(tiny_cohort, truth_in_process, tmp_path
     assert_same_tables(truth_in_process, tmp_path / "feats")
 
 
-@pytest.mark.parametrize("value", ["local:zero", "tcp://127.0.0.1:9"])
-def test_cli_bad_scheduler_is_one_line(tiny_cohort, tmp_path, value):
-    proc = _lusfeat("features", str(tiny_cohort), "--out", "feats", "--scheduler", value, cwd=tmp_path)
+def test_cli_bad_scheduler_is_one_line(tiny_cohort, tmp_path):
+    # (an unreachable tcp:// address is a row of tests/test_bad_inputs.py)
+    proc = _lusfeat("features", str(tiny_cohort), "--out", "feats", "--scheduler", "local:zero", cwd=tmp_path)
     assert proc.returncode == 1
     assert "--scheduler" in proc.stderr and "Traceback" not in proc.stderr
     assert len([ln for ln in proc.stderr.splitlines() if "error" in ln]) == 1

@@ -34,6 +34,7 @@ def _part_task(cohort: str, cohort_fp: str, masks: Any, allow_foreign: bool, bac
     from ._compute import resolve_backend
     from ._extract import _MaskSource, compute_batch
 
+    cpu0, wall0 = time.process_time(), time.perf_counter()
     c = worker_cohort(cohort, cohort_fp)
     src = _MaskSource(c, masks, allow_foreign=allow_foreign)
     t0 = time.perf_counter()
@@ -43,7 +44,8 @@ def _part_task(cohort: str, cohort_fp: str, masks: Any, allow_foreign: bool, bac
     store = PartStore(out, key)
     files = [store.write_parquet(part, "frames.parquet", frames),
              store.write_parquet(part, "components.parquet", comps)]
-    info = {"frames": stop - start, "compute_s": compute_s, "peak_rss_mb": peak_rss_mb(), "pid": os.getpid()}
+    info = {"frames": stop - start, "compute_s": compute_s, "task_s": time.perf_counter() - wall0,
+            "cpu_s": time.process_time() - cpu0, "peak_rss_mb": peak_rss_mb(), "pid": os.getpid()}
     store.commit(part, files, **info)
     return info
 
@@ -74,7 +76,8 @@ def extract_parts(
     -------
     dict
         The ``scheduler`` entry of ``features.json``: address, parts, reused parts,
-        frames per part and the peak memory (MB) per worker process.
+        frames per part, the seconds and CPU seconds of all tasks together and the
+        peak memory (MB) per worker process.
     """
     if src.kind == "array":
         raise InputError("--scheduler needs masks stored on disk (truth, labels:T or a mask-set folder); "
@@ -92,8 +95,10 @@ def extract_parts(
               total=c.n_frames, done=sum(hi - lo for i, (lo, hi) in enumerate(spans) if i in done),
               gpu=sink.backend.value == "cuda")
     peaks: dict[str, float] = {}
+    task_s = cpu_s = 0.0
     for i in range(len(spans)):
         entry = store.entry(i)
+        task_s, cpu_s = task_s + float(entry.get("task_s", 0.0)), cpu_s + float(entry.get("cpu_s", 0.0))
         sink.frames.append(pd.read_parquet(store.file(i, "frames.parquet")))
         sink.components.append(pd.read_parquet(store.file(i, "components.parquet")))
         sink.compute_s += float(entry["compute_s"])
@@ -101,4 +106,5 @@ def extract_parts(
         peaks[pid] = max(peaks.get(pid, 0.0), float(entry["peak_rss_mb"]))
     return {"scheduler": {"address": str(spec) if not hasattr(spec, "submit") else "client",
                           "parts": len(spans), "reused_parts": len(done), "frames_per_part": step,
+                          "task_s": task_s, "task_cpu_s": cpu_s,
                           "peak_rss_mb_per_worker": peaks}}

@@ -59,6 +59,7 @@ def _segment_task(cohort: str, cohort_fp: str, run: str, run_fp: str, device: st
 
     from ._segment import frame_folds, open_run, predict_span
 
+    cpu0, wall0 = time.process_time(), time.perf_counter()
     c = worker_cohort(cohort, cohort_fp)
     meta, fold_table = open_run(run)
     frame_fold, _ = frame_folds(c, fold_table, int(meta["folds"]))
@@ -77,7 +78,8 @@ def _segment_task(cohort: str, cohort_fp: str, run: str, run_fp: str, device: st
     arrays = [zarr.open_array(str(store.root / MASKS_ARRAYS / name), mode="r+") for name in _ARRAYS]
     arrays[0][lo:hi] = probs >= cut
     arrays[1][lo:hi] = probs
-    info = {"frames": hi - lo, "model_s": timer[0], "peak_rss_mb": peak_rss_mb(), "pid": os.getpid()}
+    info = {"frames": hi - lo, "model_s": timer[0], "task_s": time.perf_counter() - wall0,
+            "cpu_s": time.process_time() - cpu0, "peak_rss_mb": peak_rss_mb(), "pid": os.getpid()}
     store.commit(part, [p for p in paths if p.exists()], [p for p in paths if not p.exists()], **info)
     return info
 
@@ -126,7 +128,10 @@ def segment_parts(
         peaks[str(e["pid"])] = max(peaks.get(str(e["pid"]), 0.0), float(e["peak_rss_mb"]))
     extra = {"scheduler": {"address": str(spec) if not hasattr(spec, "submit") else "client",
                            "parts": len(spans), "reused_parts": len(done), "frames_per_part": spans[0][1],
-                           "cluster_s": time.perf_counter() - t0, "peak_rss_mb_per_worker": peaks}}
+                           "cluster_s": time.perf_counter() - t0,
+                           "task_s": sum(float(e.get("task_s", 0.0)) for e in entries),
+                           "task_cpu_s": sum(float(e.get("cpu_s", 0.0)) for e in entries),
+                           "peak_rss_mb_per_worker": peaks}}
     _finish(store, out, (n, len(CLASS_NAMES), h, w), finish_meta(sum(e["model_s"] for e in entries), extra),
             overwrite)
 
