@@ -1,4 +1,4 @@
-"""The array module of an array: NumPy, or CuPy for CuPy arrays (one helper for all of lusfeat)."""
+"""The array module of an array: NumPy, or CuPy for CuPy arrays (its one home in lusfeat)."""
 
 from __future__ import annotations
 
