@@ -28,11 +28,11 @@ Zone severity ``z`` (0 normal .. 5 diffusely consolidated) drives the findings:
   its length and erased where B-lines, consolidations or effusions occupy the
   column. Only A-lines of amplitude >= 0.12 are findings.
 * B-lines: ``Poisson(1.6 * max(0, z - 0.7))`` of them (at most 12). Each starts
-  at the lung surface; it is *laser-like* (constant width 2-5 px, reaching the
-  bottom) or *comet-like* (widening by 0.03-0.15 px per px of depth and fading
+  at the lung surface; it is *laser-like* (constant width 5-12 px at 256 px, reaching the
+  bottom) or *comet-like* (widening by 0.01-0.06 px per px of depth, and in 70 % fading
   over 35-100 % of the remaining depth); brightness 0.45-1.0. From ``z > 3.5``,
   with probability ``sigmoid(2 (z - 4.5))``, B-lines coalesce into *white
-  lung*: one wide band (30-75 % of the width) that is drawn as a B-line region.
+  lung*: one wide homogeneous band (50-100 % of the width) that is drawn as a B-line region.
 * Consolidation: with probability ``sigmoid(1.8 (z - 3.0))``, a subpleural
   tissue-like (hepatised) region 12-45 % of the width wide and 8-30 % of the
   depth deep, with an irregular bright deep border (shred sign) and air
@@ -303,14 +303,16 @@ def sample_scene(
                 width=float(w),
                 brightness=float(np.clip(rng.uniform(0.45, 1.0) + 0.03 * z, 0.4, 1.0)),
                 scale=scale,
-                widen=float(rng.uniform(0.03, 0.2)) if comet else 0.0,
+                widen=float(rng.uniform(0.01, 0.06)) if comet else 0.0,
                 length=float(rng.uniform(0.35, 1.0) * below_max) if comet and rng.random() < 0.7 else float("inf"),
             )
         )
     if z > 3.5 and rng.random() < _sigmoid(2.0 * (z - 4.5)):
-        hw = rng.uniform(0.15, 0.37) * width
+        # white lung: confluent B-lines over most of the view, homogeneous rather than a
+        # bright cone between shadows (which a normal intercostal window can also be)
+        hw = rng.uniform(0.25, 0.5) * width
         blines.append(BLine(center=float(rng.uniform(margin + hw, margin + width - hw)), width=float(2 * hw),
-                            brightness=float(rng.uniform(0.6, 1.0)), scale=scale, widen=0.0))
+                            brightness=float(rng.uniform(0.45, 0.8)), scale=scale, widen=0.0))
     consolidations = []
     if rng.random() < _sigmoid(1.8 * (z - 3.0)):
         hw = rng.uniform(0.06, 0.1 + 0.025 * z) * width
