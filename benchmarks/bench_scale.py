@@ -241,7 +241,7 @@ def main(argv: list[str] | None = None) -> int:
     """Build the archive, run both benchmarks, print the tables and write JSON."""
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--frames", type=int, default=100_000, help="minimum frames of the features archive")
-    ap.add_argument("--segment-frames", type=int, default=4608, help="minimum frames of the segment cohort")
+    ap.add_argument("--segment-frames", type=int, default=2304, help="minimum frames of the segment cohort")
     ap.add_argument("--batch", type=int, default=512, help="frames per feature task")
     ap.add_argument("--segment-batch", type=int, default=64, help="frames per forward pass")
     ap.add_argument("--json", type=Path, default=None, help="write the results here")
