@@ -19,7 +19,8 @@ def register(app: typer.Typer) -> None:
             help="Cohort folder (from `lusfeat simulate` or `lusfeat ingest`).")] = None,
         masks: Annotated[str, typer.Option(
             "--masks", help="Mask source: 'truth', 'labels:T' (mean annotator confidence >= T "
-            "percent, e.g. labels:60) or a mask-set folder.")] = "truth",
+            "percent, e.g. labels:60; labels:T@max|@majority|@staple for another fusion), a mask-set "
+            "folder or an nnU-Net prediction folder.")] = "truth",
         out: Annotated[Path | None, typer.Option(
             "--out", help="Output folder for the feature tables, e.g. study/features/truth.")] = None,
         backend: Annotated[str, typer.Option(
@@ -56,8 +57,9 @@ def register(app: typer.Typer) -> None:
             return
         if cohort is None or out is None:
             raise InputError("give a COHORT folder and --out DIR (or --describe)")
+        from .._masks import parse_mask_source
         from ..features._extract import extract
 
-        path = extract(cohort, masks, out, backend=backend, batch=batch, scheduler=scheduler, allow_foreign=allow_foreign,
+        path = extract(cohort, parse_mask_source(masks), out, backend=backend, batch=batch, scheduler=scheduler, allow_foreign=allow_foreign,
                        progress=not no_progress, overwrite=overwrite)
         typer.echo(f"features written to {path}")

@@ -61,12 +61,14 @@ def train_command(
 
       torchrun --nproc-per-node 2 -m lusfeat train cohort --out runs/t60 --folds 3 --device cuda
     """
+    from ..labels import parse_strategy
     from ..seg import UNetConfig, train
 
+    strat = parse_strategy(strategy)
     model = None
     if depth is not None or width is not None or init is None:
         model = UNetConfig(depth=4 if depth is None else depth, width=16 if width is None else width)
-    run = train(cohort, out, strategy, folds=folds, epochs=epochs, device=device, size=size, seed=seed,
+    run = train(cohort, out, strat, folds=folds, epochs=epochs, device=device, size=size, seed=seed,
                 model=model, init=init, batch_size=batch_size, lr=lr,
                 val_fraction=val_fraction, augmentation=augmentation, threads=threads,
                 compile=compile, progress=progress, overwrite=overwrite)
@@ -177,9 +179,11 @@ def pretrain_command(
 
       lusfeat train my_cohort --out runs/tuned --init pretrained
     """
+    from ..labels import parse_strategy
     from ..seg import UNetConfig, pretrain
 
-    path = pretrain(out, patients=patients, frames=frames, size=size, probe=probe, strategy=strategy,
+    path = pretrain(out, patients=patients, frames=frames, size=size, probe=probe,
+                    strategy=parse_strategy(strategy),
                     epochs=epochs, model=UNetConfig(depth=depth, width=width), batch_size=batch_size, lr=lr,
                     seed=seed, device=device, threads=threads, progress=progress, overwrite=overwrite)
     console.print(f"pretrained U-Net written to [bold]{path / 'model.pt'}[/] (fine-tune with --init {path})")

@@ -14,8 +14,10 @@ import pandas as pd
 
 from .._errors import CohortError, InputError
 from .._io import atomic_dir, check_fingerprint, fingerprint, read_json, write_json, write_parquet
+from .._masks import MaskSource, MaskSourceKind, parse_mask_source
 from .._progress import progress_bar
 from ..data._format import Cohort, open_cohort
+from ..labels import fit_staple_table, fused_masks
 from ._aggregate import CLIP_KEYS, EXAM_KEYS, ZONE_KEYS, aggregate_levels
 from ._compute import FRAME_NAMES, Backend, components_frame, resolve_backend, run_backend
 from ._dictionary import DICTIONARY, LUS_PARAMETERS
@@ -49,73 +51,78 @@ _LONG_KEYS = {
 }
 
 
-def _fused_mean(conf: np.ndarray) -> np.ndarray:
-    """Mean confidence over annotators in percent, (N, A, C, H, W) -> (N, C, H, W) float32."""
-    try:
-        from ..labels import fuse
-    except ImportError:
-        return conf.astype(np.float32).mean(axis=1)
-    return fuse(conf, "mean")
+class _MaskReader:
+    """Batches of (N, C, H, W) bool masks of a :class:`~lusfeat._masks.MaskSource` or an array.
 
+    Parameters
+    ----------
+    cohort : Cohort
+    masks : str, path-like, MaskSource or array
+        A mask source (parsed with :func:`~lusfeat._masks.parse_mask_source`)
+        or an ``(N, 5, H, W)`` bool array.
+    allow_foreign : bool
+    staple_table : ndarray, optional
+        For ``labels:T@staple``: the STAPLE table over the whole cohort (fitted
+        here when not given).
+    """
 
-class _MaskSource:
-    """Batches of (N, C, H, W) bool masks from truth, labels:T, a mask set or an array."""
-
-    def __init__(self, cohort: Cohort, masks: Any, allow_foreign: bool = False) -> None:
-        n, (h, w) = cohort.n_frames, cohort.shape
-        self.threshold: float | None = None
+    def __init__(self, cohort: Cohort, masks: Any, allow_foreign: bool = False,
+                 staple_table: np.ndarray | None = None) -> None:
+        self.source: MaskSource | None = None
+        self.staple_table: np.ndarray | None = None
         self.array: Any = None
         self.foreign = False
         self.meta: dict[str, Any] = {}
-        if isinstance(masks, str) and masks == "truth":
-            if cohort.truth is None:
-                raise InputError(f"--masks truth: cohort {cohort.path} has no truth masks "
-                                 "(only simulated cohorts do); use labels:T or a mask set")
-            self.array, self.kind, self.desc = cohort.truth, "truth", "truth"
-        elif isinstance(masks, str) and masks.startswith("labels:"):
-            try:
-                self.threshold = float(masks.split(":", 1)[1])
-            except ValueError:
-                raise InputError(f"--masks {masks!r}: T must be a number in percent, e.g. labels:60") from None
-            if not 0 <= self.threshold <= 100:
-                raise InputError(f"--masks {masks!r}: T must be in [0, 100] percent")
-            self.array, self.kind, self.desc = cohort.confidence, "labels", masks
-        elif isinstance(masks, (str, os.PathLike)) and (Path(masks) / "dataset.json").is_file():
-            from ..data.export import read_predictions  # an nnU-Net prediction folder
-
-            self.array, self.foreign = read_predictions(masks, cohort, allow_foreign=allow_foreign)
-            self.kind, self.desc = "array", str(Path(masks))
-        elif isinstance(masks, (str, os.PathLike)):
-            from ..data._masks import open_masks
-
-            ms = open_masks(masks)
-            self.array, self.kind, self.desc = ms.masks, "mask_set", str(Path(masks))
-            self.meta = ms.meta
-            self.foreign = check_fingerprint(
-                f"--masks {ms.path}", ms.meta.get("cohort", {}).get("fingerprint"), cohort.fingerprint,
-                source=f"cohort {cohort.path}", allow_foreign=allow_foreign)
-        elif hasattr(masks, "shape") and hasattr(masks, "dtype"):
+        if hasattr(masks, "shape") and hasattr(masks, "dtype"):
             if masks.dtype != bool:
                 raise InputError(f"masks array must be bool, got dtype {masks.dtype}")
             self.array, self.kind, self.desc = masks, "array", f"array{tuple(masks.shape)}"
         else:
-            raise InputError(f"masks must be 'truth', 'labels:T', a mask-set path or an "
-                             f"(N, 5, H, W) bool array; got {masks!r}")
+            self._open(cohort, parse_mask_source(masks), allow_foreign, staple_table)
+        n, (h, w) = cohort.n_frames, cohort.shape
         shape = tuple(self.array.shape)
         if self.kind != "labels" and (len(shape) != 4 or shape[0] != n or shape[1] != 5
                                       or shape[2:] != (h, w)):
             raise InputError(f"masks {self.desc} have shape {shape}; the cohort needs "
                              f"({n}, 5, {h}, {w})")
 
+    def _open(self, cohort: Cohort, src: MaskSource, allow_foreign: bool,
+              staple_table: np.ndarray | None) -> None:
+        self.source, self.desc = src, src.text
+        if src.kind is MaskSourceKind.TRUTH:
+            if cohort.truth is None:
+                raise InputError(f"--masks truth: cohort {cohort.path} has no truth masks "
+                                 "(only simulated cohorts do); use labels:T or a mask set")
+            self.array, self.kind = cohort.truth, "truth"
+        elif src.kind is MaskSourceKind.LABELS:
+            self.array, self.kind = cohort.confidence, "labels"
+            self.staple_table = (staple_table if staple_table is not None
+                                 else fit_staple_table(cohort.confidence, src.fusion))
+        elif src.kind is MaskSourceKind.PREDICTIONS:
+            from ..data.export import read_predictions
+
+            self.array, self.foreign = read_predictions(src.path, cohort, allow_foreign=allow_foreign)
+            self.kind = "array"
+        else:
+            from ..data._masks import open_masks
+
+            ms = open_masks(src.path)
+            self.array, self.kind, self.meta = ms.masks, "mask_set", ms.meta
+            self.foreign = check_fingerprint(
+                f"--masks {ms.path}", ms.meta.get("cohort", {}).get("fingerprint"), cohort.fingerprint,
+                source=f"cohort {cohort.path}", allow_foreign=allow_foreign)
+
     def batch(self, start: int, stop: int) -> Any:
+        """Masks of frames ``start:stop``."""
         if self.kind == "labels":
-            fused = _fused_mean(np.asarray(self.array[start:stop]))
-            return fused >= self.threshold
+            return fused_masks(np.asarray(self.array[start:stop]), self.source.threshold, self.source.fusion,
+                               staple_table=self.staple_table)
         if self.kind == "array":
             return self.array[start:stop]
         return np.asarray(self.array[start:stop]).astype(bool, copy=False)
 
     def fingerprint(self) -> str:
+        """Fingerprint of the source: its metadata for a mask set, else its text."""
         if self.kind == "mask_set":
             return fingerprint(self.meta)
         return fingerprint(self.desc)
@@ -126,9 +133,13 @@ class _MaskSource:
                 "foreign": self.foreign or bool(self.meta.get("foreign", False))}
 
 
+#: The reader's former name (kept for callers that import it).
+_MaskSource = _MaskReader
+
+
 def describe_masks(cohort: Cohort, masks: Any, allow_foreign: bool = False) -> dict[str, Any]:
     """The ``masks`` entry of ``features.json`` for a mask source (as :func:`extract` writes it)."""
-    return _MaskSource(cohort, masks, allow_foreign=allow_foreign).describe()
+    return _MaskReader(cohort, masks, allow_foreign=allow_foreign).describe()
 
 
 def _versions() -> dict[str, str]:
@@ -328,10 +339,12 @@ def extract(
     ----------
     cohort : path-like or Cohort
         The cohort (frame table, images, pixel spacing).
-    masks : str, path-like or array
-        ``"truth"`` (simulated cohorts), ``"labels:T"`` (mean annotator
-        confidence >= T percent), a mask-set folder, or an ``(N, 5, H, W)``
-        bool array (NumPy or CuPy) aligned with ``array_index``.
+    masks : str, path-like, MaskSource or array
+        A mask source (see :mod:`lusfeat._masks`): ``"truth"`` (simulated
+        cohorts), ``"labels:T[@FUSION]"`` (fused annotator confidence >= T
+        percent, mean fusion by default), a mask-set folder or an nnU-Net
+        prediction folder; or an ``(N, 5, H, W)`` bool array (NumPy or CuPy)
+        aligned with ``array_index``.
     out : path-like
         Output folder (see the package docs for its layout).
     backend : {"auto", "reference", "cpu", "cuda"}
@@ -373,7 +386,7 @@ def extract(
     spec = scheduler if hasattr(scheduler, "submit") else parse_scheduler(scheduler)
     c = cohort if isinstance(cohort, Cohort) else open_cohort(cohort)
     sink = FeatureSink(c, backend)
-    src = _MaskSource(c, masks, allow_foreign=allow_foreign)
+    src = _MaskReader(c, masks, allow_foreign=allow_foreign)
     out = Path(out)
     if out.exists() and not overwrite and (not out.is_dir() or any(out.iterdir())):
         raise InputError(f"output {out} already exists; choose another path or pass --overwrite")
@@ -381,7 +394,7 @@ def extract(
     if spec is not None:
         from ._extract_dask import extract_parts
 
-        extra.update(extract_parts(c, src, masks, sink, out, batch, spec, allow_foreign, progress))
+        extra.update(extract_parts(c, src, sink, out, batch, spec, allow_foreign, progress))
     else:
         with progress_bar(enabled=progress, transient=True) as bar:
             task = bar.add_task(f"features ({sink.backend.value})", total=c.n_frames)

@@ -22,21 +22,23 @@ import pandas as pd
 
 from .._errors import InputError
 from .._io import fingerprint
+from .._masks import MaskSource
 from .._scheduler import PartStore, frame_spans, peak_rss_mb, run_parts, worker_cohort
 from ..data._format import Cohort
 
 __all__ = ["extract_parts"]
 
 
-def _part_task(cohort: str, cohort_fp: str, masks: Any, allow_foreign: bool, backend: str,
-               start: int, stop: int, part: int, out: str, key: str) -> dict[str, Any]:
+def _part_task(cohort: str, cohort_fp: str, masks: MaskSource, staple_table: np.ndarray | None,
+               allow_foreign: bool, backend: str, start: int, stop: int, part: int, out: str,
+               key: str) -> dict[str, Any]:
     """Compute and write part ``part`` (frames ``start:stop``); runs on a worker."""
     from ._compute import resolve_backend
-    from ._extract import _MaskSource, compute_batch
+    from ._extract import _MaskReader, compute_batch
 
     cpu0, wall0 = time.process_time(), time.perf_counter()
     c = worker_cohort(cohort, cohort_fp)
-    src = _MaskSource(c, masks, allow_foreign=allow_foreign)
+    src = _MaskReader(c, masks, allow_foreign=allow_foreign, staple_table=staple_table)
     t0 = time.perf_counter()
     frames, comps = compute_batch(src.batch(start, stop), np.asarray(c.images[start:stop]),
                                   c.spacing[start:stop], start, resolve_backend(backend))
@@ -51,18 +53,16 @@ def _part_task(cohort: str, cohort_fp: str, masks: Any, allow_foreign: bool, bac
 
 
 def extract_parts(
-    c: Cohort, src: Any, masks: Any, sink: Any, out: Path, batch: int, spec: Any, allow_foreign: bool,
-    progress: bool,
+    c: Cohort, src: Any, sink: Any, out: Path, batch: int, spec: Any, allow_foreign: bool, progress: bool,
 ) -> dict[str, Any]:
     """Compute the features of every frame on a cluster and load them into ``sink``.
 
     Parameters
     ----------
     c : Cohort
-    src : _MaskSource
-        The opened mask source (its kind decides whether workers can read it).
-    masks : str or path-like
-        The mask spec the workers reopen.
+    src : _MaskReader
+        The opened mask source: the workers reopen its :class:`~lusfeat._masks.MaskSource`
+        (an in-memory array cannot be sent to them).
     sink : FeatureSink
         Receives the parts in frame order.
     out : Path
@@ -79,7 +79,7 @@ def extract_parts(
         frames per part, the seconds and CPU seconds of all tasks together and the
         peak memory (MB) per worker process.
     """
-    if src.kind == "array":
+    if src.kind == "array":  # in memory, or nnU-Net predictions read into memory
         raise InputError("--scheduler needs masks stored on disk (truth, labels:T or a mask-set folder); "
                          "an in-memory array is computed in process (scheduler=None)")
     base = math.lcm(int(src.array.chunks[0]), int(c.images.chunks[0]))
@@ -88,9 +88,8 @@ def extract_parts(
     key = fingerprint("features-parts", c.fingerprint, src.describe(), sink.backend.value, spans)
     store = PartStore(out, key)
     done = store.open()
-    spec_masks = str(masks) if isinstance(masks, os.PathLike) else masks
-    calls = [(str(c.path), c.fingerprint, spec_masks, allow_foreign, sink.backend.value, lo, hi, i,
-              str(out), key) for i, (lo, hi) in enumerate(spans) if i not in done]
+    calls = [(str(c.path), c.fingerprint, src.source, src.staple_table, allow_foreign, sink.backend.value, lo, hi,
+              i, str(out), key) for i, (lo, hi) in enumerate(spans) if i not in done]
     run_parts(store, spec, _part_task, calls, label=f"features ({sink.backend.value})", progress=progress,
               total=c.n_frames, done=sum(hi - lo for i, (lo, hi) in enumerate(spans) if i in done),
               gpu=sink.backend.value == "cuda")

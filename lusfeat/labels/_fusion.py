@@ -15,7 +15,7 @@ import numpy as np
 from .._arrays import array_module
 from .._errors import InputError
 
-__all__ = ["Fusion", "fuse", "staple", "staple_fit", "array_module"]
+__all__ = ["Fusion", "fuse", "fused_masks", "staple", "staple_fit", "fit_staple_table", "array_module"]
 
 logger = logging.getLogger(__name__)
 
@@ -115,6 +115,95 @@ def fuse(confidence: Any, method: str | Fusion = "mean", *, staple_table: np.nda
             f"{(confidence.shape[2], 1 << confidence.shape[1])} for this confidence"
         )
     return _lookup(xp, table, pattern) * xp.float32(100.0)
+
+
+def fused_masks(
+    confidence: Any,
+    threshold: float,
+    fusion: str | Fusion = "mean",
+    *,
+    staple_table: np.ndarray | None = None,
+    fused: Any = None,
+) -> Any:
+    """Masks of the pixels whose fused annotator confidence is at least ``threshold``.
+
+    ``mask = fuse(confidence, fusion) >= threshold``: the masks of the
+    ``labels:T`` mask source (``lusfeat features --masks labels:T``), of the
+    sweep's ``labels-T`` reference pipelines and of the ``labels:T``
+    references of :func:`lusfeat.seg.evaluate`.
+
+    Parameters
+    ----------
+    confidence : (N, A, C, H, W) uint8 array or None
+        Per-annotator confidence in percent (NumPy or CuPy); ignored when
+        ``fused`` is given.
+    threshold : float
+        ``T`` in percent (0-100).
+    fusion : {"mean", "max", "majority", "staple"}
+        Annotator fusion (see :func:`fuse`).
+    staple_table : (C, 2**A) ndarray, optional
+        For ``staple``: the table of :func:`staple_fit` over the whole cohort.
+    fused : (N, C, H, W) float array, optional
+        The already fused confidence (saves fusing again when one map is
+        compared with several thresholds).
+
+    Returns
+    -------
+    (N, C, H, W) bool array
+
+    Raises
+    ------
+    InputError
+        When ``threshold`` is outside 0..100, or for a bad ``confidence`` or
+        ``fusion`` (see :func:`fuse`).
+
+    Examples
+    --------
+    >>> conf = np.array([40, 80, 90], np.uint8).reshape(1, 3, 1, 1, 1)  # mean 70 %
+    >>> bool(fused_masks(conf, 70)[0, 0, 0, 0]), bool(fused_masks(conf, 71)[0, 0, 0, 0])
+    (True, False)
+    """
+    t = float(threshold)
+    if not 0.0 <= t <= 100.0:
+        raise InputError(f"fused-label threshold must be in [0, 100] percent, got {threshold!r}")
+    if fused is None:
+        fused = fuse(confidence, fusion, staple_table=staple_table)
+    return fused >= t
+
+
+def fit_staple_table(
+    confidence: Any, fusion: str | Fusion, *, indices: Any = None, chunk: int = 256
+) -> np.ndarray | None:
+    """The STAPLE table of a cohort's confidence for ``staple`` fusion (``None`` for the others).
+
+    Parameters
+    ----------
+    confidence : (N, A, C, H, W) array-like
+        A cohort's ``confidence`` (Zarr or NumPy), read ``chunk`` frames at a time.
+    fusion : str or Fusion
+    indices : sequence of int, optional
+        Sorted frame indices to estimate over (default: all frames).
+    chunk : int
+        Frames read per step.
+
+    Returns
+    -------
+    (C, 2**A) ndarray or None
+        The table for ``fuse(..., staple_table=table)`` (see :func:`staple_fit`).
+    """
+    if Fusion(fusion) is not Fusion.STAPLE:
+        return None
+    idx = np.arange(confidence.shape[0], dtype=np.int64) if indices is None else np.asarray(indices, np.int64)
+    return staple_fit(_read_rows(confidence, idx[s : s + chunk]) for s in range(0, idx.size, chunk))[0]
+
+
+def _read_rows(array: Any, idx: np.ndarray) -> np.ndarray:
+    """Rows ``idx`` (sorted) of a Zarr or NumPy array; contiguous runs are sliced."""
+    if idx.size and idx[-1] - idx[0] + 1 == idx.size:
+        return np.asarray(array[int(idx[0]) : int(idx[-1]) + 1])
+    if hasattr(array, "oindex"):
+        return np.asarray(array.oindex[idx])
+    return np.asarray(array)[idx]
 
 
 def _patterns(decisions: Any) -> Any:

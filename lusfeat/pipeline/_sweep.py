@@ -18,8 +18,10 @@ import pandas as pd
 
 from .._errors import InputError
 from .._io import read_json, write_json, write_parquet
+from .._masks import MaskSource, parse_mask_source
 from .._progress import progress_bar
 from ..data import open_cohort
+from ..labels import Strategy, parse_strategy
 from ._cache import StageCache, code_version
 
 __all__ = ["SweepConfig", "Stage", "StudyPlan", "plan_sweep", "run_sweep", "DEFAULT_STRATEGIES"]
@@ -103,14 +105,19 @@ class SweepConfig:
     models: tuple[str, ...] = ("xgboost", "linear")
     min_events: int = 10
 
-    def check(self) -> None:
-        """Raise :class:`InputError` naming the first invalid option."""
-        from ..labels import parse_strategy
+    def check(self) -> tuple[Strategy, list[Strategy]]:
+        """Raise :class:`InputError` naming the first invalid option.
 
+        Returns
+        -------
+        baseline : Strategy
+        strategies : list of Strategy
+            The baseline first, then the other strategies, without repeats.
+        """
         if not self.strategies:
             raise InputError("--strategies is empty; give at least one strategy")
-        for s in (*self.strategies, self.baseline):
-            parse_strategy(s)
+        baseline = parse_strategy(self.baseline)
+        strategies = list({st.spec: st for st in (baseline, *map(parse_strategy, self.strategies))}.values())
         for name, v, lo in (("--seeds", self.seeds, 1), ("--folds", self.folds, 1), ("--epochs", self.epochs, 1),
                             ("--batch-size", self.batch_size, 1), ("--analysis-folds", self.analysis_folds, 2),
                             ("--analysis-repeats", self.analysis_repeats, 1),
@@ -120,6 +127,7 @@ class SweepConfig:
         bad = [t for t in self.thresholds if not 1 <= int(t) <= 100]
         if bad:
             raise InputError(f"--thresholds must be within 1..100, got {bad}")
+        return baseline, strategies
 
 
 @dataclass
@@ -141,6 +149,9 @@ class Stage:
     deps: list[str]
     code: str
     run: Callable[[Stage, _Ctx], None]
+    #: Parsed input of the stage body (the Strategy of a training, the MaskSource of label
+    #: masks and features); its text form is in ``options``, the cache key.
+    spec: Strategy | MaskSource | None = None
     key: str = ""
     cached: bool = False
     seconds: float | None = None
@@ -155,6 +166,7 @@ class StudyPlan:
     config: SweepConfig
     cohort_key: str
     has_truth: bool
+    baseline: Strategy | None = None
     stages: list[Stage] = field(default_factory=list)
     pipelines: dict[str, dict[str, Any]] = field(default_factory=dict)
 
@@ -198,32 +210,29 @@ def plan_sweep(cohort: str | os.PathLike, out: str | os.PathLike, config: SweepC
         comparisons against the best strategy are planned by
         :func:`run_sweep` once the evaluations are known.
     """
-    from ..labels import parse_strategy
-
-    config.check()
+    baseline, strategies = config.check()
     cohort = Path(cohort)
     c = open_cohort(cohort)
     study = Path(out)
     plan = StudyPlan(study=study, cohort=cohort, config=config, cohort_key=c.fingerprint,
-                     has_truth=c.truth is not None)
+                     has_truth=c.truth is not None, baseline=baseline)
     add = plan.add
-    strategies = list(dict.fromkeys([config.baseline, *config.strategies]))
     code_seg = code_version("seg", "labels", "data")
     code_feat = code_version("features", "labels", "data")
 
     model_opts = {"depth": config.depth, "width": config.width}
     for k in range(config.seeds):
         seed = config.seed + k
-        for text in strategies:
-            st = parse_strategy(text)
+        for st in strategies:
             name = _pipeline_name(st.name, k, config.seeds)
-            plan.pipelines[name] = {"kind": "strategy", "strategy": str(st), "strategy_name": st.name, "seed": seed}
+            plan.pipelines[name] = {"kind": "strategy", "strategy": st.spec, "strategy_name": st.name, "seed": seed}
             train_opts = {
-                "strategy": str(st), "folds": config.folds, "epochs": config.epochs, "seed": seed,
+                "strategy": st.spec, "folds": config.folds, "epochs": config.epochs, "seed": seed,
                 "size": config.size, "batch_size": config.batch_size, "model": model_opts,
                 "device": config.device, "threads": config.threads,
             }
-            add(Stage(f"train/{name}", "train", name, study / "runs" / name, train_opts, [], code_seg, _run_train))
+            add(Stage(f"train/{name}", "train", name, study / "runs" / name, train_opts, [], code_seg, _run_train,
+                      spec=st))
             add(Stage(f"segment/{name}", "segment", name, study / "masks" / name,
                       {"device": config.device, "threads": config.threads},
                       [f"train/{name}"], code_seg, _run_segment))
@@ -233,20 +242,22 @@ def plan_sweep(cohort: str | os.PathLike, out: str | os.PathLike, config: SweepC
             add(Stage(f"features/{name}", "features", name, study / "features" / name,
                       {"masks": "segment", "backend": config.backend}, [f"segment/{name}"], code_feat,
                       _run_features))
-    refs = [f"labels-{t}" for t in config.thresholds] + (["truth"] if c.truth is not None else [])
-    for ref in refs:
-        source = "truth" if ref == "truth" else f"labels:{ref.split('-')[1]}"
+    refs = {f"labels-{t}": MaskSource.labels(t) for t in config.thresholds}
+    if c.truth is not None:
+        refs["truth"] = parse_mask_source("truth")
+    for ref, src in refs.items():
+        source = src.spec  # truth, labels:T
         plan.pipelines[ref] = {"kind": "reference", "source": source}
         if ref != "truth" and c.truth is not None:
             # how close the fused labels themselves are to the truth
             add(Stage(f"labelmasks/{ref}", "labelmasks", ref, study / "masks" / ref, {"source": source},
-                      [], code_seg, _run_label_masks))
+                      [], code_seg, _run_label_masks, spec=src))
             add(Stage(f"evaluate/{ref}", "evaluate", ref, study / "evaluation" / ref,
                       {"thresholds": list(config.thresholds), "bootstrap": config.eval_bootstrap,
                        "seed": config.seed}, [f"labelmasks/{ref}"], code_seg, _run_evaluate))
         add(Stage(f"features/{ref}", "features", ref, study / "features" / ref,
-                  {"masks": source, "backend": config.backend}, [], code_feat, _run_features))
-    base = parse_strategy(config.baseline).name
+                  {"masks": source, "backend": config.backend}, [], code_feat, _run_features, spec=src))
+    base = baseline.name
     for k in range(config.seeds):
         _add_analysis(plan, _pipeline_name(base, k, config.seeds), k)
     return plan
@@ -280,7 +291,7 @@ def _run_train(stage: Stage, cx: _Ctx) -> None:
     from ..seg import UNetConfig, train
 
     o = stage.options
-    train(cx.cohort, stage.out, o["strategy"], folds=o["folds"], epochs=o["epochs"], device=o["device"],
+    train(cx.cohort, stage.out, stage.spec, folds=o["folds"], epochs=o["epochs"], device=o["device"],
           size=o["size"], seed=o["seed"], model=UNetConfig(**o["model"]), batch_size=o["batch_size"],
           threads=cx.config.threads, progress=False, overwrite=True)
 
@@ -294,16 +305,17 @@ def _run_segment(stage: Stage, cx: _Ctx) -> None:
 
 def _run_label_masks(stage: Stage, cx: _Ctx) -> None:
     from ..data import MaskWriter
-    from ..labels import fuse
+    from ..labels import fit_staple_table, fused_masks
 
     c = open_cohort(cx.cohort)
-    t = float(stage.options["source"].split(":")[1])
+    src = stage.spec
+    table = fit_staple_table(c.confidence, src.fusion)
     h, w = c.shape
     with MaskWriter(stage.out, c.n_frames, h, w, overwrite=True) as mw:
         for s in range(0, c.n_frames, 256):
             conf = np.asarray(c.confidence[s : s + 256])
-            mw.write(s, fuse(conf, "mean") >= t)
-        mw.finish({"producer": "labels", "source": stage.options["source"], "fusion": "mean",
+            mw.write(s, fused_masks(conf, src.threshold, src.fusion, staple_table=table))
+        mw.finish({"producer": "labels", "source": stage.options["source"], "fusion": src.fusion.value,
                    "cohort": {"path": str(c.path), "fingerprint": c.fingerprint}})
 
 
@@ -319,7 +331,7 @@ def _run_features(stage: Stage, cx: _Ctx) -> None:
     from ..features import extract
 
     o = stage.options
-    masks = cx.study / "masks" / stage.pipeline if o["masks"] == "segment" else o["masks"]
+    masks = cx.study / "masks" / stage.pipeline if o["masks"] == "segment" else stage.spec
     extract(cx.cohort, masks, stage.out, backend=o["backend"], progress=False, overwrite=True)
 
 
@@ -569,13 +581,11 @@ def _run_phases(plan: StudyPlan, execute: Callable[[list[Stage]], None], bar: An
 
     Returns the best strategy, the mean Dice per strategy and the baseline's name.
     """
-    from ..labels import parse_strategy
-
     config = plan.config
     execute(plan.stages)
     dice = _mean_dice(plan.study, plan.pipelines, plan.has_truth)
     best = max(dice, key=dice.get)
-    base = parse_strategy(config.baseline).name
+    base = plan.baseline.name
     if best != base:
         final = [_add_analysis(plan, _pipeline_name(best, k, config.seeds), k) for k in range(config.seeds)]
         if bar is not None:

@@ -16,7 +16,7 @@ import numpy as np
 import torch
 from torch.nn import functional as F
 
-from ..labels import Fusion, Strategy, fuse, staple_fit
+from ..labels import Strategy, fit_staple_table, fuse
 from ._device import resize
 
 __all__ = ["FrameData", "load_frames", "read_images", "resize_area", "staple_table"]
@@ -62,10 +62,7 @@ def read_images(cohort: Any, idx: np.ndarray, size: tuple[int, int]) -> torch.Te
 def staple_table(cohort: Any, indices: np.ndarray, fusion: str) -> np.ndarray | None:
     """For ``staple`` fusion, the STAPLE table estimated over all frames ``indices``
     (read in chunks); ``None`` for the other fusions."""
-    if Fusion(fusion) is not Fusion.STAPLE:
-        return None
-    chunks = (_read(cohort.confidence, indices[s : s + READ_CHUNK]) for s in range(0, indices.size, READ_CHUNK))
-    return staple_fit(chunks)[0]
+    return fit_staple_table(cohort.confidence, fusion, indices=indices, chunk=READ_CHUNK)
 
 
 def resize_area(x: torch.Tensor, size: tuple[int, int]) -> torch.Tensor:

@@ -14,12 +14,12 @@ import pandas as pd
 
 from .._errors import InputError
 from .._io import atomic_dir, check_fingerprint, write_json, write_parquet
+from .._masks import MaskSource, MaskSourceKind, parse_mask_source
 from .._progress import progress_bar
 from .._resample import patient_counts
 from .._summary import Summary
 from ..data import open_cohort, open_masks
-from ..labels import Fusion, fuse
-from ._data import staple_table
+from ..labels import Fusion, fit_staple_table, fuse, fused_masks
 from ._device import versions
 from ._metrics import boundary, hd95_with_boundary, overlap_metrics
 
@@ -148,8 +148,9 @@ def evaluate(
     Parameters
     ----------
     cohort : Cohort or path-like
-    masks : MaskSet or path-like
-        Mask set aligned with the cohort (frame ``i`` is ``array_index == i``).
+    masks : MaskSet, path-like or MaskSource
+        Mask set aligned with the cohort (frame ``i`` is ``array_index == i``),
+        or its folder.
     out : path-like, optional
         Folder to write ``frames.parquet``, ``summary.parquet``,
         ``calibration.parquet`` and ``evaluation.json`` (atomically).
@@ -190,7 +191,7 @@ def evaluate(
     patients = frames_tab["patient_id"].astype(str).to_numpy()
     patient_codes, patient_idx = np.unique(patients, return_inverse=True)
     classes = list(cohort.class_names)
-    refs = (["truth"] if cohort.truth is not None else []) + [f"labels:{t}" for t in thresholds]
+    refs = _references(cohort, thresholds, fusion)
     has_probs = mset.probabilities is not None
     n = cohort.n_frames
     parts, calib_counts, calib_conf = _scan(cohort, mset, refs, fusion, patient_idx, patient_codes.size,
@@ -215,7 +216,7 @@ def evaluate(
         "masks": str(mset.path), "masks_meta": {k: mset.meta.get(k) for k in ("producer", "strategy", "run", "out_of_fold",
                                                                        "foreign")},
         "foreign": foreign,
-        "n_frames": n, "references": refs, "thresholds": list(thresholds), "fusion": fusion.value,
+        "n_frames": n, "references": list(refs), "thresholds": list(thresholds), "fusion": fusion.value,
         "bootstrap": int(bootstrap), "seed": int(seed), "metrics": list(METRICS),
         "empty_rule": "both empty: Dice=IoU=precision=recall=1, HD95=0; one empty: Dice=IoU=0, "
                       "precision (empty prediction) or recall (empty reference) NaN, HD95 NaN",
@@ -238,7 +239,7 @@ def evaluate(
 def _open_inputs(cohort, masks, thresholds, fusion, bootstrap, allow_foreign, out, overwrite):
     """Open and check the cohort, the mask set and the options; returns what :func:`evaluate` uses."""
     cohort = open_cohort(cohort) if isinstance(cohort, (str, os.PathLike)) else cohort
-    mset = open_masks(masks) if isinstance(masks, (str, os.PathLike)) else masks
+    mset = _open_mask_set(masks)
     if tuple(mset.masks.shape) != (cohort.n_frames, len(cohort.class_names)) + cohort.shape:
         raise InputError(
             f"mask set {mset.path} has shape {tuple(mset.masks.shape)} but cohort {cohort.path} needs "
@@ -259,8 +260,27 @@ def _open_inputs(cohort, masks, thresholds, fusion, bootstrap, allow_foreign, ou
     return cohort, mset, foreign, thresholds, fusion
 
 
+def _open_mask_set(masks: Any) -> Any:
+    """The mask set of ``masks``: a MaskSet, or a mask-set folder given as a path or a MaskSource."""
+    if not isinstance(masks, (str, os.PathLike, MaskSource)):
+        return masks
+    src = parse_mask_source(masks if isinstance(masks, MaskSource) else Path(masks))
+    if not src.on_disk:
+        raise InputError(f"evaluate needs a mask-set folder (from `lusfeat segment`), got {src.spec!r}")
+    return open_masks(src.path)  # explains what is wrong with a folder that is no mask set
+
+
+def _references(cohort: Any, thresholds: tuple[int, ...], fusion: Fusion) -> dict[str, MaskSource]:
+    """The reference mask sources by name: ``truth`` (when the cohort has it), then ``labels:T``."""
+    refs = {"truth": parse_mask_source("truth")} if cohort.truth is not None else {}
+    refs.update({f"labels:{t}": MaskSource.labels(t, fusion) for t in thresholds})
+    return refs
+
+
 def _scan(cohort, mset, refs, fusion, patient_idx, n_patients: int, progress: bool):
     """Per-frame metric rows against every reference, and per-patient probability histograms.
+
+    ``refs`` maps reference names to their mask sources (see :func:`_references`).
 
     Returns
     -------
@@ -277,7 +297,7 @@ def _scan(cohort, mset, refs, fusion, patient_idx, n_patients: int, progress: bo
     calib_conf = np.zeros((n_patients, n_classes, 256))
     parts: list[pd.DataFrame] = []
     n = cohort.n_frames
-    table = staple_table(cohort, np.arange(n), fusion)  # STAPLE over the whole cohort
+    table = fit_staple_table(cohort.confidence, fusion)  # STAPLE over the whole cohort
     with progress_bar(enabled=progress) as bar:
         task = bar.add_task("evaluate", total=n)
         for start in range(0, n, CHUNK):
@@ -285,11 +305,11 @@ def _scan(cohort, mset, refs, fusion, patient_idx, n_patients: int, progress: bo
             pred = np.asarray(mset.masks[start:stop], bool)
             pred_boundary = boundary(pred)
             fused = fuse(np.asarray(cohort.confidence[start:stop]), fusion, staple_table=table)
-            for ref_name in refs:
-                if ref_name == "truth":
+            for ref_name, src in refs.items():
+                if src.kind is MaskSourceKind.TRUTH:
                     ref = np.asarray(cohort.truth[start:stop], bool)
                 else:
-                    ref = fused >= float(ref_name.split(":")[1])
+                    ref = fused_masks(None, src.threshold, fused=fused)
                 parts.append(_frame_rows(pred, pred_boundary, ref, ref_name, start, classes, spacing))
             if has_probs:
                 probs = np.asarray(mset.probabilities[start:stop])

@@ -27,7 +27,7 @@ from typing import Any
 
 from .._errors import InputError
 from .._io import atomic_file, read_json, write_json
-from ..labels import parse_strategy
+from ..labels import Strategy, parse_strategy
 from ._device import resolve_device
 from ._unet import UNetConfig
 
@@ -45,7 +45,7 @@ def pretrain(
     frames: int = 2,
     size: int = 128,
     probe: str = "mixed",
-    strategy: str = "threshold:60",
+    strategy: str | Strategy = "threshold:60",
     epochs: int = 10,
     model: UNetConfig | None = None,
     batch_size: int = 16,
@@ -65,7 +65,7 @@ def pretrain(
     patients, frames, size, probe : int, int, int, str
         Simulated cohort: patients (2-3 exams of 6 zones each), frames per clip,
         frame side in pixels (also the training size), probe geometry.
-    strategy : str
+    strategy : str or Strategy
         Label strategy of the simulated annotators' confidence (the network
         learns what a fine-tuning cohort's labels will look like).
     epochs, model, batch_size, lr, seed, device, threads
@@ -101,7 +101,7 @@ def pretrain(
                            probe=probe, annotators=3, seed=int(seed))
     sim.check()
     # fail on bad options before simulating anything
-    parse_strategy(strategy)
+    strat = parse_strategy(strategy)
     resolve_device(device)
     for name, value in (("epochs", epochs), ("batch_size", batch_size)):
         if int(value) < 1:
@@ -134,7 +134,7 @@ def pretrain(
     if not (run_dir / "run.json").is_file():
         if run_dir.exists():
             shutil.rmtree(run_dir)
-        train(cohort, run_dir, strategy, folds=1, epochs=epochs, device=device, size=size, seed=seed,
+        train(cohort, run_dir, strat, folds=1, epochs=epochs, device=device, size=size, seed=seed,
               model=cfg, batch_size=batch_size, lr=lr, val_fraction=0.1, threads=threads, progress=progress)
     run = read_json(run_dir / "run.json")
     with atomic_file(out / "model.pt") as tmp:

@@ -38,7 +38,7 @@ from .._errors import InputError
 from .._io import discard_on_error, fingerprint, read_json, write_json, write_parquet
 from .._progress import progress_bar
 from ..data import open_cohort
-from ..labels import parse_strategy
+from ..labels import Strategy, parse_strategy
 from ._augment import augment
 from ._checkpoint import load_checkpoint, load_init, save_checkpoint
 from ._data import FrameData, load_frames
@@ -79,7 +79,7 @@ def _lr_at(step: int, total: int, base: float) -> float:
 def train(
     cohort: Any,
     out: str | os.PathLike,
-    strategy: str = "threshold:60",
+    strategy: str | Strategy = "threshold:60",
     *,
     folds: int = 1,
     epochs: int = 30,
@@ -236,7 +236,7 @@ def train(
 
 
 def _train_folds(
-    cohort: Any, out: Path, strat: Any, cfg: UNetConfig, options: dict[str, Any], input_size: tuple[int, int],
+    cohort: Any, out: Path, strat: Strategy, cfg: UNetConfig, options: dict[str, Any], input_size: tuple[int, int],
     indices: np.ndarray, dev: torch.device, ctx: DistContext | None, init_state: dict[str, torch.Tensor] | None,
     init_meta: dict[str, Any] | None, threads: int | None, resume: bool, progress: bool, t_start: float,
 ) -> Path:
