@@ -183,11 +183,23 @@ def _local_cluster(workers: int | None, gpu: bool) -> Any:
             return cluster
     from distributed import LocalCluster
 
+    import dask
+
     n = workers or os.cpu_count() or 1
-    # one thread per worker: parallelism comes from processes (numba, torch and the
-    # Blosc codec release the GIL only part of the time)
-    cluster = LocalCluster(n_workers=n, threads_per_worker=1, processes=True, dashboard_address=None,
-                           silence_logs=logging.ERROR, env={"OMP_NUM_THREADS": "1", "NUMBA_NUM_THREADS": "1"})
+    # One thread per worker: parallelism comes from processes (numba, torch and the
+    # Blosc codec release the GIL only part of the time); Zarr decodes in the task's
+    # own thread instead of a thread pool per worker. Dask's nanny sets
+    # MALLOC_TRIM_THRESHOLD_=65536 in its workers, which makes glibc return every
+    # freed frame batch to the system and fault it in again on the next one: that
+    # doubled the CPU seconds of a feature task, so lusfeat's own workers keep glibc's
+    # default (their memory stays bounded by the batch size).
+    environ = {k: v for k, v in dask.config.get("distributed.nanny.pre-spawn-environ", {}).items()
+               if k != "MALLOC_TRIM_THRESHOLD_"}
+    with dask.config.set({"distributed.nanny.pre-spawn-environ": environ}):
+        cluster = LocalCluster(n_workers=n, threads_per_worker=1, processes=True, dashboard_address=None,
+                               silence_logs=logging.ERROR,
+                               env={"OMP_NUM_THREADS": "1", "NUMBA_NUM_THREADS": "1",
+                                    "ZARR_THREADING__MAX_WORKERS": "1"})
     logger.info("started a local Dask cluster: %d worker process(es), 1 thread each", n)
     return cluster
 

@@ -53,6 +53,25 @@ def test_unreachable_scheduler_is_one_clear_error():
         pass
 
 
+def test_local_workers_keep_glibc_defaults_and_decode_in_their_thread(client):
+    """Dask's MALLOC_TRIM_THRESHOLD_=65536 doubled a feature task's CPU time; lusfeat's own
+    workers drop it, decode Zarr chunks in the task's thread and run numba on one thread."""
+
+    def _worker_settings() -> dict:  # pickled by value (a local function)
+        import os
+
+        import zarr
+
+        return {"malloc_trim": os.environ.get("MALLOC_TRIM_THRESHOLD_"),
+                "zarr_threads": zarr.config.get("threading.max_workers"),
+                "numba_threads": os.environ.get("NUMBA_NUM_THREADS")}
+
+    settings = client.run(_worker_settings)
+    assert len(settings) == 2
+    for s in settings.values():
+        assert s == {"malloc_trim": None, "zarr_threads": 1, "numba_threads": "1"}, s
+
+
 def test_frame_spans_are_whole_chunks():
     assert frame_spans(100, 32, 64) == [(0, 64), (64, 100)]
     assert frame_spans(5, 4, 3) == [(0, 5)]
