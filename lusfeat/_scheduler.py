@@ -251,10 +251,26 @@ def worker_cohort(path: str, expected: str) -> Any:
 
 
 def peak_rss_mb() -> float:
-    """Peak resident memory of this process so far, in MB (Linux ``ru_maxrss``)."""
-    import resource
+    """Peak resident memory of this process so far, in MB.
 
-    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024.0
+    On Linux this is ``VmHWM`` of ``/proc/self/status``: the high-water mark of the
+    process's own address space. ``ru_maxrss`` is not used there because the kernel
+    carries it across ``exec``, so a worker spawned by a large client process
+    reports the client's size at the fork instead of its own. Elsewhere
+    ``ru_maxrss`` (kilobytes on Linux, bytes on macOS).
+    """
+    import resource
+    import sys
+
+    try:
+        with open("/proc/self/status", encoding="ascii") as fh:
+            for line in fh:
+                if line.startswith("VmHWM:"):
+                    return int(line.split()[1]) / 1024.0
+    except OSError:
+        pass
+    peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+    return peak / (1024.0 * 1024.0) if sys.platform == "darwin" else peak / 1024.0
 
 
 def _digest(path: Path) -> str:

@@ -285,3 +285,17 @@ def test_cli_bad_scheduler_is_one_line(tiny_cohort, tmp_path):
     assert "--scheduler" in proc.stderr and "Traceback" not in proc.stderr
     assert len([ln for ln in proc.stderr.splitlines() if "error" in ln]) == 1
     assert not (tmp_path / "feats").exists() and not list(tmp_path.glob(".feats*"))
+
+
+def test_peak_memory_is_the_worker_s_own_not_its_parent_s():
+    """A process started by a large parent reports its own peak (``ru_maxrss`` would carry the
+    parent's size across ``exec``)."""
+    from lusfeat._scheduler import peak_rss_mb
+
+    big = np.ones(300_000_000, np.uint8)  # 300 MB held by this process while the child starts
+    code = "from lusfeat._scheduler import peak_rss_mb; print(peak_rss_mb())"
+    child = float(subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True,
+                                 cwd=ROOT).stdout)
+    assert peak_rss_mb() > 300
+    assert child < 250, child  # numpy and lusfeat's scheduler module: well under the parent's 300 MB array
+    del big
