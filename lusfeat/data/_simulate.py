@@ -195,8 +195,29 @@ def simulate_cohort(
     clin_ss, ann_ss, zone_ss, clip_ss = root.spawn(4)
     clinical, slopes = simulate_clinical(np.random.default_rng(clin_ss), patients, cfg.exams, cp)
     anns = make_annotators(np.random.default_rng(ann_ss), annotators)
+    clips = _plan_clips(clinical, zones, np.random.default_rng(zone_ss), cp)
+    n_clips = len(clips)
+    n_frames = n_clips * frames
+    clip_seeds = clip_ss.spawn(n_clips)
+    probes = _clip_probes(probe, n_clips, np.random.default_rng(root.spawn(1)[0]))
+    with CohortWriter(out, n_frames, size, size, annotators, with_truth=True, overwrite=overwrite) as w:
+        rows = _simulate_clips(w, clips, clip_seeds, probes, anns, cfg, progress)
+        frames_df = pd.DataFrame(rows)
+        public = clinical.drop(columns=["severity"])
+        elapsed = time.perf_counter() - t0
+        w.finish(_cohort_meta(cfg, cp, anns, clinical, slopes, elapsed), frames_df, public)
+    log.info("simulated %d frames (%d clips) in %.1f s -> %s", n_frames, n_clips, elapsed, out)
+    return Path(out)
+
+
+def _plan_clips(clinical: pd.DataFrame, zones: int, zrng: np.random.Generator,
+                cp: ClinicalParams) -> list[tuple[str, str, str, float]]:
+    """Every clip to simulate: ``(patient_id, exam_id, zone, zone severity)`` in writing order.
+
+    A zone's severity is its exam's severity plus the zone's fixed offset plus a
+    per-patient zone effect drawn from ``zrng`` (patients in order, zones in order).
+    """
     znames = zone_names(zones)
-    zrng = np.random.default_rng(zone_ss)
     zone_effect = {
         (pid, z): float(zrng.normal(0, cp.zone_sd)) for pid in clinical["patient_id"].unique() for z in znames
     }
@@ -205,41 +226,38 @@ def simulate_cohort(
         for z in znames:
             zsev = row.severity + zone_offset(z, zones) + zone_effect[(row.patient_id, z)]
             clips.append((row.patient_id, row.exam_id, z, float(zsev)))
-    n_clips = len(clips)
-    n_frames = n_clips * frames
-    clip_seeds = clip_ss.spawn(n_clips)
-    probe_rng = np.random.default_rng(root.spawn(1)[0])
-    probes = (
+    return clips
+
+
+def _clip_probes(probe: str, n_clips: int, probe_rng: np.random.Generator) -> list:
+    """The probe of each clip: ``probe``, or for ``mixed`` convex or linear with equal odds."""
+    return (
         [probe] * n_clips if probe != "mixed" else list(np.where(probe_rng.random(n_clips) < 0.5, "convex", "linear"))
     )
+
+
+def _simulate_clips(w: CohortWriter, clips: list[tuple[str, str, str, float]], clip_seeds: list, probes: list,
+                    anns: list, cfg: SimulationConfig, progress: bool) -> list[dict]:
+    """Simulate every clip from its own seed and write it; return the frame-table rows.
+
+    Clips are written in batches of at least 64 frames, each compressed and written in
+    a background thread while the next clips render.
+    """
+    frames = cfg.frames
+    n_clips = len(clips)
     rows = []
     writer_pool = ThreadPoolExecutor(max_workers=1)
     pending = None
-    with writer_pool, CohortWriter(out, n_frames, size, size, annotators, with_truth=True, overwrite=overwrite) as w:
+    with writer_pool:
         bar = _progress(progress, n_clips)
         start = 0
         buf: dict[str, list] = {"images": [], "truth": [], "confidence": []}
         buf_start = 0
         for k, (pid, eid, z, zsev) in enumerate(clips):
             rng = np.random.default_rng(clip_seeds[k])
-            dependent = zone_offset(z, zones) >= 0.0
-            clip = simulate_clip(rng, zsev, str(probes[k]), dependent, frames, size, anns)
-            clip_id = f"{eid}-{z}-C1"
-            for f in range(frames):
-                rows.append(
-                    {
-                        "frame_id": f"{clip_id}-F{f + 1:03d}",
-                        "patient_id": pid,
-                        "exam_id": eid,
-                        "zone": z,
-                        "clip_id": clip_id,
-                        "frame_index": f,
-                        "array_index": start + f,
-                        "probe": str(probes[k]),
-                        "pixel_spacing_mm": clip["spacing"],
-                        "zone_severity": zsev,
-                    }
-                )
+            dependent = zone_offset(z, cfg.zones) >= 0.0
+            clip = simulate_clip(rng, zsev, str(probes[k]), dependent, frames, cfg.size, anns)
+            rows += _frame_rows(f"{eid}-{z}-C1", pid, eid, z, zsev, str(probes[k]), clip["spacing"], start, frames)
             for key in buf:
                 buf[key].append(clip[key])
             start += frames
@@ -262,31 +280,50 @@ def simulate_cohort(
             pending.result()
         if bar is not None:
             bar[0].stop()
-        frames_df = pd.DataFrame(rows)
-        severity = dict(zip(clinical["exam_id"], clinical["severity"].round(6), strict=True))
-        public = clinical.drop(columns=["severity"])
-        elapsed = time.perf_counter() - t0
-        meta = {
-            "source": {
-                "kind": "simulated",
-                "simulator": {**asdict(cfg), "exams": list(cfg.exams)},
-                "seed": seed,
-                "render": asdict(RenderParams()),
-                "clinical": asdict(cp),
-                "annotators": [asdict(a) for a in anns],
-            },
-            "simulation": {
-                "true_coefficients": true_coefficients(cp),
-                "exam_severity": severity,
-                "patient_slope_per_day": slopes,
-                "notes": "zone_severity in frames.parquet is the latent severity of each clip's zone",
-            },
-            "timing_s": round(elapsed, 3),
-        }
-        w.finish(meta, frames_df, public)
-    log.info("simulated %d frames (%d clips) in %.1f s -> %s", n_frames, n_clips, elapsed, out)
-    return Path(out)
+    return rows
 
+
+def _frame_rows(clip_id: str, pid: str, eid: str, z: str, zsev: float, probe: str, spacing: float, start: int,
+                frames: int) -> list[dict]:
+    """Frame-table rows of one clip whose frames are stored from array index ``start``."""
+    return [
+        {
+            "frame_id": f"{clip_id}-F{f + 1:03d}",
+            "patient_id": pid,
+            "exam_id": eid,
+            "zone": z,
+            "clip_id": clip_id,
+            "frame_index": f,
+            "array_index": start + f,
+            "probe": probe,
+            "pixel_spacing_mm": spacing,
+            "zone_severity": zsev,
+        }
+        for f in range(frames)
+    ]
+
+
+def _cohort_meta(cfg: SimulationConfig, cp: ClinicalParams, anns: list, clinical: pd.DataFrame, slopes: dict,
+                 elapsed: float) -> dict:
+    """The ``source`` and ``simulation`` metadata of a simulated cohort (the hidden truth)."""
+    severity = dict(zip(clinical["exam_id"], clinical["severity"].round(6), strict=True))
+    return {
+        "source": {
+            "kind": "simulated",
+            "simulator": {**asdict(cfg), "exams": list(cfg.exams)},
+            "seed": cfg.seed,
+            "render": asdict(RenderParams()),
+            "clinical": asdict(cp),
+            "annotators": [asdict(a) for a in anns],
+        },
+        "simulation": {
+            "true_coefficients": true_coefficients(cp),
+            "exam_severity": severity,
+            "patient_slope_per_day": slopes,
+            "notes": "zone_severity in frames.parquet is the latent severity of each clip's zone",
+        },
+        "timing_s": round(elapsed, 3),
+    }
 
 def _progress(enabled: bool, total: int):
     if not enabled:
