@@ -356,13 +356,8 @@ def run_planned_comparison(
         One row per (task, model): ``p``, ``p_holm``, ``difference``,
         ``significant``, or ``error`` when the task could not run.
     """
-    from .._errors import LusfeatError
-    from ._analyze import _check_folds, _cross_validate, _Progress
-    from ._bootstrap import bootstrap_p_value, cluster_bootstrap
-    from ._delong import clustered_delong_test, delong_test
-    from ._metrics import evaluate, metric_names
+    from ._analyze import _Progress
     from ._plan import make_plan
-    from ._tasks import TaskSkipped, build_task
 
     names = [p.name for p in pipes]
     plan = make_plan(names, tasks, models, primary=primary, alpha=alpha)
@@ -371,46 +366,79 @@ def run_planned_comparison(
     for task in tasks:
         metric = plan.primary(task)
         base = {"task": task, "metric": metric, "size": size, "replicate": replicate}
+        rows += _task_comparison(task, metric, base, pipes, clinical, models, folds=folds, bootstrap=bootstrap,
+                                 min_events=min_events, seed=seed, progress=quiet)
+    _holm_adjust(rows, alpha)
+    return rows
+
+
+def _task_comparison(task: str, metric: str, base: dict[str, Any], pipes: Sequence[Any], clinical: pd.DataFrame,
+                     models: Sequence[str], *, folds: int, bootstrap: int, min_events: int, seed: int,
+                     progress: Any) -> list[dict[str, Any]]:
+    """Rows of :func:`run_planned_comparison` for one task: one per model (``error`` when it cannot run)."""
+    from .._errors import LusfeatError
+    from ._analyze import _check_folds, _cross_validate
+    from ._metrics import metric_names
+    from ._tasks import TaskSkipped, build_task
+
+    names = [p.name for p in pipes]
+    try:
+        data = build_task(task, clinical, pipes, min_events=min_events, folds=folds)
+        _check_folds(data, folds, False)
+    except (TaskSkipped, LusfeatError) as exc:
+        return [{**base, "model": m, "error": str(exc)} for m in models]
+    j = list(metric_names(data.kind)).index(metric)
+    rows: list[dict[str, Any]] = []
+    for model in models:
         try:
-            data = build_task(task, clinical, pipes, min_events=min_events, folds=folds)
-            _check_folds(data, folds, False)
-        except (TaskSkipped, LusfeatError) as exc:
-            rows += [{**base, "model": m, "error": str(exc)} for m in models]
+            preds, _, thr = _cross_validate(data, model, names, folds=folds, repeats=1, seed=seed,
+                                            n_jobs=1, fit_kw={"sf_model": "ols"}, progress=progress)
+        except (LusfeatError, np.linalg.LinAlgError, ValueError) as exc:
+            rows.append({**base, "model": model, "error": f"{type(exc).__name__}: {exc}"})
             continue
-        j = list(metric_names(data.kind)).index(metric)
-        for model in models:
-            try:
-                preds, _, thr = _cross_validate(data, model, names, folds=folds, repeats=1, seed=seed,
-                                                n_jobs=1, fit_kw={"sf_model": "ols"}, progress=quiet)
-            except (LusfeatError, np.linalg.LinAlgError, ValueError) as exc:
-                rows.append({**base, "model": model, "error": f"{type(exc).__name__}: {exc}"})
-                continue
-            p0, p1 = preds[names[0]][0], preds[names[1]][0]
-            if metric == "auc" and data.kind == "binary":
-                y = data.y.astype(int)
-                clustered = bool(pd.Series(data.groups).duplicated().any())
-                r = (clustered_delong_test(y, p0, p1, data.groups) if clustered else delong_test(y, p0, p1))
-                diff, p = r.difference, r.p
-            else:
-                t0 = thr[names[0]][0] if data.kind == "binary" else 0.5
-                t1 = thr[names[1]][0] if data.kind == "binary" else 0.5
+        diff, p = _difference_test(data, metric, j, preds, thr, names, bootstrap=bootstrap, seed=seed)
+        rows.append({**base, "model": model, "difference": diff, "p": p, "n_rows": len(data.y),
+                     "n_patients": data.n_patients})
+    return rows
 
-                def stat(w, p0=p0, p1=p1, t0=t0, t1=t1, kind=data.kind, y=data.y, j=j):
-                    return (evaluate(kind, y, p1, w, threshold=t1)[j]
-                            - evaluate(kind, y, p0, w, threshold=t0)[j])[None]
 
-                boot = cluster_bootstrap(stat, data.groups, n_resamples=bootstrap, seed=seed, bca=False)
-                diff = float(boot.estimate[0])
-                p = float(bootstrap_p_value(boot.estimate, boot.distribution)[0])
-            rows.append({**base, "model": model, "difference": diff, "p": p, "n_rows": len(data.y),
-                         "n_patients": data.n_patients})
+def _difference_test(data: Any, metric: str, j: int, preds: dict, thr: dict, names: list[str], *,
+                     bootstrap: int, seed: int) -> tuple[float, float]:
+    """Difference (compared minus reference) of the primary metric and its two-sided p-value.
+
+    AUCs of binary tasks are compared by DeLong's test (Obuchowski's clustered
+    version when patients have several rows); other metrics by a patient
+    bootstrap of the difference.
+    """
+    from ._bootstrap import bootstrap_p_value, cluster_bootstrap
+    from ._delong import clustered_delong_test, delong_test
+    from ._metrics import evaluate
+
+    p0, p1 = preds[names[0]][0], preds[names[1]][0]
+    if metric == "auc" and data.kind == "binary":
+        y = data.y.astype(int)
+        clustered = bool(pd.Series(data.groups).duplicated().any())
+        r = (clustered_delong_test(y, p0, p1, data.groups) if clustered else delong_test(y, p0, p1))
+        return r.difference, r.p
+    t0 = thr[names[0]][0] if data.kind == "binary" else 0.5
+    t1 = thr[names[1]][0] if data.kind == "binary" else 0.5
+
+    def stat(w, p0=p0, p1=p1, t0=t0, t1=t1, kind=data.kind, y=data.y, j=j):
+        return (evaluate(kind, y, p1, w, threshold=t1)[j]
+                - evaluate(kind, y, p0, w, threshold=t0)[j])[None]
+
+    boot = cluster_bootstrap(stat, data.groups, n_resamples=bootstrap, seed=seed, bca=False)
+    return float(boot.estimate[0]), float(bootstrap_p_value(boot.estimate, boot.distribution)[0])
+
+
+def _holm_adjust(rows: list[dict[str, Any]], alpha: float) -> None:
+    """Add ``p_holm`` and ``significant`` to the rows whose test gave a finite p-value (in place)."""
     ok = [r for r in rows if "p" in r and np.isfinite(r["p"])]
     if ok:
         adj = _holm(np.array([r["p"] for r in ok]))
         for r, q in zip(ok, adj, strict=True):
             r["p_holm"] = float(q)
             r["significant"] = bool(q < alpha)
-    return rows
 
 
 # --- the study -----------------------------------------------------------------------------
@@ -508,48 +536,23 @@ def power(
     if out is not None and Path(out).exists() and not overwrite and (
             not Path(out).is_dir() or any(Path(out).iterdir())):
         raise InputError(f"output {out} already exists; choose another path or pass --overwrite")
-
-    if isinstance(pool, PowerPool):
-        the_pool = pool
-    else:
-        n_pool = int(pool) if pool is not None else 4 * max(sizes)
-        if n_pool < max(sizes):
-            raise InputError(f"--pool ({n_pool}) must be at least the largest size ({max(sizes)})")
-        the_pool = simulate_pool(n_pool, reference=reference, degraded=degraded, seed=seed, n_jobs=n_jobs,
-                                 exams=exams, zones=zones, frames=frames, size=size, annotators=annotators,
-                                 workdir=workdir, progress=progress)
-    n_avail = len(the_pool.patients)
-    if max(sizes) > n_avail:
-        raise InputError(f"the pool has {n_avail} patients, fewer than the largest size {max(sizes)}; "
-                         "raise --pool")
+    the_pool = _pool_for(pool, sizes, reference=reference, degraded=degraded, seed=seed, n_jobs=n_jobs,
+                         exams=exams, zones=zones, frames=frames, size=size, annotators=annotators,
+                         workdir=workdir, progress=progress)
     t_pool = time.perf_counter()
 
     opts = {"tasks": task_list, "models": model_list, "primary": primary_map, "folds": folds,
             "bootstrap": bootstrap, "min_events": min_events, "alpha": alpha}
-    children = np.random.SeedSequence([seed, 2]).spawn(len(sizes) * replicates)
-    jobs = [(s, r, _int_seed(children[i * replicates + r]), opts)
-            for i, s in enumerate(sizes) for r in range(replicates)]
-    from ._inputs import load_clinical, load_pipelines
-
-    names = list(the_pool.features)
-    if len(names) != 2:
-        raise InputError(f"a power pool needs exactly two pipelines (reference, degraded); got {names}")
-    cleaned = load_pipelines(dict(the_pool.features))  # validated once, subset per replicate
-    clinical, _ = load_clinical(the_pool.clinical)
-    pool_obj = PowerPool(clinical, {p.name: p.table for p in cleaned}, the_pool.meta)
-    reps = _run_replicates(jobs, pool_obj, n_jobs, progress)
+    jobs = _replicate_jobs(sizes, replicates, seed, opts)
+    reps = _run_replicates(jobs, _validated_pool(the_pool), n_jobs, progress)
     table = _power_table(reps)
     t_end = time.perf_counter()
-    n_skip = int(reps["p_holm"].isna().sum())
-    if n_skip:
-        first = reps.loc[reps["p_holm"].isna(), "error"].dropna()
-        logger.warning("%d of %d replicate tests could not run (e.g. %s)", n_skip, len(reps),
-                       first.iloc[0] if len(first) else "no p-value")
+    _log_skipped(reps)
     meta = {"command": "power", "reference": reference, "degraded": degraded, "sizes": list(sizes),
             "replicates": replicates, "alpha": alpha, "seed": seed, "n_jobs": n_jobs,
             "options": {**opts, "tasks": list(task_list), "models": list(model_list)},
             "plan": plan.as_dict(),
-            "pool": {**the_pool.meta, "patients": n_avail,
+            "pool": {**the_pool.meta, "patients": len(the_pool.patients),
                      "overlap_note": "replicates are subsets of one simulated pool; two replicates of size n "
                                      "share about n / pool of their patients"},
             "seconds": {"pool": round(t_pool - t_start, 2), "replicates": round(t_end - t_pool, 2),
@@ -559,6 +562,70 @@ def power(
         _write(result, Path(out), overwrite)
     return result
 
+
+def _pool_for(pool: int | PowerPool | None, sizes: tuple[int, ...], **simulate: Any) -> PowerPool:
+    """The pool replicates are drawn from: ``pool`` itself, or one simulated by :func:`simulate_pool`.
+
+    Parameters
+    ----------
+    pool : int, PowerPool or None
+        A pool, or the number of patients to simulate (default ``4 * max(sizes)``).
+    sizes : tuple of int
+        Cohort sizes of the replicates; the pool must hold the largest.
+    **simulate
+        Options of :func:`simulate_pool`.
+
+    Raises
+    ------
+    InputError
+        When the pool has fewer patients than the largest size.
+    """
+    if isinstance(pool, PowerPool):
+        the_pool = pool
+    else:
+        n_pool = int(pool) if pool is not None else 4 * max(sizes)
+        if n_pool < max(sizes):
+            raise InputError(f"--pool ({n_pool}) must be at least the largest size ({max(sizes)})")
+        the_pool = simulate_pool(n_pool, **simulate)
+    n_avail = len(the_pool.patients)
+    if max(sizes) > n_avail:
+        raise InputError(f"the pool has {n_avail} patients, fewer than the largest size {max(sizes)}; "
+                         "raise --pool")
+    return the_pool
+
+
+def _replicate_jobs(sizes: tuple[int, ...], replicates: int, seed: int, opts: dict[str, Any]) -> list[tuple]:
+    """``(size, replicate, seed, opts)`` of every replicate, each seed from its own child stream."""
+    children = np.random.SeedSequence([seed, 2]).spawn(len(sizes) * replicates)
+    return [(s, r, _int_seed(children[i * replicates + r]), opts)
+            for i, s in enumerate(sizes) for r in range(replicates)]
+
+
+def _validated_pool(the_pool: PowerPool) -> PowerPool:
+    """The pool with its clinical and feature tables validated once (replicates take subsets).
+
+    Raises
+    ------
+    InputError
+        When the pool does not hold exactly two pipelines.
+    """
+    from ._inputs import load_clinical, load_pipelines
+
+    names = list(the_pool.features)
+    if len(names) != 2:
+        raise InputError(f"a power pool needs exactly two pipelines (reference, degraded); got {names}")
+    cleaned = load_pipelines(dict(the_pool.features))
+    clinical, _ = load_clinical(the_pool.clinical)
+    return PowerPool(clinical, {p.name: p.table for p in cleaned}, the_pool.meta)
+
+
+def _log_skipped(reps: pd.DataFrame) -> None:
+    """Warn when some replicate tests gave no p-value, naming the first error."""
+    n_skip = int(reps["p_holm"].isna().sum())
+    if n_skip:
+        first = reps.loc[reps["p_holm"].isna(), "error"].dropna()
+        logger.warning("%d of %d replicate tests could not run (e.g. %s)", n_skip, len(reps),
+                       first.iloc[0] if len(first) else "no p-value")
 
 def _check_power_options(sizes, *, replicates, folds, bootstrap, n_jobs, min_events, alpha, reference,
                          degraded) -> None:
