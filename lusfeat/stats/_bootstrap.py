@@ -95,14 +95,29 @@ def cluster_bootstrap(
     >>> bool(res.percentile[0, 0] < x.mean() < res.percentile[0, 1])
     True
     """
-    from scipy.stats import bootstrap
-
     groups = np.asarray(groups)
     n_groups, row_group = patient_codes(groups)
     if n_groups < 2:
         raise InputError(f"the bootstrap needs at least 2 patients; got {n_groups}")
     if n_resamples < 2:
         raise InputError(f"--bootstrap must be at least 2 resamples; got {n_resamples}")
+    stat = _on_patient_draws(statistic, n_groups, row_group, on_batch)
+    estimate = np.asarray(statistic(np.ones((1, groups.shape[0]))))[:, 0]
+    pct, bca_ci, dist = _intervals(stat, n_groups, n_resamples=n_resamples, confidence_level=confidence_level,
+                                   seed=seed, bca=bca)
+    return BootstrapResult(
+        estimate=estimate, percentile=np.atleast_2d(pct), bca=np.atleast_2d(bca_ci),
+        distribution=dist,
+    )
+
+
+def _on_patient_draws(statistic: Callable[[np.ndarray], np.ndarray], n_groups: int, row_group: np.ndarray,
+                      on_batch: Callable[[int], None] | None) -> Callable[..., np.ndarray]:
+    """``statistic`` as scipy's vectorised bootstrap calls it: on resampled patient indices.
+
+    Each resample's patient indices ``(..., n_groups)`` become row weights (how often
+    each row's patient was drawn) before ``statistic`` sees them.
+    """
 
     def stat(idx: np.ndarray, axis: int = -1) -> np.ndarray:
         idx = np.asarray(idx)
@@ -114,7 +129,17 @@ def cluster_bootstrap(
             on_batch(flat.shape[0])
         return out.reshape((out.shape[0],) + lead)
 
-    estimate = np.asarray(statistic(np.ones((1, groups.shape[0]))))[:, 0]
+    return stat
+
+
+def _intervals(stat: Callable[..., np.ndarray], n_groups: int, *, n_resamples: int, confidence_level: float,
+               seed: int, bca: bool) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Percentile and BCa intervals ``(M, 2)`` and the distribution ``(M, B)`` of a patient bootstrap.
+
+    The BCa interval reuses the percentile run's resamples (NaN when ``bca`` is false).
+    """
+    from scipy.stats import bootstrap
+
     data = (np.arange(n_groups),)
     with warnings.catch_warnings(), np.errstate(all="ignore"):
         # Degenerate distributions (a metric constant across resamples) give NaN
@@ -137,12 +162,7 @@ def cluster_bootstrap(
             )
         else:
             bca_ci = np.full_like(pct, np.nan)
-    dist = np.atleast_2d(res.bootstrap_distribution)
-    return BootstrapResult(
-        estimate=estimate, percentile=np.atleast_2d(pct), bca=np.atleast_2d(bca_ci),
-        distribution=dist,
-    )
-
+    return pct, bca_ci, np.atleast_2d(res.bootstrap_distribution)
 
 def bootstrap_p_value(estimate: np.ndarray, distribution: np.ndarray) -> np.ndarray:
     """Two-sided p-value of ``H0: difference = 0`` from the bootstrap standard error.
