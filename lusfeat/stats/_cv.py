@@ -104,27 +104,10 @@ def repeated_group_kfold(
     from sklearn.model_selection import GroupKFold, StratifiedGroupKFold
 
     groups = np.asarray(groups)
-    n_groups = np.unique(groups).size
     where = f"task {task!r}: " if task else ""
-    if int(folds) != folds or folds < 2 or folds > n_groups:
-        raise InputError(f"{where}--folds must be between 2 and the number of patients ({n_groups}); "
-                         f"got {folds}")
-    if int(repeats) != repeats or repeats < 1:
-        raise InputError(f"--repeats must be at least 1; got {repeats}")
-    if stratify and y is None:
-        raise InputError("stratified splits need the outcome y")
+    _check_cv_options(groups, y, folds=folds, repeats=repeats, stratify=stratify, where=where)
     if stratify:
-        counts = class_patient_counts(groups, y)
-        low = {c: n for c, n in counts.items() if n < folds}
-        if low or len(counts) < 2:
-            shown = ", ".join(f"class {c}: {n} patient(s)" for c, n in counts.items())
-            msg = (f"{where}stratified {folds}-fold grouped CV needs at least {folds} patients with "
-                   f"rows of every class; got {shown}")
-            if not fallback:
-                raise InputError(f"{msg}; lower --folds, raise --min-events to skip the task, or "
-                                 "pass --unstratified-fallback")
-            logger.warning("%s; using unstratified grouped folds (--unstratified-fallback)", msg)
-            stratify = False
+        stratify = _can_stratify(groups, y, folds, fallback, where)
     dummy = np.zeros(groups.shape[0])
     for r in range(repeats):
         if stratify:
@@ -136,6 +119,42 @@ def repeated_group_kfold(
         for k, (tr, te) in enumerate(it):
             yield r, k, tr, te
 
+
+def _check_cv_options(groups: np.ndarray, y: np.ndarray | None, *, folds: int, repeats: int, stratify: bool,
+                      where: str) -> None:
+    """Raise :class:`InputError` for out-of-range ``folds`` or ``repeats`` or stratification without ``y``."""
+    n_groups = np.unique(groups).size
+    if int(folds) != folds or folds < 2 or folds > n_groups:
+        raise InputError(f"{where}--folds must be between 2 and the number of patients ({n_groups}); "
+                         f"got {folds}")
+    if int(repeats) != repeats or repeats < 1:
+        raise InputError(f"--repeats must be at least 1; got {repeats}")
+    if stratify and y is None:
+        raise InputError("stratified splits need the outcome y")
+
+
+def _can_stratify(groups: np.ndarray, y: np.ndarray, folds: int, fallback: bool, where: str) -> bool:
+    """Whether stratified folds can be built: every class has rows of at least ``folds`` patients.
+
+    Returns false (after a warning) when they cannot and ``fallback`` is true.
+
+    Raises
+    ------
+    InputError
+        When they cannot and ``fallback`` is false.
+    """
+    counts = class_patient_counts(groups, y)
+    low = {c: n for c, n in counts.items() if n < folds}
+    if low or len(counts) < 2:
+        shown = ", ".join(f"class {c}: {n} patient(s)" for c, n in counts.items())
+        msg = (f"{where}stratified {folds}-fold grouped CV needs at least {folds} patients with "
+               f"rows of every class; got {shown}")
+        if not fallback:
+            raise InputError(f"{msg}; lower --folds, raise --min-events to skip the task, or "
+                             "pass --unstratified-fallback")
+        logger.warning("%s; using unstratified grouped folds (--unstratified-fallback)", msg)
+        return False
+    return True
 
 def inner_folds(groups: np.ndarray, y: np.ndarray | None, folds: int, seed: int
                 ) -> list[tuple[np.ndarray, np.ndarray]]:
