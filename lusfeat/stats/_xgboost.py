@@ -126,36 +126,10 @@ def fit_xgboost(kind, x, y, groups, names, *, seed, n_jobs, xgb_params) -> XGBoo
     over = dict(xgb_params or {})
     fixed = {**XGB_DEFAULTS, **{k: v for k, v in over.items() if k not in ("max_depth", "min_child_weight",
                                                                           "n_estimators")}}
-    grid = {k: (over[k],) if k in over else v for k, v in XGB_GRID.items()}
-    trees = (int(over["n_estimators"]),) if "n_estimators" in over else XGB_TREES
     xs = x[:, cols]
     yk = y if kind == "regression" else y.astype(int)
     n_classes = int(yk.max()) + 1 if kind == "multiclass" else 2
-    splits = inner_folds(groups, None if kind == "regression" else yk, INNER_FOLDS, seed)
-    configs = [dict(zip(grid, v, strict=True)) for v in itertools.product(*grid.values())]
-    oof_scores = None
-    if splits:
-        shape = (len(configs), len(trees), len(yk)) + ((n_classes,) if kind == "multiclass" else ())
-        oof = np.full(shape, np.nan)
-        for tr, va in splits:
-            dtr = xgb.DMatrix(xs[tr], label=yk[tr], nthread=n_jobs)
-            dva = xgb.DMatrix(xs[va], nthread=n_jobs)
-            for c, cfg in enumerate(configs):
-                b = xgb.train(_booster_params(kind, n_classes, {**fixed, **cfg}, seed, n_jobs), dtr,
-                              num_boost_round=max(trees))
-                for t, nt in enumerate(trees):
-                    oof[c, t, va] = b.predict(dva, iteration_range=(0, nt))
-        covered = np.concatenate([va for _, va in splits])
-        losses = np.array([[_loss(kind, yk[covered], oof[c, t, covered]) for t in range(len(trees))]
-                           for c in range(len(configs))])
-        ci, ti = np.unravel_index(int(np.argmin(losses)), losses.shape)
-        chosen = {**configs[ci], "n_estimators": trees[ti]}
-        oof_scores = (covered, oof[ci, ti, covered])
-        how = f"inner {len(splits)}-fold patient-grouped CV ({len(configs) * len(trees)} candidates)"
-    else:
-        chosen = {**XGB_FALLBACK, **{k: over[k] for k in ("max_depth", "min_child_weight", "n_estimators")
-                                     if k in over}}
-        how = "fixed fallback (too few patients for inner CV)"
+    chosen, oof_scores, how = _tune(kind, xs, yk, groups, n_classes, fixed, over, seed=seed, n_jobs=n_jobs)
     params = _booster_params(kind, n_classes, {**fixed, **chosen}, seed, n_jobs)
     booster = xgb.train(params, xgb.DMatrix(xs, label=yk, nthread=n_jobs),
                         num_boost_round=int(chosen["n_estimators"]))
@@ -166,11 +140,7 @@ def fit_xgboost(kind, x, y, groups, names, *, seed, n_jobs, xgb_params) -> XGBoo
             threshold = youden_threshold(yk[oof_scores[0]], oof_scores[1])
         else:
             threshold = youden_threshold(yk, est.predict(xs))
-    gain = booster.get_score(importance_type="gain")
-    imp = np.array([gain.get(f"f{i}", 0.0) for i in range(len(cols))])
-    total = imp.sum() or 1.0
-    table = pd.DataFrame({"gain": imp, "gain_share": imp / total},
-                         index=[names[i] for i in cols]).sort_values("gain", ascending=False)
+    table = _gain_table(booster, cols, names)
     info = [("Rows", len(y)), ("Patients", np.unique(groups).size),
             ("Method", "XGBoost (native API)"),
             ("Tuning", how),
@@ -183,3 +153,67 @@ def fit_xgboost(kind, x, y, groups, names, *, seed, n_jobs, xgb_params) -> XGBoo
     notes = ["importances are split gains on the fitting rows, not effects with CIs"]
     return XGBoostFit("xgboost", "xgboost", kind, list(names), cols, est, info, table, notes,
                       threshold=float(threshold))
+
+
+def _tune(kind: str, xs: np.ndarray, yk: np.ndarray, groups: np.ndarray, n_classes: int, fixed: dict[str, Any],
+          over: dict[str, Any], *, seed: int, n_jobs: int) -> tuple[dict[str, Any], tuple | None, str]:
+    """Hyperparameters by inner patient-grouped CV over :data:`XGB_GRID` x :data:`XGB_TREES`.
+
+    Hyperparameters in ``over`` are not searched. With too few patients for inner
+    folds, :data:`XGB_FALLBACK` is used.
+
+    Returns
+    -------
+    (dict, tuple or None, str)
+        The chosen ``max_depth``, ``min_child_weight`` and ``n_estimators``; the
+        chosen candidate's inner out-of-fold ``(rows, scores)`` (None without inner
+        CV); how they were chosen, in words.
+    """
+    grid = {k: (over[k],) if k in over else v for k, v in XGB_GRID.items()}
+    trees = (int(over["n_estimators"]),) if "n_estimators" in over else XGB_TREES
+    splits = inner_folds(groups, None if kind == "regression" else yk, INNER_FOLDS, seed)
+    configs = [dict(zip(grid, v, strict=True)) for v in itertools.product(*grid.values())]
+    if not splits:
+        chosen = {**XGB_FALLBACK, **{k: over[k] for k in ("max_depth", "min_child_weight", "n_estimators")
+                                     if k in over}}
+        return chosen, None, "fixed fallback (too few patients for inner CV)"
+    oof = _inner_predictions(kind, xs, yk, n_classes, splits, configs, trees, fixed, seed=seed, n_jobs=n_jobs)
+    covered = np.concatenate([va for _, va in splits])
+    losses = np.array([[_loss(kind, yk[covered], oof[c, t, covered]) for t in range(len(trees))]
+                       for c in range(len(configs))])
+    ci, ti = np.unravel_index(int(np.argmin(losses)), losses.shape)
+    chosen = {**configs[ci], "n_estimators": trees[ti]}
+    how = f"inner {len(splits)}-fold patient-grouped CV ({len(configs) * len(trees)} candidates)"
+    return chosen, (covered, oof[ci, ti, covered]), how
+
+
+def _inner_predictions(kind: str, xs: np.ndarray, yk: np.ndarray, n_classes: int, splits: list,
+                       configs: list[dict[str, Any]], trees: tuple[int, ...], fixed: dict[str, Any], *,
+                       seed: int, n_jobs: int) -> np.ndarray:
+    """Out-of-fold predictions ``(config, trees, n[, classes])`` of every candidate (NaN off the folds).
+
+    One booster per fold and configuration, grown to the most trees and read at each
+    tree count.
+    """
+    import xgboost as xgb
+
+    shape = (len(configs), len(trees), len(yk)) + ((n_classes,) if kind == "multiclass" else ())
+    oof = np.full(shape, np.nan)
+    for tr, va in splits:
+        dtr = xgb.DMatrix(xs[tr], label=yk[tr], nthread=n_jobs)
+        dva = xgb.DMatrix(xs[va], nthread=n_jobs)
+        for c, cfg in enumerate(configs):
+            b = xgb.train(_booster_params(kind, n_classes, {**fixed, **cfg}, seed, n_jobs), dtr,
+                          num_boost_round=max(trees))
+            for t, nt in enumerate(trees):
+                oof[c, t, va] = b.predict(dva, iteration_range=(0, nt))
+    return oof
+
+
+def _gain_table(booster: Any, cols: np.ndarray, names: list[str]) -> pd.DataFrame:
+    """Split gain and gain share of each used feature, largest first."""
+    gain = booster.get_score(importance_type="gain")
+    imp = np.array([gain.get(f"f{i}", 0.0) for i in range(len(cols))])
+    total = imp.sum() or 1.0
+    return pd.DataFrame({"gain": imp, "gain_share": imp / total},
+                        index=[names[i] for i in cols]).sort_values("gain", ascending=False)
