@@ -111,25 +111,12 @@ def build_report(
     from .._version import __version__
 
     out = Path(out)
-    if out.suffix.lower() not in (".html", ".htm"):
-        raise InputError(f"--out {out}: the report is an HTML file; give a path ending in .html")
-    if out.is_dir():
-        raise InputError(f"--out {out} is a folder; give the HTML file to write, e.g. {out / 'report.html'}")
-    if isinstance(max_examples, bool) or not isinstance(max_examples, int) or max_examples < 0:
-        raise InputError(f"--max-examples must be a whole number >= 0, got {max_examples!r}")
+    _check_options(out, max_examples)
     files_dir = _files_dir(out)
     if markdown:
         _check_files_dir(files_dir)
     st = open_study(study)
-
-    cohort_path, why = st.cohort_path()
-    cohort = None
-    if cohort_path is not None:
-        try:
-            cohort = open_cohort(cohort_path)
-        except CohortError as exc:
-            why = str(exc)
-            logger.warning("report: cohort unavailable: %s", exc)
+    cohort_path, cohort, why = _open_study_cohort(st)
     scan = scan_cohort(cohort, progress=progress) if cohort is not None else None
     created = _dt.datetime.now(_dt.UTC).isoformat(timespec="seconds")
     report_meta: dict[str, Any] = {
@@ -143,6 +130,48 @@ def build_report(
         "unavailable_tables": st.missing,
         "assembled_tables": st.assembled,
     }
+    sections = _build_sections(st, cohort, why, scan, max_examples, report_meta, progress)
+    report_meta["sections"] = {s.id: {"title": s.title, "notes": s.notes} for s in sections}
+
+    title = f"lusfeat study report: {st.path.name}"
+    best = st.meta.get("best")
+    subtitle = (f"Study {st.path}" + (f"; best strategy {best}" if best else "")
+                + (f"; baseline {st.meta['baseline']}" if st.meta.get("baseline") else "")
+                + f". Written {created} by lusfeat {__version__}.")
+    _write_report(out, files_dir if markdown else None, title, subtitle, sections, report_meta)
+    logger.info("report written to %s%s", out, f" and {out.with_suffix('.md')}" if markdown else "")
+    return out
+
+
+def _check_options(out: Path, max_examples: int) -> None:
+    """Raise :class:`InputError` when ``out`` is no ``.html`` file path or ``max_examples`` is invalid."""
+    if out.suffix.lower() not in (".html", ".htm"):
+        raise InputError(f"--out {out}: the report is an HTML file; give a path ending in .html")
+    if out.is_dir():
+        raise InputError(f"--out {out} is a folder; give the HTML file to write, e.g. {out / 'report.html'}")
+    if isinstance(max_examples, bool) or not isinstance(max_examples, int) or max_examples < 0:
+        raise InputError(f"--max-examples must be a whole number >= 0, got {max_examples!r}")
+
+
+def _open_study_cohort(st: Any) -> tuple[Path | None, Any, str | None]:
+    """The study's cohort: ``(path or None, opened cohort or None, why it is unavailable)``.
+
+    A cohort that cannot be opened is logged and reported as unavailable, not raised.
+    """
+    cohort_path, why = st.cohort_path()
+    cohort = None
+    if cohort_path is not None:
+        try:
+            cohort = open_cohort(cohort_path)
+        except CohortError as exc:
+            why = str(exc)
+            logger.warning("report: cohort unavailable: %s", exc)
+    return cohort_path, cohort, why
+
+
+def _build_sections(st: Any, cohort: Any, why: str | None, scan: Any, max_examples: int,
+                    report_meta: dict[str, Any], progress: bool) -> list[Section]:
+    """Every section of :data:`SECTIONS`, in order (each says what it cannot show)."""
     builders = [
         lambda: cohort_section(cohort, why, scan),
         lambda: examples_section(st.path, cohort, why, scan, max_examples),
@@ -159,15 +188,14 @@ def build_report(
         for build in builders:
             sections.append(build())
             bar.advance(task)
-    report_meta["sections"] = {s.id: {"title": s.title, "notes": s.notes} for s in sections}
+    return sections
 
-    title = f"lusfeat study report: {st.path.name}"
-    best = st.meta.get("best")
-    subtitle = (f"Study {st.path}" + (f"; best strategy {best}" if best else "")
-                + (f"; baseline {st.meta['baseline']}" if st.meta.get("baseline") else "")
-                + f". Written {created} by lusfeat {__version__}.")
+
+def _write_report(out: Path, files_dir: Path | None, title: str, subtitle: str, sections: list[Section],
+                  report_meta: dict[str, Any]) -> None:
+    """Write the HTML page and, when ``files_dir`` is given, the Markdown and its files, each atomically."""
     legend = _legend()
-    if markdown:
+    if files_dir is not None:
         text, images = to_markdown(title, subtitle, sections, files_dir.name, legend)
         with atomic_dir(files_dir, overwrite=True) as tmp:
             for name, data in images.items():
@@ -177,6 +205,3 @@ def build_report(
             tmp.write_text(text, encoding="utf-8")
     with atomic_file(out) as tmp:
         tmp.write_text(to_html(title, subtitle, sections, report_meta, legend), encoding="utf-8")
-    logger.info("report written to %s%s", out, f" and {out.with_suffix('.md')}" if markdown else "")
-    return out
-
