@@ -187,6 +187,19 @@ def validate_cohort(path: str | os.PathLike, *, batch: int = 64) -> CohortSummar
             f"{path / CHUNKS_FILE} is absent (cohort written by an older lusfeat): a lost chunk would read as "
             "zeros unnoticed; re-create the cohort to add the chunk manifest"
         )
+    _check_layout(cohort, problems)
+    n = cohort.images.shape[0]
+    _check_tables(cohort.frames, cohort.clinical, n, problems, path)
+    if problems:
+        raise ValidationError(chunk_problems + problems, header=f"cohort {path} is invalid")
+    stats = _scan_arrays(cohort, batch, problems)
+    if problems or chunk_problems:
+        raise ValidationError(chunk_problems + problems, header=f"cohort {path} is invalid")
+    return _summary(path, cohort, stats, warnings)
+
+
+def _check_layout(cohort: Any, problems: list[str]) -> None:
+    """Append a problem for each class list, array shape or dtype that disagrees with the format."""
     meta = cohort.meta
     if list(meta.get("classes", [])) != list(CLASS_NAMES):
         problems.append(f"cohort.json: classes {meta.get('classes')} differ from {list(CLASS_NAMES)}")
@@ -203,11 +216,22 @@ def validate_cohort(path: str | os.PathLike, *, batch: int = 64) -> CohortSummar
     for key, val in (("height", h), ("width", w), ("n_frames", n)):
         if key in meta and meta[key] != val:
             problems.append(f"cohort.json: {key}={meta[key]} but arrays have {val}")
-    _check_tables(cohort.frames, cohort.clinical, n, problems, path)
-    if problems:
-        raise ValidationError(chunk_problems + problems, header=f"cohort {path} is invalid")
 
-    a = conf.shape[1]
+
+def _scan_arrays(cohort: Any, batch: int, problems: list[str]) -> dict[str, np.ndarray]:
+    """Decode every array ``batch`` frames at a time, checking confidence values and counting labels.
+
+    Unreadable chunks and confidence above 100 are appended to ``problems`` (the scan
+    stops at the first batch with confidence above 100).
+
+    Returns
+    -------
+    dict
+        ``hist`` (11,) pixel counts per confidence decile (0, 1-10, ..., 91-100);
+        ``labelled_frames``, ``labelled_pixels``, ``truth_frames`` (C,) sums over frames.
+    """
+    img, conf, truth = cohort.images, cohort.confidence, cohort.truth
+    n = img.shape[0]
     c = len(CLASS_NAMES)
     hist = np.zeros(11, dtype=np.int64)
     labelled_frames = np.zeros(c, dtype=np.int64)
@@ -239,18 +263,24 @@ def validate_cohort(path: str | os.PathLike, *, batch: int = 64) -> CohortSummar
         labelled_px += any_lab.mean(axis=(2, 3)).sum(axis=0)
         if tb is not None:
             truth_frames += tb.any(axis=(2, 3)).sum(axis=0)
-    if problems or chunk_problems:
-        raise ValidationError(chunk_problems + problems, header=f"cohort {path} is invalid")
+    return {"hist": hist, "labelled_frames": labelled_frames, "labelled_pixels": labelled_px,
+            "truth_frames": truth_frames}
+
+
+def _summary(path: Path, cohort: Any, stats: dict[str, np.ndarray], warnings: list[str]) -> CohortSummary:
+    """The :class:`CohortSummary` of a valid cohort from the scan's sums (adds the clinical-row warning)."""
+    img, conf, truth = cohort.images, cohort.confidence, cohort.truth
+    n, h, w = img.shape
     frames = cohort.frames
     no_clin_warn = set(cohort.clinical["exam_id"]) - set(frames["exam_id"])
     if no_clin_warn:
         warnings.append(f"{len(no_clin_warn)} clinical exam row(s) have no frames (e.g. {sorted(no_clin_warn)[:3]})")
     prev: dict[str, Any] = {
-        "labelled_frames": labelled_frames / n,
-        "labelled_pixels": labelled_px / n,
+        "labelled_frames": stats["labelled_frames"] / n,
+        "labelled_pixels": stats["labelled_pixels"] / n,
     }
     if truth is not None:
-        prev["truth_frames"] = truth_frames / n
+        prev["truth_frames"] = stats["truth_frames"] / n
     prevalence = pd.DataFrame(prev, index=list(CLASS_NAMES))
     counts = {
         "patients": int(frames["patient_id"].nunique()),
@@ -258,11 +288,11 @@ def validate_cohort(path: str | os.PathLike, *, batch: int = 64) -> CohortSummar
         "zones": int(frames["zone"].nunique()),
         "clips": int(frames["clip_id"].nunique()),
         "frames": int(n),
-        "annotators": int(a),
+        "annotators": int(conf.shape[1]),
         "height": int(h),
         "width": int(w),
     }
     clin = cohort.clinical[["spo2", "fio2", "sf_ratio", "day", "age"]].apply(pd.to_numeric, errors="coerce")
     desc = clin.describe().T[["count", "mean", "min", "max"]]
-    hist_s = pd.Series(hist[1:], index=np.arange(10, 101, 10), name="pixels")
+    hist_s = pd.Series(stats["hist"][1:], index=np.arange(10, 101, 10), name="pixels")
     return CohortSummary(path, counts, prevalence, hist_s, desc, warnings)
