@@ -103,16 +103,38 @@ def read_clinical(
     path = Path(path)
     name = path.name
     base = empty_clinical(exams)
+    raw = _load_table(path, sheet, problems)
+    if raw is None:
+        return base
+    cols = _source_columns(raw, dict(column_map or {}), name, problems)
+    if "exam_id" not in cols:
+        problems.error(f"{name} has no exam_id column; add one or map it with --map exam_id=<column>")
+        return base
+    table = _parse_columns(raw, cols, name, [str(c) for c in na_codes], problems)
+    rows = _match_exams(table, exams, name, problems)
+    _units(table, name, problems, flow_to_fio2)
+    return _per_manifest_exam(base, table, rows)
+
+
+def _load_table(path: Path, sheet: str | None, problems: Problems) -> pd.DataFrame | None:
+    """The clinical file's cells as read, header names stripped; None (with an error) when unreadable."""
     try:
         raw = _read_table(path, sheet)
     except FileNotFoundError:
         problems.error(f"clinical table {path} does not exist; check the --clinical path")
-        return base
+        return None
     except Exception as exc:
         problems.error(f"clinical table {path} is unreadable ({type(exc).__name__}: {exc}); save it as CSV or .xlsx")
-        return base
+        return None
     raw.columns = [str(c).strip() for c in raw.columns]
-    column_map = dict(column_map or {})
+    return raw
+
+
+def _source_columns(raw: pd.DataFrame, column_map: dict[str, str], name: str, problems: Problems) -> dict[str, str]:
+    """lusfeat column -> file column, from ``column_map`` or a same-named column (any case).
+
+    Mappings to unknown lusfeat columns or absent file columns are errors.
+    """
     known = CLINICAL_COLUMNS + ("o2_flow_lpm",)
     for target, source in column_map.items():
         if target not in known:
@@ -121,45 +143,60 @@ def read_clinical(
             problems.error(f"--map {target}={source}: {name} has no column {source!r}; its columns are {list(raw.columns)}")
     lower = {c.lower(): c for c in raw.columns}
     cols = {t: column_map.get(t, lower.get(t, t)) for t in known}  # same name, any case
-    cols = {t: s for t, s in cols.items() if s in raw.columns}
-    if "exam_id" not in cols:
-        problems.error(f"{name} has no exam_id column; add one or map it with --map exam_id=<column>")
-        return base
-    codes = [str(c) for c in na_codes]
+    return {t: s for t, s in cols.items() if s in raw.columns}
+
+
+def _parse_columns(raw: pd.DataFrame, cols: dict[str, str], name: str, codes: list[str],
+                   problems: Problems) -> pd.DataFrame:
+    """The file's rows under lusfeat names: numbers as float (NaN when missing), text stripped or None."""
     table = pd.DataFrame(index=range(len(raw)))
     for target, source in cols.items():
         texts = raw[source].astype(str).tolist()
         if target in NUMERIC_COLUMNS:
-            values = []
-            for i, t in enumerate(texts):
-                where = f"{name} line {i + 2} ({source})"
-                if _is_na(t, codes):
-                    values.append(np.nan)
-                    continue
-                low = t.strip().lower()
-                if target == "readmit_30d" and low in _YES:
-                    values.append(_YES[low])
-                    continue
-                try:
-                    v = float(t.strip().rstrip("%"))
-                except ValueError:
-                    problems.error(
-                        f"{where}: {target} {t!r} is not a number; enter one value "
-                        "or mark it missing (empty, NA, or a code passed with --na-code)"
-                    )
-                    values.append(np.nan)
-                    continue
-                if v < 0 and target != "day":
-                    problems.error(
-                        f"{where}: {target} {t.strip()} is negative: a missing-value code? "
-                        f"pass --na-code {t.strip()} to treat it as missing"
-                    )
-                    v = np.nan
-                values.append(v)
-            table[target] = np.asarray(values, dtype=np.float64)
+            table[target] = _parse_numbers(texts, target, source, name, codes, problems)
         else:
             table[target] = [None if _is_na(t, codes) else t.strip() for t in texts]
-    # keys
+    return table
+
+
+def _parse_numbers(texts: list[str], target: str, source: str, name: str, codes: list[str],
+                   problems: Problems) -> np.ndarray:
+    """One numeric column as float64: missing codes NaN; text and negative values (but ``day``) errors."""
+    values = []
+    for i, t in enumerate(texts):
+        where = f"{name} line {i + 2} ({source})"
+        if _is_na(t, codes):
+            values.append(np.nan)
+            continue
+        low = t.strip().lower()
+        if target == "readmit_30d" and low in _YES:
+            values.append(_YES[low])
+            continue
+        try:
+            v = float(t.strip().rstrip("%"))
+        except ValueError:
+            problems.error(
+                f"{where}: {target} {t!r} is not a number; enter one value "
+                "or mark it missing (empty, NA, or a code passed with --na-code)"
+            )
+            values.append(np.nan)
+            continue
+        if v < 0 and target != "day":
+            problems.error(
+                f"{where}: {target} {t.strip()} is negative: a missing-value code? "
+                f"pass --na-code {t.strip()} to treat it as missing"
+            )
+            v = np.nan
+        values.append(v)
+    return np.asarray(values, dtype=np.float64)
+
+
+def _match_exams(table: pd.DataFrame, exams: pd.DataFrame, name: str, problems: Problems) -> dict[str, int]:
+    """Row of ``table`` of each manifest exam.
+
+    Empty, duplicate or unknown exam IDs and disagreeing patient IDs are errors; manifest
+    exams without a row are warnings.
+    """
     manifest_exams = dict(zip(exams["exam_id"].astype(str), exams["patient_id"].astype(str), strict=True))
     seen: dict[str, int] = {}
     rows: dict[str, int] = {}
@@ -184,7 +221,11 @@ def read_clinical(
     for exam in manifest_exams:
         if exam not in rows and exam not in seen:
             problems.warn(f"{name}: exam {exam!r} (patient {manifest_exams[exam]}) has no clinical row; its clinical values stay missing")
-    _units(table, name, problems, flow_to_fio2)
+    return rows
+
+
+def _per_manifest_exam(base: pd.DataFrame, table: pd.DataFrame, rows: dict[str, int]) -> pd.DataFrame:
+    """``base`` (one row per manifest exam) filled with each exam's clinical row, numbers as float64."""
     out = base
     for k, exam in enumerate(out["exam_id"].tolist()):
         i = rows.get(exam)
@@ -197,7 +238,6 @@ def read_clinical(
         out[c] = pd.to_numeric(out[c], errors="coerce").astype(np.float64)
     out["fio2_estimated"] = out["fio2_estimated"].astype(bool)
     return out
-
 
 def _units(table: pd.DataFrame, name: str, problems: Problems, flow_to_fio2: bool) -> None:
     """Check and convert SpO2/FiO2 units in place; estimate FiO2; compute S/F."""
