@@ -131,15 +131,23 @@ def detect_scan_region(
     >>> r.bbox, r.kind
     ((8, 56, 12, 52), 'rectangle')
     """
-    from scipy import ndimage as ndi
-    from skimage.morphology import convex_hull_image
-
     arr = np.asarray(frame)
     is_colour = arr.ndim >= 3 and arr.shape[-1] == 3
     if arr.ndim not in (2, 3, 4) or (arr.ndim == 4 and not is_colour):
         raise InputError(
             f"detect_scan_region expects (H, W), (H, W, 3) or a stack of them; got shape {arr.shape}"
         )
+    gray = _gray_maximum(arr, is_colour)
+    mask = _content_hull(gray, threshold, open_radius, min_component)
+    bbox = _bbox(mask)
+    kind = _kind_of(mask, bbox)
+    mask = _complete_region(mask, bbox, kind)
+    bbox = _bbox(mask)
+    return ScanRegion(mask=mask, bbox=bbox, kind=kind, fraction=float(mask.mean()))
+
+
+def _gray_maximum(arr: np.ndarray, is_colour: bool) -> np.ndarray:
+    """Gray ``(H, W)`` image of a frame or the pixelwise maximum of a stack; colour overlays are 0."""
     if is_colour:
         a = arr.astype(np.int16)
         gray = a.mean(axis=-1).astype(np.uint8)
@@ -148,6 +156,15 @@ def detect_scan_region(
         gray = arr
     if gray.ndim == 3:  # stack of frames
         gray = gray.max(axis=0)
+    return gray
+
+
+def _content_hull(gray: np.ndarray, threshold: float, open_radius: int | None,
+                  min_component: float) -> np.ndarray:
+    """Convex hull of the large bright components (text strokes opened away); the whole frame if none."""
+    from scipy import ndimage as ndi
+    from skimage.morphology import convex_hull_image
+
     h, w = gray.shape
     smooth = ndi.median_filter(gray, size=3)
     fg = smooth > threshold
@@ -155,15 +172,16 @@ def detect_scan_region(
     fg = ndi.binary_opening(fg, structure=_disk(radius))
     labels, n = ndi.label(fg, structure=np.ones((3, 3), bool))
     if n == 0:
-        mask = np.ones((h, w), bool)
-    else:
-        sizes = np.bincount(labels.ravel())[1:]
-        keep = np.flatnonzero(sizes >= max(min_component * h * w, 1)) + 1
-        if keep.size == 0:
-            keep = np.array([int(np.argmax(sizes)) + 1])
-        mask = convex_hull_image(np.isin(labels, keep))
-    bbox = _bbox(mask)
-    kind = _kind_of(mask, bbox)
+        return np.ones((h, w), bool)
+    sizes = np.bincount(labels.ravel())[1:]
+    keep = np.flatnonzero(sizes >= max(min_component * h * w, 1)) + 1
+    if keep.size == 0:
+        keep = np.array([int(np.argmax(sizes)) + 1])
+    return convex_hull_image(np.isin(labels, keep))
+
+
+def _complete_region(mask: np.ndarray, bbox: tuple[int, int, int, int], kind: str) -> np.ndarray:
+    """A sector mirror-completed (then hulled again), a near-full rectangle made exact; else ``mask``."""
     if kind == "sector":
         from skimage.morphology import convex_hull_image
 
@@ -174,9 +192,7 @@ def detect_scan_region(
         y0, y1, x0, x1 = bbox
         mask = np.zeros_like(mask)
         mask[y0:y1, x0:x1] = True
-    bbox = _bbox(mask)
-    return ScanRegion(mask=mask, bbox=bbox, kind=kind, fraction=float(mask.mean()))
-
+    return mask
 
 def _bbox(mask: np.ndarray) -> tuple[int, int, int, int]:
     ys = np.flatnonzero(mask.any(axis=1))
