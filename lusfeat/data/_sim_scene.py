@@ -270,6 +270,34 @@ def sample_scene(
     z = float(np.clip(severity, 0.0, 5.5))
     wide = width + 2 * margin
     scale = height / 256.0
+    pleura, thickness = _pleura(rng, z, probe, height, wide, scale)
+    ribs = _ribs(rng, probe, width)
+    visible = np.ones(wide, dtype=bool)
+    jt = np.arange(wide) - margin  # tissue-grid column of each wide column
+    for c, hw in ribs:
+        visible &= np.abs(jt - c) > hw
+    blines, n_b = _blines(rng, z, height - float(pleura.mean()), width, margin, scale)
+    consolidations = _consolidations(rng, z, height, width, margin, scale, visible)
+    effusion = _effusion(rng, z, dependent, height, width, margin, scale)
+    # A-lines from clear to barely visible (a third of clips show them faintly, as a
+    # steep probe angle or a low gain does)
+    faint = rng.uniform(0.05, 0.4) if rng.random() < 0.33 else 1.0
+    a_amp = rng.uniform(0.25, 0.7) * faint * np.exp(-0.3 * n_b) * (0.4 if effusion is not None else 1.0)
+    return Scene(
+        height=height, width=width, margin=margin, pleura_depth=pleura, pleura_thickness=thickness,
+        pleura_visible=visible, ribs=ribs, a_line_amplitude=float(a_amp), blines=blines,
+        consolidations=consolidations, effusion=effusion, severity=z, layers=_layers(rng),
+        pleura_brightness=float(rng.uniform(2.0, 5.0)), a_line_decay=float(rng.uniform(0.3, 0.65)),
+        a_line_gains=tuple(float(g) for g in rng.uniform(0.5, 1.3, 8)),
+    )
+
+
+# The helpers below draw from ``rng`` in the order sample_scene calls them; that order is
+# part of the simulator (same seed, same cohort), so keep it when changing them.
+
+def _pleura(rng: np.random.Generator, z: float, probe: str, height: int, wide: int,
+            scale: float) -> tuple[np.ndarray, float]:
+    """Pleural-line depth ``(wide,)`` per column (tilted, rougher with severity) and its thickness."""
     depth0 = (rng.uniform(0.18, 0.45) if probe == "linear" else rng.uniform(0.10, 0.32)) * height
     jj = np.arange(wide) - wide / 2
     tilt = rng.normal(0, 0.03)
@@ -277,7 +305,11 @@ def sample_scene(
     pleura = depth0 + tilt * jj + irregular * scale * _smooth_noise(rng, wide, 3.0 + z)
     pleura = np.clip(pleura, 0.06 * height, 0.6 * height)
     thickness = float(rng.uniform(2.0, 4.5) * max(scale, 0.5) + 0.25 * z * scale)
+    return pleura, thickness
 
+
+def _ribs(rng: np.random.Generator, probe: str, width: int) -> list[tuple[float, float]]:
+    """``(centre, half width)`` of the rib shadows at the sides of the view (convex probes show more)."""
     ribs: list[tuple[float, float]] = []
     n_ribs = int(rng.choice([0, 1, 2, 2, 2])) if probe == "convex" else int(rng.integers(0, 2))
     sides = rng.permutation([0, 1])[:n_ribs] if n_ribs < 2 else np.array([0, 1])
@@ -285,13 +317,15 @@ def sample_scene(
         hw = rng.uniform(0.08, 0.22) * width
         c = hw * rng.uniform(-0.2, 1.3) if side == 0 else width - hw * rng.uniform(-0.2, 1.3)
         ribs.append((float(c), float(hw)))
+    return ribs
 
-    visible = np.ones(wide, dtype=bool)
-    jt = np.arange(wide) - margin  # tissue-grid column of each wide column
-    for c, hw in ribs:
-        visible &= np.abs(jt - c) > hw
 
-    below_max = height - float(pleura.mean())
+def _blines(rng: np.random.Generator, z: float, below_max: float, width: int, margin: int,
+            scale: float) -> tuple[list[BLine], int]:
+    """The B-lines (a Poisson number growing with severity, plus white lung when severe) and that number.
+
+    ``below_max`` is the mean depth below the pleural line, the longest a comet can be.
+    """
     n_b = int(min(12, rng.poisson(1.6 * max(0.0, z - 0.7))))
     blines = []
     for _ in range(n_b):
@@ -313,6 +347,12 @@ def sample_scene(
         hw = rng.uniform(0.25, 0.5) * width
         blines.append(BLine(center=float(rng.uniform(margin + hw, margin + width - hw)), width=float(2 * hw),
                             brightness=float(rng.uniform(0.45, 0.8)), scale=scale, widen=0.0))
+    return blines, n_b
+
+
+def _consolidations(rng: np.random.Generator, z: float, height: int, width: int, margin: int, scale: float,
+                    visible: np.ndarray) -> list[Consolidation]:
+    """At most one consolidation, likelier with severity; clears ``visible`` (in place) over its middle."""
     consolidations = []
     if rng.random() < _sigmoid(1.8 * (z - 3.0)):
         hw = rng.uniform(0.06, 0.1 + 0.025 * z) * width
@@ -330,23 +370,18 @@ def sample_scene(
             )
         )
         gap = 0.45 * hw  # the pleural line is broken over the consolidation's middle
-        visible &= np.abs(np.arange(wide) - c) > gap
-    effusion = None
+        visible &= np.abs(np.arange(visible.shape[0]) - c) > gap
+    return consolidations
+
+
+def _effusion(rng: np.random.Generator, z: float, dependent: bool, height: int, width: int, margin: int,
+              scale: float) -> Effusion | None:
+    """A pleural effusion, only in dependent zones and likelier with severity (None without)."""
     if dependent and rng.random() < _sigmoid(1.5 * (z - 3.4)):
-        effusion = Effusion(
+        return Effusion(
             center=float(rng.uniform(margin + 0.35 * width, margin + 0.65 * width)),
             half_width=float(rng.uniform(0.3, 0.55) * width),
             thickness=float(rng.uniform(0.04, 0.06 + 0.015 * z) * height),
             scale=scale,
         )
-    # A-lines from clear to barely visible (a third of clips show them faintly, as a
-    # steep probe angle or a low gain does)
-    faint = rng.uniform(0.05, 0.4) if rng.random() < 0.33 else 1.0
-    a_amp = rng.uniform(0.25, 0.7) * faint * np.exp(-0.3 * n_b) * (0.4 if effusion is not None else 1.0)
-    return Scene(
-        height=height, width=width, margin=margin, pleura_depth=pleura, pleura_thickness=thickness,
-        pleura_visible=visible, ribs=ribs, a_line_amplitude=float(a_amp), blines=blines,
-        consolidations=consolidations, effusion=effusion, severity=z, layers=_layers(rng),
-        pleura_brightness=float(rng.uniform(2.0, 5.0)), a_line_decay=float(rng.uniform(0.3, 0.65)),
-        a_line_gains=tuple(float(g) for g in rng.uniform(0.5, 1.3, 8)),
-    )
+    return None
