@@ -131,94 +131,127 @@ def annotate_clip(
         Per annotator: ``pleural_line`` and ``effusion`` ``(H, W) uint8``,
         ``a_line``, ``b_line``, ``consolidation`` ``(H, W + 2 margin) uint8``.
     """
-    scale = scene.height / 256.0
-    out = []
-    h, n, w, m = scene.height, scene.wide, scene.width, scene.margin
-    px = max(scale, 0.5)
-    for ann in annotators:
-        # this reading's sloppiness, drawn once per (annotator, clip)
-        sloppy = rng.random() < SLOPPY_BASE + SLOPPY_SKILL * (1 - ann.skill)
-        q = float(rng.uniform(0.5, 1.0) if sloppy else rng.uniform(0.0, 0.2))
-        view = scene.perturbed(rng, ann.jitter * scale)
-        halo = ann.halo * scale * (HALO_BASE + HALO_SLOPE * q)
-        planes = {
-            "pleural_line": np.zeros((h, w), np.uint8),
-            "effusion": np.zeros((h, w), np.uint8),
-            "a_line": np.zeros((h, n), np.uint8),
-            "b_line": np.zeros((h, n), np.uint8),
-            "consolidation": np.zeros((h, n), np.uint8),
-        }
-        # what this annotator believes is there
-        view.blines = [b for b in view.blines if _sees(rng, b.visibility, ann)]
-        view.consolidations = [c for c in view.consolidations if _sees(rng, c.visibility, ann)]
-        if view.effusion is not None and not _sees(rng, view.effusion.visibility, ann):
-            view.effusion = None
-        zl = lung_surface(view)
-        blines: list[tuple[BLine, int]] = []
-        # doubtful B-lines (bright tissue streaks, comet tails) sized like real ones
-        for _ in range(rng.poisson(FB_BASE + FB_SKILL * (1 - ann.skill) + FB_SLOPPY * q)):
-            fb = BLine(
-                center=float(rng.uniform(m + 0.1 * w, m + 0.9 * w)),
-                width=float(rng.uniform(3.0, 8.0) * px),
-                brightness=0.4,
-            )
-            blines.append((fb, _false_conf(rng)))
-        # the lung-side edge of a rib shadow read as a B-line
-        for c_r, hw_r in scene.ribs:
-            if rng.random() < RIB_BASE + RIB_SLOPPY * q:
-                wd = float(rng.uniform(3.0, 6.0) * px)
-                side = 1.0 if c_r < w / 2 else -1.0
-                fb = BLine(
-                    center=float(m + c_r + side * (hw_r + 0.5 * wd)), width=wd, brightness=0.4
-                )
-                blines.append((fb, _false_conf(rng, 20.0)))
-        # doubtful consolidations, sized like real ones
-        for _ in range(rng.poisson(FC_BASE + FC_SLOPPY * q)):
-            fc = Consolidation(
-                center=float(rng.uniform(m + 0.25 * w, m + 0.75 * w)),
-                half_width=float(rng.uniform(0.06, 0.16) * w),
-                depth=float(rng.uniform(0.08, 0.22) * h),
-                border=tuple(_smooth_noise(rng, 64, 4.0, 6).tolist()),
-                bronchograms=(),
-            )
-            _paint_obj(planes["consolidation"], "c", fc, zl, halo, _false_conf(rng), rng)
-        false_eff = rng.poisson(FE_BASE + FE_SLOPPY * q) > 0 and view.effusion is None
-        for b in view.blines:
-            blines.append((b, _conf(rng, b.visibility)))
-        if blines:
-            _paint_blines(planes["b_line"], blines, zl, halo, rng)
-        for c in view.consolidations:
-            _paint_obj(planes["consolidation"], "c", c, zl, halo, _conf(rng, c.visibility), rng)
-        if view.effusion is not None or false_eff:
-            if false_eff:
-                view.effusion = Effusion(
-                    center=float(scene.margin + scene.width / 2),
-                    half_width=float(rng.uniform(0.2, 0.4) * scene.width),
-                    thickness=float(rng.uniform(0.02, 0.04) * scene.height),
-                )
-                c_e = _false_conf(rng)
-            else:
-                c_e = _conf(rng, view.effusion.visibility)
-            _paint_classes(planes, view, ("effusion",), halo, c_e, rng)
-        c_p = _round10(rng.uniform(70, 100))
-        _paint_classes(planes, view, ("pleural_line",), halo * 0.5, c_p, rng)
-        if rng.random() < PB_BASE + PB_SLOPPY * q:
-            # the pleura traced through its gaps (rib shadows, breaks) with low confidence
-            bridged = replace(view, pleura_visible=np.ones(n, dtype=bool))
-            class_regions(
-                bridged, grow=0.0, out=planes, value=_false_conf(rng), classes=("pleural_line",)
-            )
-        amp = view.a_line_amplitude
-        if rng.random() < 1 / (1 + np.exp(-(amp - 0.25) / 0.06)):
-            _paint_classes(
-                planes, view, ("a_line",), halo * 0.5, _conf(rng, min(1.0, amp / 0.6)), rng
-            )
-        elif rng.random() < FA_SLOPPY * q:
-            # faint reverberations marked where none are visible
-            _paint_a_lines(planes["a_line"], view, halo * 0.5, _false_conf(rng))
-        out.append(planes)
-    return out
+    return [_reading(scene, ann, rng) for ann in annotators]
 
+
+# The helpers below draw from ``rng`` in the order _reading calls them; that order is part
+# of the simulator (same seed, same cohort), so keep it when changing them.
+
+def _reading(scene: Scene, ann: Annotator, rng: np.random.Generator) -> dict[str, np.ndarray]:
+    """One annotator's confidence planes for one clip (see :func:`annotate_clip`)."""
+    scale = scene.height / 256.0
+    h, n, w = scene.height, scene.wide, scene.width
+    # this reading's sloppiness, drawn once per (annotator, clip)
+    sloppy = rng.random() < SLOPPY_BASE + SLOPPY_SKILL * (1 - ann.skill)
+    q = float(rng.uniform(0.5, 1.0) if sloppy else rng.uniform(0.0, 0.2))
+    view = scene.perturbed(rng, ann.jitter * scale)
+    halo = ann.halo * scale * (HALO_BASE + HALO_SLOPE * q)
+    planes = {
+        "pleural_line": np.zeros((h, w), np.uint8),
+        "effusion": np.zeros((h, w), np.uint8),
+        "a_line": np.zeros((h, n), np.uint8),
+        "b_line": np.zeros((h, n), np.uint8),
+        "consolidation": np.zeros((h, n), np.uint8),
+    }
+    # what this annotator believes is there
+    view.blines = [b for b in view.blines if _sees(rng, b.visibility, ann)]
+    view.consolidations = [c for c in view.consolidations if _sees(rng, c.visibility, ann)]
+    if view.effusion is not None and not _sees(rng, view.effusion.visibility, ann):
+        view.effusion = None
+    zl = lung_surface(view)
+    blines = _false_blines(scene, ann, q, rng)
+    # doubtful consolidations, sized like real ones
+    for _ in range(rng.poisson(FC_BASE + FC_SLOPPY * q)):
+        fc = Consolidation(
+            center=float(rng.uniform(scene.margin + 0.25 * w, scene.margin + 0.75 * w)),
+            half_width=float(rng.uniform(0.06, 0.16) * w),
+            depth=float(rng.uniform(0.08, 0.22) * h),
+            border=tuple(_smooth_noise(rng, 64, 4.0, 6).tolist()),
+            bronchograms=(),
+        )
+        _paint_obj(planes["consolidation"], "c", fc, zl, halo, _false_conf(rng), rng)
+    false_eff = rng.poisson(FE_BASE + FE_SLOPPY * q) > 0 and view.effusion is None
+    for b in view.blines:
+        blines.append((b, _conf(rng, b.visibility)))
+    if blines:
+        _paint_blines(planes["b_line"], blines, zl, halo, rng)
+    for c in view.consolidations:
+        _paint_obj(planes["consolidation"], "c", c, zl, halo, _conf(rng, c.visibility), rng)
+    if view.effusion is not None or false_eff:
+        _paint_effusion(planes, scene, view, false_eff, halo, rng)
+    _paint_pleura(planes, view, halo, q, rng)
+    _paint_a_line_reading(planes, view, halo, q, rng)
+    return planes
+
+
+def _false_blines(scene: Scene, ann: Annotator, q: float, rng: np.random.Generator) -> list[tuple[BLine, int]]:
+    """B-lines an annotator marks that are not there, with their (low) confidences.
+
+    Doubtful streaks sized like real B-lines, more for unskilled or sloppy readings, and
+    the lung-side edges of rib shadows.
+    """
+    m, w = scene.margin, scene.width
+    px = max(scene.height / 256.0, 0.5)
+    blines: list[tuple[BLine, int]] = []
+    # doubtful B-lines (bright tissue streaks, comet tails) sized like real ones
+    for _ in range(rng.poisson(FB_BASE + FB_SKILL * (1 - ann.skill) + FB_SLOPPY * q)):
+        fb = BLine(
+            center=float(rng.uniform(m + 0.1 * w, m + 0.9 * w)),
+            width=float(rng.uniform(3.0, 8.0) * px),
+            brightness=0.4,
+        )
+        blines.append((fb, _false_conf(rng)))
+    # the lung-side edge of a rib shadow read as a B-line
+    for c_r, hw_r in scene.ribs:
+        if rng.random() < RIB_BASE + RIB_SLOPPY * q:
+            wd = float(rng.uniform(3.0, 6.0) * px)
+            side = 1.0 if c_r < w / 2 else -1.0
+            fb = BLine(
+                center=float(m + c_r + side * (hw_r + 0.5 * wd)), width=wd, brightness=0.4
+            )
+            blines.append((fb, _false_conf(rng, 20.0)))
+    return blines
+
+
+def _paint_effusion(planes: dict[str, np.ndarray], scene: Scene, view: Scene, false_eff: bool, halo: float,
+                    rng: np.random.Generator) -> None:
+    """Paint the effusion the annotator sees, or a thin one imagined (``false_eff``) with low confidence."""
+    if false_eff:
+        view.effusion = Effusion(
+            center=float(scene.margin + scene.width / 2),
+            half_width=float(rng.uniform(0.2, 0.4) * scene.width),
+            thickness=float(rng.uniform(0.02, 0.04) * scene.height),
+        )
+        c_e = _false_conf(rng)
+    else:
+        c_e = _conf(rng, view.effusion.visibility)
+    _paint_classes(planes, view, ("effusion",), halo, c_e, rng)
+
+
+def _paint_pleura(planes: dict[str, np.ndarray], view: Scene, halo: float, q: float,
+                  rng: np.random.Generator) -> None:
+    """Paint the pleural line; sloppier readings sometimes trace it through its gaps too."""
+    c_p = _round10(rng.uniform(70, 100))
+    _paint_classes(planes, view, ("pleural_line",), halo * 0.5, c_p, rng)
+    if rng.random() < PB_BASE + PB_SLOPPY * q:
+        # the pleura traced through its gaps (rib shadows, breaks) with low confidence
+        bridged = replace(view, pleura_visible=np.ones(view.wide, dtype=bool))
+        class_regions(
+            bridged, grow=0.0, out=planes, value=_false_conf(rng), classes=("pleural_line",)
+        )
+
+
+def _paint_a_line_reading(planes: dict[str, np.ndarray], view: Scene, halo: float, q: float,
+                          rng: np.random.Generator) -> None:
+    """Paint A-lines, likelier the brighter they are; a sloppy reading may mark absent ones."""
+    amp = view.a_line_amplitude
+    if rng.random() < 1 / (1 + np.exp(-(amp - 0.25) / 0.06)):
+        _paint_classes(
+            planes, view, ("a_line",), halo * 0.5, _conf(rng, min(1.0, amp / 0.6)), rng
+        )
+    elif rng.random() < FA_SLOPPY * q:
+        # faint reverberations marked where none are visible
+        _paint_a_lines(planes["a_line"], view, halo * 0.5, _false_conf(rng))
 
 def _paint_a_lines(plane, view, halo, conf) -> None:
     ghost = replace(view, a_line_amplitude=0.3, blines=[], consolidations=[])
