@@ -89,9 +89,47 @@ def render_clip(
         Lung-sliding offset of each frame (columns into the widened grid).
     """
     h, m = scene.height, scene.margin  # native size
-    scale = h / 256.0
     k = geometry.factor
     size = h // k
+    step = geometry.step
+    fields = _echo_fields(scene, geometry, scanner, rng)
+    offset_map, k_db = _display_offsets(scene, scanner, rng, params, step)
+    offsets = _sliding_offsets(rng, params, n_frames, h, m, step)
+    overlay = burn_in(rng, geometry.valid, size)
+    lut = scanner.lut.astype(np.float32)
+    images = np.empty((n_frames, size, size), np.uint8)
+    pos, idx, w00, w01, w10, w11 = geometry.bilinear
+    pos = np.empty(0, np.int64) if pos is None else pos
+    resample = (pos, idx, w00, w01, w10, w11, lut, size * k)
+    for f in range(n_frames):
+        img = _beam_frame(fields, offset_map, k_db, int(offsets[f] // step), f, scanner, params)
+        images[f] = _exported_frame(img, resample, geometry, scanner, overlay, size, rng)
+    return images, offsets
+
+
+@dataclass
+class _EchoFields:
+    """The clip's speckle fields in beam space, blurred by the PSF (see :func:`_echo_fields`)."""
+
+    t_re: np.ndarray
+    t_im: np.ndarray
+    l1r: np.ndarray
+    l1i: np.ndarray
+    l2r: np.ndarray
+    l2i: np.ndarray
+    mean_t: np.ndarray
+    mean_l: np.ndarray
+    kappa: np.float32
+
+
+def _echo_fields(scene: Scene, geometry: Geometry, scanner: Scanner, rng: np.random.Generator) -> _EchoFields:
+    """Attenuated echo amplitudes times complex speckle, blurred by the PSF, and their local means.
+
+    Chest wall: one complex field on the image lines (focal PSF). Lung: two complex
+    realisations on the widened grid that frames blend between (decorrelating speckle);
+    the specular part is coherent, the same in both.
+    """
+    h, m = scene.height, scene.margin
     step = geometry.step
     w = geometry.lines  # image scan lines
     mt = m // step  # lung-grid column of the first tissue line (margins are multiples of the step)
@@ -119,47 +157,67 @@ def render_clip(
     mean_t *= kappa
     mean_l = smooth(2 * ld * ld + ls * ls, scanner, mode="wrap")
     mean_l *= kappa
-    # display offset per pixel: TGC, apodisation and rib shadows in dB, minus the
-    # bottom of the dynamic range, over the dynamic range
+    return _EchoFields(t_re, t_im, l1r, l1i, l2r, l2i, mean_t, mean_l, kappa)
+
+
+def _display_offsets(scene: Scene, scanner: Scanner, rng: np.random.Generator, params: RenderParams,
+                     step: int) -> tuple[np.ndarray, np.float32]:
+    """Display offset per pixel and the dB-to-display factor.
+
+    The offset is TGC, apodisation and rib shadows in dB, minus the bottom of the
+    dynamic range, over the dynamic range; the factor is 10 dB over the dynamic range.
+    """
     gain = (scanner.tgc[:, None] * scanner.apod[None, :]).astype(np.float32)
     gain *= rib_shadow(scene, float(rng.uniform(*params.shadow_floor)), step)
     dr = np.float32(scanner.dynamic_range)
     offset_map = ((20 * np.log10(np.maximum(gain, 1e-6)) - (scanner.top_db - scanner.dynamic_range)) / dr)
     offset_map = offset_map.astype(np.float32)
-    k_db = np.float32(10.0) / dr
+    return offset_map, np.float32(10.0) / dr
+
+
+def _sliding_offsets(rng: np.random.Generator, params: RenderParams, n_frames: int, h: int, m: int,
+                     step: int) -> np.ndarray:
+    """Lung-sliding offset of each frame: a sine of random amplitude, period and phase, in whole scan lines."""
+    scale = h / 256.0
     amp = rng.uniform(*params.slide) * scale
     phase = rng.uniform(0, 2 * np.pi)
     period = rng.uniform(6, 14)
     f_idx = np.arange(n_frames)
     slide = np.rint((m + amp * np.sin(2 * np.pi * f_idx / period + phase)) / step)
-    offsets = np.clip(slide * step, 0, 2 * m).astype(int)  # whole scan lines
-    overlay = burn_in(rng, geometry.valid, size)
-    lut = scanner.lut.astype(np.float32)
-    images = np.empty((n_frames, size, size), np.uint8)
-    pos, idx, w00, w01, w10, w11 = geometry.bilinear
-    pos = np.empty(0, np.int64) if pos is None else pos
-    kappa_f, one = np.float32(kappa), np.float32(1.0)
-    for f in range(n_frames):
-        c, s = np.float32(np.cos(params.speckle_dphi * f)), np.float32(np.sin(params.speckle_dphi * f))
-        img = compose_log(t_re, t_im, l1r, l1i, l2r, l2i, mean_t, mean_l, offset_map, int(offsets[f] // step),
-                          one if f == 0 else c, np.float32(0) if f == 0 else s, kappa_f, k_db)
-        if scanner.smoothing > 0:  # speckle reduction: blend with a local mean
-            sm = uniform_filter1d(uniform_filter1d(img, scanner.smooth_size[0], axis=0), scanner.smooth_size[1], axis=1)
-            img *= np.float32(1 - scanner.smoothing)
-            sm *= np.float32(scanner.smoothing)
-            img += sm
-        q = scan_convert(img, pos, idx, w00, w01, w10, w11, lut, size * k)
-        if k > 1:  # resize to the frame size by area averaging, as ingest does
-            q = q.reshape(size, k, size, k).mean(axis=(1, 3))
-        q = np.rint(q).astype(np.uint8)
-        if scanner.noise_sd > 0:
-            noisy = rng.standard_normal(q.shape, dtype=np.float32)
-            noisy *= np.float32(scanner.noise_sd)
-            noisy += q
-            q = np.clip(noisy, 0, 255).astype(np.uint8)
-            if geometry.valid is not None:
-                q *= geometry.valid
-        if overlay is not None:
-            np.maximum(q, overlay, out=q)
-        images[f] = q
-    return images, offsets
+    return np.clip(slide * step, 0, 2 * m).astype(int)  # whole scan lines
+
+
+def _beam_frame(fields: _EchoFields, offset_map: np.ndarray, k_db: np.float32, lateral: int, f: int,
+                scanner: Scanner, params: RenderParams) -> np.ndarray:
+    """Display-scaled log image of frame ``f`` in beam space (speckle phase turned by ``f * speckle_dphi``)."""
+    c, s = np.float32(np.cos(params.speckle_dphi * f)), np.float32(np.sin(params.speckle_dphi * f))
+    one = np.float32(1.0)
+    img = compose_log(fields.t_re, fields.t_im, fields.l1r, fields.l1i, fields.l2r, fields.l2i, fields.mean_t,
+                      fields.mean_l, offset_map, lateral, one if f == 0 else c, np.float32(0) if f == 0 else s,
+                      np.float32(fields.kappa), k_db)
+    if scanner.smoothing > 0:  # speckle reduction: blend with a local mean
+        sm = uniform_filter1d(uniform_filter1d(img, scanner.smooth_size[0], axis=0), scanner.smooth_size[1], axis=1)
+        img *= np.float32(1 - scanner.smoothing)
+        sm *= np.float32(scanner.smoothing)
+        img += sm
+    return img
+
+
+def _exported_frame(img: np.ndarray, resample: tuple, geometry: Geometry, scanner: Scanner,
+                    overlay: np.ndarray | None, size: int, rng: np.random.Generator) -> np.ndarray:
+    """A beam-space image scan-converted, resized to ``size``, with export noise and burned-in overlay."""
+    k = geometry.factor
+    q = scan_convert(img, *resample)
+    if k > 1:  # resize to the frame size by area averaging, as ingest does
+        q = q.reshape(size, k, size, k).mean(axis=(1, 3))
+    q = np.rint(q).astype(np.uint8)
+    if scanner.noise_sd > 0:
+        noisy = rng.standard_normal(q.shape, dtype=np.float32)
+        noisy *= np.float32(scanner.noise_sd)
+        noisy += q
+        q = np.clip(noisy, 0, 255).astype(np.uint8)
+        if geometry.valid is not None:
+            q *= geometry.valid
+    if overlay is not None:
+        np.maximum(q, overlay, out=q)
+    return q
