@@ -74,6 +74,21 @@ def aggregate_levels(frames: pd.DataFrame, clinical: pd.DataFrame | None = None)
         ``<feature>_<aggregate>`` float64 columns).
     """
     feats = _frame_features()
+    clip_wide, clip_names = _clip_level(frames, feats)
+    zone_wide, zone_names = _zone_level(clip_wide, feats)
+    exam_wide, exam_names = _exam_level(zone_wide, feats)
+    pat_wide, pat_names = _patient_level(exam_wide, list(exam_names), clinical)
+    return {
+        "clip": to_long(clip_wide, CLIP_KEYS, clip_names),
+        "zone": to_long(zone_wide, ZONE_KEYS, zone_names),
+        "exam": to_long(exam_wide, EXAM_KEYS, exam_names),
+        "exam_wide": exam_wide,
+        "patient": to_long(pat_wide, ["patient_id", "first_exam_id", "last_exam_id", "n_exams"], pat_names),
+    }
+
+
+def _clip_level(frames: pd.DataFrame, feats: list) -> tuple[pd.DataFrame, dict]:
+    """Clip table: mean and max of every frame feature, and the share of frames showing each finding."""
     names = [f.name for f in feats]
     finding = [f.name for f in feats if f.finding]
     g = frames.groupby(CLIP_KEYS, sort=True, observed=True)
@@ -86,8 +101,13 @@ def aggregate_levels(frames: pd.DataFrame, clinical: pd.DataFrame | None = None)
         clip_cols[(f, "max")] = cmax[f]
         if f in finding:
             clip_cols[(f, "frac")] = cfrac[f]
-    clip_wide, clip_names = _wide(cmean, clip_cols)
+    return _wide(cmean, clip_cols)
 
+
+def _zone_level(clip_wide: pd.DataFrame, feats: list) -> tuple[pd.DataFrame, dict]:
+    """Zone table: mean of the clip means and shares, max of the clip maxima."""
+    names = [f.name for f in feats]
+    finding = [f.name for f in feats if f.finding]
     gz = clip_wide.groupby(ZONE_KEYS, sort=True, observed=True)
     zone_cols = {}
     zmean = gz[[f"{f}_mean" for f in names]].mean()
@@ -98,8 +118,12 @@ def aggregate_levels(frames: pd.DataFrame, clinical: pd.DataFrame | None = None)
         zone_cols[(f, "max")] = zmax[f"{f}_max"]
         if f in finding:
             zone_cols[(f, "frac")] = zfrac[f"{f}_frac"]
-    zone_wide, zone_names = _wide(zmean, zone_cols)
+    return _wide(zmean, zone_cols)
 
+
+def _exam_level(zone_wide: pd.DataFrame, feats: list) -> tuple[pd.DataFrame, dict]:
+    """Exam table (``exam_id, patient_id``, float64 values): zone sums of additive features, means,
+    maxima and finding shares; the LUS score also as the sum and the 12-zone equivalent."""
     ge = zone_wide.groupby(EXAM_KEYS, sort=True, observed=True)
     exam_cols = {}
     for feat in feats:
@@ -120,8 +144,13 @@ def aggregate_levels(frames: pd.DataFrame, clinical: pd.DataFrame | None = None)
     exam_wide, exam_names = _wide(pd.DataFrame(index=ge.size().index), exam_cols)
     value_cols = list(exam_names)
     exam_wide[value_cols] = exam_wide[value_cols].astype(np.float64)
-    exam_wide = exam_wide[["exam_id", "patient_id", *value_cols]]
+    return exam_wide[["exam_id", "patient_id", *value_cols]], exam_names
 
+
+def _patient_level(exam_wide: pd.DataFrame, value_cols: list[str],
+                   clinical: pd.DataFrame | None) -> tuple[pd.DataFrame, dict]:
+    """Patient table: first and last exam's values and their change, exams ordered by ``day``
+    (then exam ID) when the clinical table has it."""
     order = exam_wide[["exam_id", "patient_id"]].copy()
     if clinical is not None and "day" in clinical.columns:
         day = clinical.drop_duplicates("exam_id").set_index("exam_id")["day"]
@@ -141,11 +170,4 @@ def aggregate_levels(frames: pd.DataFrame, clinical: pd.DataFrame | None = None)
     pat_wide.insert(1, "first_exam_id", first["exam_id"].to_numpy())
     pat_wide.insert(2, "last_exam_id", last["exam_id"].to_numpy())
     pat_wide.insert(3, "n_exams", ordered.groupby("patient_id", sort=True).size().to_numpy())
-
-    return {
-        "clip": to_long(clip_wide, CLIP_KEYS, clip_names),
-        "zone": to_long(zone_wide, ZONE_KEYS, zone_names),
-        "exam": to_long(exam_wide, EXAM_KEYS, exam_names),
-        "exam_wide": exam_wide,
-        "patient": to_long(pat_wide, ["patient_id", "first_exam_id", "last_exam_id", "n_exams"], pat_names),
-    }
+    return pat_wide, pat_names
