@@ -132,6 +132,9 @@ ROWS: list[Row] = [
     row("train-strategy", "train {tiny} --out run --strategy bogus", 1, "bogus"),
     row("train-size", "train {tiny} --out run --size 4", 1, "size must be an integer >= 8"),
     row("train-lr-text", "train {tiny} --out run --lr fast", 2, "Invalid value for '--lr'"),
+    row("train-epochs", "train {tiny} --out run --epochs 0", 1, "--epochs must be >= 1, got 0"),
+    row("train-val-fraction", "train {tiny} --out run --val-fraction 1", 1, "--val-fraction must be in [0, 1)"),
+    row("train-lr-zero", "train {tiny} --out run --lr 0", 1, "--lr must be > 0"),
     row("train-existing", "train {tiny} --out {run}", 1, "already exists"),
     row("train-lost-chunk", "train {lost} --out run --epochs 1 --size 32 --no-progress", 1, "is missing"),
     row("train-truncated-chunk", "train {truncated} --out run --epochs 1 --size 32 --depth 2 --width 4 --no-progress",
@@ -181,6 +184,8 @@ ROWS: list[Row] = [
     row("sweep-out-file", "sweep {tiny} --out {afile}", 1, "is a file; give a folder"),
     row("sweep-out-not-study", "sweep {tiny} --out {feats} --dry-run", 1, "is not a lusfeat study"),
     row("sweep-cohort-nowhere", "sweep nowhere --out study --dry-run", 1, "does not exist"),
+    row("sweep-epochs", "sweep {tiny} --out study --epochs 0 --dry-run", 1, "--epochs must be >= 1, got 0"),
+    row("sweep-batch-size", "sweep {tiny} --out study --batch-size 0 --dry-run", 1, "--batch-size must be >= 1"),
     row("sweep-seeds-text", "sweep {tiny} --out study --seeds two", 2, "Invalid value for '--seeds'"),
     # --- demo and report ----------------------------------------------------------------
     row("demo-threads-text", "demo --threads all", 2, "Invalid value for '--threads'"),

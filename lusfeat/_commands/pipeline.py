@@ -3,13 +3,16 @@
 from __future__ import annotations
 
 import time
+from dataclasses import replace
 from pathlib import Path
-from typing import Annotated
+from typing import Annotated, Any
 
 import typer
 
+from .._config import TrainConfig, with_options
 from .._errors import InputError
 from .._scheduler import SCHEDULER_HELP
+from ..pipeline._sweep import SWEEP_TRAIN, SWEEP_TRAIN_OPTIONS
 
 
 def _split(values: list[str] | None) -> tuple[str, ...] | None:
@@ -33,6 +36,8 @@ def _split(values: list[str] | None) -> tuple[str, ...] | None:
     return tuple(out)
 
 
+@with_options(TrainConfig, SWEEP_TRAIN_OPTIONS, after="seed",
+              defaults={n: getattr(SWEEP_TRAIN, n) for n in SWEEP_TRAIN_OPTIONS})
 def sweep(
     cohort: Annotated[Path, typer.Argument(help="Cohort folder.")],
     out: Annotated[Path, typer.Option("--out", "-o", help="Study folder (resumed if it exists).")],
@@ -44,15 +49,6 @@ def sweep(
     thresholds: Annotated[str, typer.Option(help="Reference thresholds of fused labels, comma separated ('' for none).")] = "50,60,70,80,90,100",
     seeds: Annotated[int, typer.Option(help="Training repeats with different seeds.")] = 1,
     seed: Annotated[int, typer.Option(help="Base seed.")] = 0,
-    folds: Annotated[int, typer.Option(help="Patient folds of cross-fitted training.")] = 5,
-    epochs: Annotated[int, typer.Option(help="Training epochs per model.")] = 30,
-    size: Annotated[int | None, typer.Option(help="Training size in pixels (default: frame size).")] = None,
-    depth: Annotated[int, typer.Option(help="U-Net poolings.")] = 4,
-    width: Annotated[int, typer.Option(help="U-Net base channels.")] = 16,
-    batch_size: Annotated[int, typer.Option(help="Training batch size.")] = 16,
-    device: Annotated[str, typer.Option(help="auto, cpu or cuda.")] = "auto",
-    threads: Annotated[int | None, typer.Option(
-        help="CPU threads; part of the cache key (CPU training depends on the thread count).")] = None,
     backend: Annotated[str, typer.Option(help="Feature backend: auto, cpu, reference, cuda.")] = "auto",
     eval_bootstrap: Annotated[int, typer.Option(help="Bootstrap draws of segmentation CIs.")] = 1000,
     analysis_folds: Annotated[int, typer.Option(help="Downstream CV folds.")] = 5,
@@ -63,6 +59,7 @@ def sweep(
     scheduler: Annotated[str | None, typer.Option(
         help=SCHEDULER_HELP + " Independent stages (trainings, then segment/evaluate/features per "
              "strategy) run as Dask tasks; the study folder must be on a file system every worker sees.")] = None,
+    **training: Any,
 ) -> None:
     """Run the confidence-strategy study: train, segment, evaluate, features, analysis.
 
@@ -82,8 +79,7 @@ def sweep(
         raise InputError(f"--thresholds must be comma-separated integers, got {thresholds!r}") from None
     cfg = SweepConfig(
         strategies=_split(strategies) or DEFAULT_STRATEGIES, baseline=baseline, thresholds=ths, seeds=seeds,
-        seed=seed, folds=folds, epochs=epochs, size=size, depth=depth, width=width, batch_size=batch_size,
-        device=device, threads=threads, backend=backend, eval_bootstrap=eval_bootstrap,
+        seed=seed, train=replace(SWEEP_TRAIN, **training), backend=backend, eval_bootstrap=eval_bootstrap,
         analysis_folds=analysis_folds, analysis_repeats=analysis_repeats, analysis_bootstrap=analysis_bootstrap,
         min_events=min_events,
     )

@@ -4,11 +4,12 @@ from __future__ import annotations
 
 import os
 from pathlib import Path
-from typing import Annotated
+from typing import Annotated, Any
 
 import typer
 from rich.console import Console
 
+from .._config import TRAIN_OPTIONS, TrainConfig, with_options
 from .._scheduler import SCHEDULER_HELP
 
 __all__ = ["register"]
@@ -16,36 +17,19 @@ __all__ = ["register"]
 console = Console()
 
 
+@with_options(TrainConfig, TRAIN_OPTIONS, after="strategy")
 def train_command(
     cohort: Annotated[Path, typer.Argument(help="Cohort folder.")],
     out: Annotated[Path, typer.Option("--out", "-o", help="Run folder to write, e.g. runs/threshold-60.")],
     strategy: Annotated[str, typer.Option(
         help="Label strategy: threshold:T, soft, weighted:T or ignore:LO-HI, optionally @mean|@max|"
              "@majority|@staple (e.g. threshold:60@staple).")] = "threshold:60",
-    folds: Annotated[int, typer.Option(help="Cross-fitting folds K: K models on patient folds so every "
-                                            "frame gets an out-of-fold prediction (1: one model).")] = 1,
-    epochs: Annotated[int, typer.Option(help="Training epochs per model.")] = 30,
-    device: Annotated[str, typer.Option(help="auto, cpu, cuda or cuda:N.")] = "auto",
-    size: Annotated[int | None, typer.Option(help="Train at SxS pixels (frames resized on the fly); "
-                                                  "default: the cohort's frame size.")] = None,
-    depth: Annotated[int | None, typer.Option(help="U-Net poolings (default 4, or the --init model's).")] = None,
-    width: Annotated[int | None, typer.Option(help="U-Net channels of the first level (default 16, or "
-                                                   "the --init model's).")] = None,
     init: Annotated[Path | None, typer.Option("--init", help="Fine-tune from this checkpoint: a model.pt, a "
                                               "run folder or a `lusfeat pretrain` folder (same classes; "
                                               "its network and input size).")] = None,
-    batch_size: Annotated[int, typer.Option(help="Frames per step.")] = 8,
-    lr: Annotated[float, typer.Option(help="Peak AdamW learning rate (cosine schedule).")] = 1e-2,
-    seed: Annotated[int, typer.Option(help="Seed of folds, initial weights and augmentation.")] = 0,
-    val_fraction: Annotated[float, typer.Option(help="Share of each model's training patients held out "
-                                                      "to pick the best epoch (0: keep the last).")] = 0.15,
-    augmentation: Annotated[bool, typer.Option("--augmentation/--no-augmentation",
-                                               help="Flips, gain/contrast, shifts, scaling.")] = True,
-    threads: Annotated[int | None, typer.Option(help="CPU threads for torch (default: torch's; use 1 on "
-                                                     "a busy machine).")] = None,
-    compile: Annotated[bool, typer.Option("--compile/--no-compile", help="torch.compile the network.")] = False,
     overwrite: Annotated[bool, typer.Option(help="Replace an existing run folder.")] = False,
     progress: Annotated[bool, typer.Option("--progress/--no-progress", help="Show progress bars.")] = True,
+    **options: Any,
 ) -> None:
     """Train U-Nets under a label strategy (resumes an interrupted run of the same command).
 
@@ -62,16 +46,11 @@ def train_command(
       torchrun --nproc-per-node 2 -m lusfeat train cohort --out runs/t60 --folds 3 --device cuda
     """
     from ..labels import parse_strategy
-    from ..seg import UNetConfig, train
+    from ..seg import train
 
-    strat = parse_strategy(strategy)
-    model = None
-    if depth is not None or width is not None or init is None:
-        model = UNetConfig(depth=4 if depth is None else depth, width=16 if width is None else width)
-    run = train(cohort, out, strat, folds=folds, epochs=epochs, device=device, size=size, seed=seed,
-                model=model, init=init, batch_size=batch_size, lr=lr,
-                val_fraction=val_fraction, augmentation=augmentation, threads=threads,
-                compile=compile, progress=progress, overwrite=overwrite)
+    config = TrainConfig(**options)  # the options of TRAIN_OPTIONS, checked
+    run = train(cohort, out, parse_strategy(strategy), **config.train_kwargs(init), progress=progress,
+                overwrite=overwrite)
     if os.environ.get("RANK", "0") == "0":  # under torchrun only rank 0 reports
         console.print(f"run written to [bold]{run}[/]")
 

@@ -3,19 +3,21 @@
 from __future__ import annotations
 
 import contextlib
+import functools
 import logging
 import os
 import platform
 import re
 import time
 from collections.abc import Callable
-from dataclasses import asdict, dataclass, field
+from dataclasses import dataclass, field, fields, replace
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 import pandas as pd
 
+from .._config import TrainConfig
 from .._errors import InputError
 from .._io import read_json, write_json, write_parquet
 from .._masks import MaskSource, parse_mask_source
@@ -24,7 +26,7 @@ from ..data import open_cohort
 from ..labels import Strategy, parse_strategy
 from ._cache import StageCache, code_version
 
-__all__ = ["SweepConfig", "Stage", "StudyPlan", "plan_sweep", "run_sweep", "DEFAULT_STRATEGIES"]
+__all__ = ["SweepConfig", "SWEEP_TRAIN", "SWEEP_TRAIN_OPTIONS", "Stage", "StudyPlan", "plan_sweep", "run_sweep", "DEFAULT_STRATEGIES"]
 
 log = logging.getLogger(__name__)
 
@@ -35,6 +37,13 @@ DEFAULT_STRATEGIES: tuple[str, ...] = (
 )
 #: Thresholds (percent) of the reference pipelines built from fused labels.
 DEFAULT_THRESHOLDS: tuple[int, ...] = (50, 60, 70, 80, 90, 100)
+
+
+#: Training defaults of a sweep (see :class:`SweepConfig`).
+SWEEP_TRAIN = TrainConfig(folds=5, batch_size=16, depth=4, width=16)
+#: The training options ``lusfeat sweep`` has flags for, in help order.
+SWEEP_TRAIN_OPTIONS: tuple[str, ...] = ("folds", "epochs", "batch_size", "size", "depth", "width", "device",
+                                        "threads")
 
 
 @dataclass(frozen=True)
@@ -53,16 +62,16 @@ class SweepConfig:
         Training repeats with seeds ``seed, seed + 1, ...``.
     seed : int
         Base seed of training, evaluation bootstrap and analysis.
-    folds : int
-        Patient folds of cross-fitted training (>= 2: out-of-fold masks).
-    epochs, batch_size, size, depth, width : int
-        Training options and U-Net size (``size`` None: the cohort's frame size).
-    device : str
-        ``auto``, ``cpu`` or ``cuda``.
-    threads : int or None
-        CPU threads for torch. On the CPU the thread count changes the order of
-        floating-point reductions and so the trained weights; it is therefore
-        part of the train and segment cache keys (None, torch's default, is its
+    train : TrainConfig
+        Training options (:class:`lusfeat.seg.TrainConfig`; the sweep's defaults
+        are :data:`SWEEP_TRAIN`: 5 patient folds, batch 16, a 4-level U-Net of
+        width 16). Each training's seed is ``seed + k``, so ``train.seed`` is
+        not used. The training options are also keywords and attributes of
+        the config itself: ``SweepConfig(epochs=3).epochs``, and
+        ``dataclasses.replace(config, epochs=3)`` works. ``threads`` (CPU
+        threads for torch) is part of the train and segment cache keys: on
+        the CPU the thread count changes the order of floating-point
+        reductions and so the trained weights (None, torch's default, is its
         own key: pass a number for results that reproduce on another machine).
     backend : str
         Feature backend (``auto`` uses CuPy kernels on a GPU).
@@ -88,14 +97,7 @@ class SweepConfig:
     thresholds: tuple[int, ...] = DEFAULT_THRESHOLDS
     seeds: int = 1
     seed: int = 0
-    folds: int = 5
-    epochs: int = 30
-    batch_size: int = 16
-    size: int | None = None
-    depth: int = 4
-    width: int = 16
-    device: str = "auto"
-    threads: int | None = None
+    train: TrainConfig = field(default_factory=lambda: SWEEP_TRAIN)
     backend: str = "auto"
     eval_bootstrap: int = 1000
     analysis_folds: int = 5
@@ -105,8 +107,16 @@ class SweepConfig:
     models: tuple[str, ...] = ("xgboost", "linear")
     min_events: int = 10
 
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "_parsed", self._check())
+
+    def __getattr__(self, name: str) -> Any:
+        if name in _TRAIN_NAMES:  # the training options, as attributes of the sweep's config
+            return getattr(self.__dict__["train"], name)
+        raise AttributeError(f"{type(self).__name__!r} object has no attribute {name!r}")
+
     def check(self) -> tuple[Strategy, list[Strategy]]:
-        """Raise :class:`InputError` naming the first invalid option.
+        """The parsed strategies (the options were checked when the config was made).
 
         Returns
         -------
@@ -114,12 +124,32 @@ class SweepConfig:
         strategies : list of Strategy
             The baseline first, then the other strategies, without repeats.
         """
+        return self._parsed
+
+    def to_dict(self) -> dict[str, Any]:
+        """The config as ``study.json`` records it: flat, the training options among the others.
+
+        The training options the sweep has no flag for are listed only when
+        they differ from their defaults, so the record of a default sweep
+        does not change.
+        """
+        flat = {f.name: getattr(self, f.name) for f in fields(self) if f.name != "train"}
+        training = {name: getattr(self.train, name) for name in SWEEP_TRAIN_OPTIONS}
+        training.update(_extra_training(self.train))
+        keys = list(flat)
+        at = keys.index("seed") + 1
+        ordered = {k: flat[k] for k in keys[:at]} | training | {k: flat[k] for k in keys[at:]}
+        return {k: list(v) if isinstance(v, tuple) else v for k, v in ordered.items()}
+
+    def _check(self) -> tuple[Strategy, list[Strategy]]:
+        """Raise :class:`InputError` naming the first invalid option; return the parsed strategies."""
         if not self.strategies:
             raise InputError("--strategies is empty; give at least one strategy")
         baseline = parse_strategy(self.baseline)
         strategies = list({st.spec: st for st in (baseline, *map(parse_strategy, self.strategies))}.values())
-        for name, v, lo in (("--seeds", self.seeds, 1), ("--folds", self.folds, 1), ("--epochs", self.epochs, 1),
-                            ("--batch-size", self.batch_size, 1), ("--analysis-folds", self.analysis_folds, 2),
+        if not isinstance(self.train, TrainConfig):
+            raise InputError(f"train must be a TrainConfig, got {type(self.train).__name__}")
+        for name, v, lo in (("--seeds", self.seeds, 1), ("--analysis-folds", self.analysis_folds, 2),
                             ("--analysis-repeats", self.analysis_repeats, 1),
                             ("--analysis-bootstrap", self.analysis_bootstrap, 2)):
             if int(v) < lo:
@@ -128,6 +158,27 @@ class SweepConfig:
         if bad:
             raise InputError(f"--thresholds must be within 1..100, got {bad}")
         return baseline, strategies
+
+
+_TRAIN_NAMES = frozenset(f.name for f in fields(TrainConfig)) - {"seed"}
+_generated_init = SweepConfig.__init__
+
+
+@functools.wraps(_generated_init)
+def _init(self: SweepConfig, *args: Any, train: TrainConfig | None = None, **kwargs: Any) -> None:
+    """``SweepConfig(..., epochs=3)``: training options given flat go into ``train``."""
+    flat = {k: kwargs.pop(k) for k in list(kwargs) if k in _TRAIN_NAMES}
+    base = SWEEP_TRAIN if train is None else train
+    _generated_init(self, *args, train=replace(base, **flat) if flat else base, **kwargs)
+
+
+SweepConfig.__init__ = _init  # type: ignore[method-assign]
+
+
+def _extra_training(train: TrainConfig) -> dict[str, Any]:
+    """Training options the sweep has no flag for, where they differ from their defaults."""
+    return {f.name: getattr(train, f.name) for f in fields(TrainConfig)
+            if f.name not in (*SWEEP_TRAIN_OPTIONS, "seed") and getattr(train, f.name) != f.default}
 
 
 @dataclass
@@ -230,6 +281,7 @@ def plan_sweep(cohort: str | os.PathLike, out: str | os.PathLike, config: SweepC
                 "strategy": st.spec, "folds": config.folds, "epochs": config.epochs, "seed": seed,
                 "size": config.size, "batch_size": config.batch_size, "model": model_opts,
                 "device": config.device, "threads": config.threads,
+                **_extra_training(config.train),  # only when set: default sweeps keep their keys
             }
             add(Stage(f"train/{name}", "train", name, study / "runs" / name, train_opts, [], code_seg, _run_train,
                       spec=st))
@@ -288,12 +340,10 @@ def _add_analysis(plan: StudyPlan, reference: str, seed_index: int) -> Stage:
 
 
 def _run_train(stage: Stage, cx: _Ctx) -> None:
-    from ..seg import UNetConfig, train
+    from ..seg import train
 
-    o = stage.options
-    train(cx.cohort, stage.out, stage.spec, folds=o["folds"], epochs=o["epochs"], device=o["device"],
-          size=o["size"], seed=o["seed"], model=UNetConfig(**o["model"]), batch_size=o["batch_size"],
-          threads=cx.config.threads, progress=False, overwrite=True)
+    kwargs = replace(cx.config.train, seed=stage.options["seed"]).train_kwargs()
+    train(cx.cohort, stage.out, stage.spec, **kwargs, progress=False, overwrite=True)
 
 
 def _run_segment(stage: Stage, cx: _Ctx) -> None:
@@ -528,7 +578,7 @@ def run_sweep(
         log.info("removed %d partial output(s) of an interrupted run", len(removed))
     meta = {
         "format": "lusfeat-study", "format_version": 1, "cohort": str(cohort.resolve()),
-        "config": asdict(config), "pipelines": plan.pipelines, "status": "running",
+        "config": config.to_dict(), "pipelines": plan.pipelines, "status": "running",
         "started": time.strftime("%Y-%m-%dT%H:%M:%S"), "versions": _versions(), "hardware": _hardware(),
     }
     write_json(meta_path, meta)

@@ -12,6 +12,7 @@ The three steps, each writing an artifact the next one reads::
     print(result.summary())                              # text; result.table is a DataFrame
 """
 
+from .._config import TrainConfig
 from ._checkpoint import load_checkpoint, load_model
 from ._evaluate import METRICS, EvaluationResult, EvaluationSummary, evaluate
 from ._folds import assign_folds, make_splits
@@ -23,6 +24,7 @@ from ._train import train
 from ._unet import UNet, UNetConfig
 
 __all__ = [
+    "TrainConfig",
     "METRICS",
     "EvaluationResult",
     "EvaluationSummary",

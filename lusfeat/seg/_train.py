@@ -34,6 +34,7 @@ import numpy as np
 import pandas as pd
 import torch
 
+from .._config import TrainConfig
 from .._errors import InputError
 from .._io import discard_on_error, fingerprint, read_json, write_json, write_parquet
 from .._progress import progress_bar
@@ -102,6 +103,10 @@ def train(
     overwrite: bool = False,
 ) -> Path:
     """Train one U-Net per fold under a label strategy and write a run folder.
+
+    The training options are those of :class:`lusfeat.seg.TrainConfig` (same
+    names, defaults and checks); ``train(cohort, out, strategy,
+    **config.train_kwargs())`` trains with a config.
 
     Parameters
     ----------
@@ -191,6 +196,9 @@ def train(
     ...             model=UNetConfig(depth=3, width=8))  # doctest: +SKIP
     """
     t_start = time.perf_counter()
+    TrainConfig(folds=folds, epochs=epochs, device=device, size=size, seed=seed, batch_size=batch_size, lr=lr,
+                weight_decay=weight_decay, val_fraction=val_fraction, dice_weight=dice_weight,
+                augmentation=augmentation, threads=threads, compile=compile)  # checks every option
     cohort = open_cohort(cohort) if isinstance(cohort, (str, os.PathLike)) else cohort
     strat = parse_strategy(strategy)
     dev = resolve_device(device)
@@ -210,9 +218,6 @@ def train(
             f"model config has {cfg.in_channels} input / {cfg.out_channels} output channels; "
             f"this cohort needs 1 / {n_classes}"
         )
-    for name, value, lo in (("epochs", epochs, 1), ("batch_size", batch_size, 1), ("folds", folds, 1)):
-        if int(value) < lo:
-            raise InputError(f"{name} must be >= {lo}, got {value}")
     input_size = normalise_size(size, cohort.shape)
     indices = _frame_indices(frames, cohort.n_frames)
     out = Path(out)

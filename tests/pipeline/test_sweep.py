@@ -92,6 +92,13 @@ def test_threads_are_part_of_the_training_key(cohort, study):
     assert status["features/truth"] and status["labelmasks/labels-50"]
 
 
+def test_training_options_without_a_sweep_flag_join_the_training_key_only_when_set(cohort, study):
+    """A default lr keeps the cached trainings (their keys did not change); another lr retrains."""
+    assert all(s.cached for s in plan_sweep(cohort, study, replace(TINY, lr=1e-2)).stages)
+    status = {s.id: s.cached for s in plan_sweep(cohort, study, replace(TINY, lr=3e-3)).stages}
+    assert not status["train/soft"] and status["features/truth"]
+
+
 def test_resume_after_interruption_gives_same_tables(cohort, study, tmp_path, monkeypatch):
     import lusfeat.features as feats
 
