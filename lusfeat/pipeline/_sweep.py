@@ -556,50 +556,19 @@ def run_sweep(
     StudyPlan
         The executed plan, with per-stage seconds and cache status.
     """
-    study = Path(out)
-    cohort = Path(cohort)
-    if study.exists() and not study.is_dir():
-        raise InputError(f"--out {study} is a file; give a folder for the study")
-    meta_path = study / "study.json"
-    if study.exists() and any(study.iterdir()) and not meta_path.exists():
-        raise InputError(f"{study} exists and is not a lusfeat study; choose an empty or new folder")
+    study, cohort = Path(out), Path(cohort)
+    _check_study_folder(study)
     from .._scheduler import parse_scheduler
 
     spec = scheduler if hasattr(scheduler, "submit") else parse_scheduler(scheduler)
     plan = plan_sweep(cohort, study, config)
     if dry_run:
         return plan
-    study.mkdir(parents=True, exist_ok=True)
-    cache = StageCache(study)
-    # with a scheduler other clients may be writing into the same study: their temporaries
-    # are left alone (each stage's atomic writer still removes those of dead local processes)
-    removed = cache.clean_partial() if spec is None else []
-    if removed:
-        log.info("removed %d partial output(s) of an interrupted run", len(removed))
-    meta = {
-        "format": "lusfeat-study", "format_version": 1, "cohort": str(cohort.resolve()),
-        "config": config.to_dict(), "pipelines": plan.pipelines, "status": "running",
-        "started": time.strftime("%Y-%m-%dT%H:%M:%S"), "versions": _versions(), "hardware": _hardware(),
-    }
-    write_json(meta_path, meta)
+    cache = _open_study(study, spec)
+    meta = _start_record(plan)
     t_start = time.perf_counter()
-    bar = None
-    task = None
-    if progress:
-        from rich.progress import (
-            BarColumn,
-            MofNCompleteColumn,
-            TextColumn,
-            TimeElapsedColumn,
-        )
-
-        bar = progress_bar(TextColumn("sweep"), TextColumn("{task.description:<32}"), BarColumn(),
-                           MofNCompleteColumn(), TimeElapsedColumn())
-        task = bar.add_task("planning", total=len(plan.stages) + 1)
-        bar.start()
     with contextlib.ExitStack() as stack:
-        if bar is not None:
-            stack.callback(bar.stop)
+        bar, task = _progress_display(stack, len(plan.stages) + 1) if progress else (None, None)
         clients: list[Any] = []
 
         def execute(stages: list[Stage]) -> None:
@@ -613,16 +582,65 @@ def run_sweep(
             _execute_on(clients[0], plan, stages, bar, task)
 
         best, dice, base = _run_phases(plan, execute, bar, task)
-    meta.update(
-        status="complete", finished=time.strftime("%Y-%m-%dT%H:%M:%S"), best=best, mean_dice=dice,
-        baseline=base, wall_seconds=round(time.perf_counter() - t_start, 2),
-        stages=[{"stage": s.id, "kind": s.kind, "pipeline": s.pipeline, "cached": s.cached,
-                 "seconds": None if s.seconds is None else round(s.seconds, 3), "key": s.key,
-                 "output": str(s.out.relative_to(study))} for s in plan.stages],
-    )
-    write_json(meta_path, meta)
+    _finish_record(plan, meta, best, dice, base, time.perf_counter() - t_start)
     log.info("sweep complete in %.1f s: best strategy %s; study in %s", meta["wall_seconds"], best, study)
     return plan
+
+
+def _check_study_folder(study: Path) -> None:
+    """Refuse a file, or a folder with content that is not a study."""
+    if study.exists() and not study.is_dir():
+        raise InputError(f"--out {study} is a file; give a folder for the study")
+    if study.exists() and any(study.iterdir()) and not (study / "study.json").exists():
+        raise InputError(f"{study} exists and is not a lusfeat study; choose an empty or new folder")
+
+
+def _open_study(study: Path, spec: Any) -> StageCache:
+    """Create the study folder and its cache; remove partial outputs of an interrupted local run."""
+    study.mkdir(parents=True, exist_ok=True)
+    cache = StageCache(study)
+    # with a scheduler other clients may be writing into the same study: their temporaries
+    # are left alone (each stage's atomic writer still removes those of dead local processes)
+    removed = cache.clean_partial() if spec is None else []
+    if removed:
+        log.info("removed %d partial output(s) of an interrupted run", len(removed))
+    return cache
+
+
+def _start_record(plan: StudyPlan) -> dict[str, Any]:
+    """Write ``study.json`` with status ``running``; return its content."""
+    meta = {
+        "format": "lusfeat-study", "format_version": 1, "cohort": str(plan.cohort.resolve()),
+        "config": plan.config.to_dict(), "pipelines": plan.pipelines, "status": "running",
+        "started": time.strftime("%Y-%m-%dT%H:%M:%S"), "versions": _versions(), "hardware": _hardware(),
+    }
+    write_json(plan.study / "study.json", meta)
+    return meta
+
+
+def _progress_display(stack: contextlib.ExitStack, total: int) -> tuple[Any, Any]:
+    """A started rich progress display (stopped when ``stack`` closes) and its task."""
+    from rich.progress import BarColumn, MofNCompleteColumn, TextColumn, TimeElapsedColumn
+
+    bar = progress_bar(TextColumn("sweep"), TextColumn("{task.description:<32}"), BarColumn(),
+                       MofNCompleteColumn(), TimeElapsedColumn())
+    task = bar.add_task("planning", total=total)
+    bar.start()
+    stack.callback(bar.stop)
+    return bar, task
+
+
+def _finish_record(plan: StudyPlan, meta: dict[str, Any], best: str, dice: dict[str, float], base: str,
+                   seconds: float) -> None:
+    """Complete ``study.json``: best strategy, mean Dice, stages with their seconds and keys."""
+    meta.update(
+        status="complete", finished=time.strftime("%Y-%m-%dT%H:%M:%S"), best=best, mean_dice=dice,
+        baseline=base, wall_seconds=round(seconds, 2),
+        stages=[{"stage": s.id, "kind": s.kind, "pipeline": s.pipeline, "cached": s.cached,
+                 "seconds": None if s.seconds is None else round(s.seconds, 3), "key": s.key,
+                 "output": str(s.out.relative_to(plan.study))} for s in plan.stages],
+    )
+    write_json(plan.study / "study.json", meta)
 
 
 def _run_phases(plan: StudyPlan, execute: Callable[[list[Stage]], None], bar: Any,
