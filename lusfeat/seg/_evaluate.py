@@ -187,53 +187,62 @@ def evaluate(
     """
     cohort, mset, foreign, thresholds, fusion = _open_inputs(cohort, masks, thresholds, fusion, bootstrap,
                                                              allow_foreign, out, overwrite)
-    frames_tab = cohort.frames
-    patients = frames_tab["patient_id"].astype(str).to_numpy()
-    patient_codes, patient_idx = np.unique(patients, return_inverse=True)
-    classes = list(cohort.class_names)
+    patient_codes, patient_idx = np.unique(cohort.frames["patient_id"].astype(str).to_numpy(), return_inverse=True)
     refs = _references(cohort, thresholds, fusion)
-    has_probs = mset.probabilities is not None
-    n = cohort.n_frames
     parts, calib_counts, calib_conf = _scan(cohort, mset, refs, fusion, patient_idx, patient_codes.size,
                                             progress)
-
-    table = pd.concat(parts, ignore_index=True)
-    ids = frames_tab.set_index("array_index")[["frame_id", "patient_id", "exam_id"]].astype(str)
-    table = table.join(ids, on="array_index")
-    table = table[["array_index", "frame_id", "patient_id", "exam_id", "reference", "class", *METRICS,
-                   "hd95_mm", "pred_pixels", "ref_pixels", "empty"]]
-    rng = np.random.default_rng(seed)
-    draws = patient_counts(patient_codes.size, int(bootstrap), rng)
+    table = _frame_table(parts, cohort.frames)
+    draws = patient_counts(patient_codes.size, int(bootstrap), np.random.default_rng(seed))
     summary = _summarise(table, patient_codes, draws)
     calibration = pd.DataFrame(columns=["class", "bin", "p_low", "p_high", "n_pixels", "mean_probability",
                                         "mean_confidence", "gap"])
-    if has_probs:
-        calibration, ece_rows = _calibration(calib_counts, calib_conf, classes, draws)
+    if mset.probabilities is not None:
+        calibration, ece_rows = _calibration(calib_counts, calib_conf, list(cohort.class_names), draws)
         summary = pd.concat([summary, ece_rows], ignore_index=True)
-    meta = {
+    meta = _meta(cohort, mset, foreign, list(refs), thresholds, fusion, bootstrap, seed)
+    header = (f"evaluation of {mset.path} ({cohort.n_frames} frames, {int(bootstrap)} patient bootstrap draws, "
+              f"fusion {fusion.value})")
+    result = EvaluationResult(frames=table, table=summary, calibration=calibration, meta=meta, header=header)
+    if out is not None:
+        _write(out, result, overwrite)
+    return result
+
+
+def _frame_table(parts: list[pd.DataFrame], frames_tab: pd.DataFrame) -> pd.DataFrame:
+    """The per-frame rows of every chunk and reference, with the frame, patient and exam ids."""
+    table = pd.concat(parts, ignore_index=True)
+    ids = frames_tab.set_index("array_index")[["frame_id", "patient_id", "exam_id"]].astype(str)
+    table = table.join(ids, on="array_index")
+    return table[["array_index", "frame_id", "patient_id", "exam_id", "reference", "class", *METRICS,
+                  "hd95_mm", "pred_pixels", "ref_pixels", "empty"]]
+
+
+def _meta(cohort: Any, mset: Any, foreign: bool, refs: list[str], thresholds: tuple[int, ...], fusion: Fusion,
+          bootstrap: int, seed: int) -> dict[str, Any]:
+    """The content of ``evaluation.json``: inputs, options, metric definitions and versions."""
+    return {
         "producer": "lusfeat.seg.evaluate", "cohort": {"path": str(cohort.path),
                                                       "fingerprint": cohort.fingerprint},
         "masks": str(mset.path), "masks_meta": {k: mset.meta.get(k) for k in ("producer", "strategy", "run", "out_of_fold",
                                                                        "foreign")},
         "foreign": foreign,
-        "n_frames": n, "references": list(refs), "thresholds": list(thresholds), "fusion": fusion.value,
+        "n_frames": cohort.n_frames, "references": refs, "thresholds": list(thresholds), "fusion": fusion.value,
         "bootstrap": int(bootstrap), "seed": int(seed), "metrics": list(METRICS),
         "empty_rule": "both empty: Dice=IoU=precision=recall=1, HD95=0; one empty: Dice=IoU=0, "
                       "precision (empty prediction) or recall (empty reference) NaN, HD95 NaN",
         "hd95": "pixels; scipy.ndimage.distance_transform_edt between 4-cross boundaries",
         "versions": versions(), "created": _dt.datetime.now(_dt.UTC).isoformat(timespec="seconds"),
     }
-    header = (f"evaluation of {mset.path} ({n} frames, {int(bootstrap)} patient bootstrap draws, "
-              f"fusion {fusion.value})")
-    result = EvaluationResult(frames=table, table=summary, calibration=calibration, meta=meta, header=header)
-    if out is not None:
-        with atomic_dir(out, overwrite=overwrite) as tmp:
-            write_parquet(table, tmp / "frames.parquet")
-            write_parquet(summary, tmp / "summary.parquet")
-            write_parquet(calibration, tmp / "calibration.parquet")
-            write_json(tmp / "evaluation.json", meta)
-        logger.info("evaluation written to %s", out)
-    return result
+
+
+def _write(out: str | os.PathLike, result: EvaluationResult, overwrite: bool) -> None:
+    """Write the tables and ``evaluation.json`` of ``result`` into ``out`` atomically."""
+    with atomic_dir(out, overwrite=overwrite) as tmp:
+        write_parquet(result.frames, tmp / "frames.parquet")
+        write_parquet(result.table, tmp / "summary.parquet")
+        write_parquet(result.calibration, tmp / "calibration.parquet")
+        write_json(tmp / "evaluation.json", result.meta)
+    logger.info("evaluation written to %s", out)
 
 
 def _open_inputs(cohort, masks, thresholds, fusion, bootstrap, allow_foreign, out, overwrite):
