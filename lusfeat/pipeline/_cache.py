@@ -25,6 +25,8 @@ from .._io import fingerprint, read_json, write_json
 __all__ = ["StageCache", "code_version"]
 
 _ROOT = Path(__file__).resolve().parents[1]
+#: Top-level modules that cannot change a stage's results.
+_NOT_RESULTS = frozenset({"cli.py", "__main__.py", "_progress.py"})
 
 
 @functools.cache
@@ -39,14 +41,15 @@ def code_version(*packages: str) -> str:
     from .. import __version__
 
     h = hashlib.sha256(__version__.encode())
-    files = [_ROOT / "_io.py", _ROOT / "_errors.py"]
+    # every top-level module that results can depend on (specs, configs, array and
+    # resampling helpers, I/O); not the launchers and the progress display
+    files = sorted(p for p in _ROOT.glob("*.py") if p.name not in _NOT_RESULTS)
     for pkg in packages:
         files += sorted((_ROOT / pkg).rglob("*.py"))
     for f in files:
         h.update(f.name.encode())
         h.update(f.read_bytes())
     return h.hexdigest()[:16]
-
 
 
 class StageCache:
