@@ -178,7 +178,7 @@ def _local_cluster(workers: int | None, gpu: bool) -> Any:
                            "workers (pip install dask-cuda for one worker per GPU)")
         else:
             kw = {} if workers is None else {"CUDA_VISIBLE_DEVICES": list(range(workers))}
-            cluster = LocalCUDACluster(threads_per_worker=1, dashboard_address=None, silence_logs=logging.ERROR, **kw)
+            cluster = LocalCUDACluster(threads_per_worker=1, dashboard_address=None, silence_logs=logging.CRITICAL, **kw)
             logger.info("started a local Dask CUDA cluster: %d worker(s), one GPU each", len(cluster.workers))
             return cluster
     from distributed import LocalCluster
@@ -197,7 +197,7 @@ def _local_cluster(workers: int | None, gpu: bool) -> Any:
                if k != "MALLOC_TRIM_THRESHOLD_"}
     with dask.config.set({"distributed.nanny.pre-spawn-environ": environ}):
         cluster = LocalCluster(n_workers=n, threads_per_worker=1, processes=True, dashboard_address=None,
-                               silence_logs=logging.ERROR,
+                               silence_logs=logging.CRITICAL,
                                env={"OMP_NUM_THREADS": "1", "NUMBA_NUM_THREADS": "1",
                                     "ZARR_THREADING__MAX_WORKERS": "1"})
     logger.info("started a local Dask cluster: %d worker process(es), 1 thread each", n)
