@@ -22,7 +22,8 @@ from typing import Any
 
 from ._errors import InputError
 
-__all__ = ["TrainConfig", "TRAIN_OPTIONS", "option", "option_help", "with_options"]
+__all__ = ["AnalysisConfig", "ANALYZE_OPTIONS", "FeatureConfig", "POWER_ANALYSIS", "PRETRAIN_OPTIONS", "PRETRAIN_TRAIN", "TrainConfig", "TRAIN_OPTIONS", "option",
+           "option_help", "with_options"]
 
 
 def option(default: Any, help: str, *, flag: str | None = None, cli_type: Any = None) -> Any:
@@ -60,16 +61,20 @@ def _flag(f: dataclasses.Field) -> str:
     return f.metadata.get("flag") or "--" + f.name.replace("_", "-")
 
 
-def _parameter(cls: type, name: str, default: Any = dataclasses.MISSING) -> inspect.Parameter:
-    """Field ``name`` of ``cls`` as a keyword-only ``typer.Option`` parameter."""
+def _parameter(cls: type, name: str, default: Any = dataclasses.MISSING, param: str | None = None) -> inspect.Parameter:
+    """Field ``name`` of ``cls`` as a keyword-only ``typer.Option`` parameter named ``param``
+    (default: the field's name; a renamed parameter also gets the flag ``--param-name``)."""
     import typer
 
     f = _field(cls, name)
     hints = _hints(cls)
     annotation = f.metadata.get("cli_type") or hints[name]
     value = f.default if default is dataclasses.MISSING else default
-    opt = typer.Option(value, *_flag(f).split(" "), help=f.metadata["help"])
-    return inspect.Parameter(name, inspect.Parameter.KEYWORD_ONLY, default=opt, annotation=annotation)
+    if isinstance(value, tuple):  # list options: Typer wants a list default
+        value = list(value)
+    flag = _flag(f) if param is None else "--" + param.replace("_", "-")
+    opt = typer.Option(value, *flag.split(" "), help=f.metadata["help"])
+    return inspect.Parameter(param or name, inspect.Parameter.KEYWORD_ONLY, default=opt, annotation=annotation)
 
 
 @functools.cache
@@ -80,7 +85,8 @@ def _hints(cls: type) -> dict[str, Any]:
 
 
 def with_options(cls: type, names: Sequence[str], *, after: str | None = None,
-                 defaults: dict[str, Any] | None = None) -> Callable[[Callable[..., Any]], Callable[..., Any]]:
+                 defaults: dict[str, Any] | None = None,
+                 rename: dict[str, str] | None = None) -> Callable[[Callable[..., Any]], Callable[..., Any]]:
     """Add fields of ``cls`` as Typer options to a command taking ``**options``.
 
     Parameters
@@ -93,6 +99,10 @@ def with_options(cls: type, names: Sequence[str], *, after: str | None = None,
         Insert the options after this parameter of the command (default: at the end).
     defaults : dict, optional
         Defaults that differ from the field's (the sweep trains with 5 folds).
+    rename : dict, optional
+        Parameter names that differ from the field's, e.g. ``{"folds":
+        "analysis_folds"}`` gives the sweep ``--analysis-folds`` for
+        :attr:`AnalysisConfig.folds`; the command receives the new name.
 
     Returns
     -------
@@ -100,11 +110,12 @@ def with_options(cls: type, names: Sequence[str], *, after: str | None = None,
         A decorator; the command receives the options as keyword arguments.
     """
     defaults = defaults or {}
+    rename = rename or {}
 
     def decorate(fn: Callable[..., Any]) -> Callable[..., Any]:
         sig = inspect.signature(fn, eval_str=True)
         own = [p for p in sig.parameters.values() if p.kind is not inspect.Parameter.VAR_KEYWORD]
-        new = [_parameter(cls, n, defaults.get(n, dataclasses.MISSING)) for n in names]
+        new = [_parameter(cls, n, defaults.get(n, dataclasses.MISSING), rename.get(n)) for n in names]
         at = len(own) if after is None else [p.name for p in own].index(after) + 1
         params = [p.replace(kind=inspect.Parameter.KEYWORD_ONLY) for p in own]
         params[at:at] = new
@@ -199,6 +210,151 @@ class TrainConfig:
         return {**kw, "model": self.model(init), "init": init}
 
 
+#: Training defaults of :func:`lusfeat.seg.pretrain` (a 4-level U-Net of width 16, batch 16, 10 epochs,
+#: 10 % of the simulated patients held out to pick the best epoch).
+PRETRAIN_TRAIN = TrainConfig(epochs=10, batch_size=16, depth=4, width=16, val_fraction=0.1)
+#: The fields of :class:`TrainConfig` that ``lusfeat pretrain`` has as options, in help order.
+PRETRAIN_OPTIONS: tuple[str, ...] = ("epochs", "depth", "width", "batch_size", "lr", "device", "threads")
+
 #: The fields of :class:`TrainConfig` that ``lusfeat train`` has as options, in help order.
 TRAIN_OPTIONS: tuple[str, ...] = ("folds", "epochs", "device", "size", "depth", "width", "batch_size", "lr",
                                   "seed", "val_fraction", "augmentation", "threads", "compile")
+
+
+@dataclass(frozen=True)
+class FeatureConfig:
+    """Options of feature extraction (``lusfeat features``, ``segment --features``, the sweep).
+
+    See :func:`lusfeat.features.extract` for what each does.
+
+    Raises
+    ------
+    InputError
+        For an unknown backend or a batch below 1.
+
+    Examples
+    --------
+    >>> FeatureConfig(backend="cpu").batch
+    256
+    """
+
+    backend: str = option("auto", "Feature backend: auto, reference, cpu or cuda (auto: cuda when a GPU "
+                                  "is seen).")
+    batch: int = option(256, "Frames per batch (with --scheduler: per task, rounded up to whole Zarr chunks).")
+
+    def __post_init__(self) -> None:
+        from .features._compute import parse_backend
+
+        object.__setattr__(self, "backend", parse_backend(self.backend).value)
+        _at_least("batch", self.batch, 1)
+
+    def extract_kwargs(self) -> dict[str, Any]:
+        """Keyword arguments of :func:`lusfeat.features.extract` for these options."""
+        return {f.name: getattr(self, f.name) for f in dataclasses.fields(self)}
+
+
+def _names(value: Any, allowed: Sequence[str], option: str) -> tuple[str, ...]:
+    """``value`` (a name, ``"all"`` or a sequence of them) as a tuple of distinct allowed names."""
+    items = (value,) if isinstance(value, str) else tuple(value)
+    out: list[str] = []
+    for v in items:
+        if v == "all":
+            out += [a for a in allowed if a not in out]
+        elif v in allowed:
+            if v not in out:
+                out.append(v)
+        else:
+            raise InputError(f"{option} must be one of {tuple(allowed)} or 'all'; got {v!r}")
+    if not out:
+        raise InputError(f"{option}: choose at least one of {tuple(allowed)}")
+    return tuple(out)
+
+
+@dataclass(frozen=True)
+class AnalysisConfig:
+    """Options of the clinical analysis (``lusfeat analyze``, :func:`lusfeat.stats.analyze`,
+    ``lusfeat power`` and the sweep).
+
+    ``tasks`` and ``models`` take names or ``"all"`` and hold the expanded
+    names; ``primary`` takes ``TASK=METRIC`` strings or a mapping and holds a
+    dict. See :func:`lusfeat.stats.analyze` for what each option does.
+
+    Raises
+    ------
+    InputError
+        When a value is out of range or unknown; the one-line message names the option.
+
+    Examples
+    --------
+    >>> AnalysisConfig(tasks="sf", models=["linear"]).tasks
+    ('sf',)
+    >>> AnalysisConfig().models
+    ('xgboost', 'linear', 'penalized')
+    """
+
+    tasks: tuple[str, ...] = option(("all",), "sf, sf-change, readmission or all (repeatable).", flag="--task",
+                                    cli_type=list[str])
+    models: tuple[str, ...] = option(("all",), "xgboost, linear, penalized or all (repeatable).", flag="--model",
+                                     cli_type=list[str])
+    folds: int = option(5, "Patient-grouped CV folds K.")
+    repeats: int = option(2, "CV repeats R (seeds seed, seed + 1, ...).")
+    bootstrap: int = option(2000, "Patient bootstrap resamples B.")
+    seed: int = option(0, "Seed of folds, models and bootstrap.")
+    n_jobs: int = option(1, "XGBoost threads.")
+    covariates: tuple[str, ...] = option((), "Clinical column added to the features, e.g. age (repeatable).",
+                                         flag="--covariate", cli_type=list[str])
+    exclude_unreliable_sf: bool = option(True, "Exclude exams with SpO2 > 97% on supplemental oxygen from the S/F "
+                                               "tasks.", flag="--exclude-unreliable-sf/--keep-unreliable-sf")
+    change_margin: float = option(0.10, "Relative S/F change separating improved/worsened from stable.")
+    change_classes: int = option(2, "sf-change classes: 2 (worsened vs improved) or 3.")
+    sf_model: str = option("ols", "Linear S/F model: ols (cluster-robust) or mixedlm (random intercept per "
+                                  "patient).")
+    min_events: int = option(10, "Minimum rows per class (patients for sf) for a task to run.")
+    confidence_level: float = option(0.95, "Level of every confidence interval.")
+    primary: Any = option(None, "Primary metric override TASK=METRIC, e.g. sf=rmse (repeatable; defaults: "
+                                "sf=mae, sf-change=auc, readmission=auc).", cli_type=list[str] | None)
+    best: str | None = option(None, "A compared pipeline designated best beforehand; the others are also "
+                                    "compared with it (confirmatory).")
+    alpha: float = option(0.05, "Family-wise error rate of the confirmatory family (Holm).")
+    unstratified_fallback: bool = option(False, "Use unstratified grouped folds (with a warning) when a class "
+                                                "has fewer patients than --folds, instead of skipping the task.")
+
+    def __post_init__(self) -> None:
+        from .stats._models import MODELS
+        from .stats._plan import parse_primary
+        from .stats._tasks import TASKS
+
+        set_ = functools.partial(object.__setattr__, self)
+        set_("tasks", _names(self.tasks, TASKS, "--task"))
+        set_("models", _names(self.models, MODELS, "--model"))
+        set_("covariates", tuple(self.covariates or ()))
+        set_("primary", {t: m for t, m in parse_primary(self.primary).items()})
+        for name, lo in (("folds", 2), ("repeats", 1), ("bootstrap", 2), ("n_jobs", 1), ("min_events", 1)):
+            v = getattr(self, name)
+            if int(v) != v or v < lo:
+                raise InputError(f"--{name.replace('_', '-')} must be an integer >= {lo}; got {v!r}")
+        if not 0.5 < self.confidence_level < 1:
+            raise InputError(f"confidence_level must be in (0.5, 1); got {self.confidence_level}")
+        if not 0 < self.alpha < 1:
+            raise InputError(f"--alpha must be in (0, 1); got {self.alpha}")
+        if self.change_classes not in (2, 3):
+            raise InputError(f"--change-classes must be 2 or 3; got {self.change_classes}")
+        if not 0 < float(self.change_margin) < 1:
+            raise InputError(f"--change-margin must be in (0, 1); got {self.change_margin}")
+        if self.sf_model not in ("ols", "mixedlm"):
+            raise InputError(f"--sf-model must be ols or mixedlm; got {self.sf_model!r}")
+
+    def analyze_kwargs(self) -> dict[str, Any]:
+        """Keyword arguments of :func:`lusfeat.stats.analyze` for these options."""
+        return {f.name: getattr(self, f.name) for f in dataclasses.fields(self)}
+
+
+#: The fields of :class:`AnalysisConfig` that ``lusfeat analyze`` has as options, in help order.
+ANALYZE_OPTIONS: tuple[str, ...] = ("tasks", "models", "folds", "repeats", "bootstrap", "seed", "n_jobs",
+                                    "covariates", "change_margin", "change_classes", "sf_model", "min_events",
+                                    "primary", "best", "alpha", "unstratified_fallback", "exclude_unreliable_sf")
+
+#: The analysis options of :func:`lusfeat.stats.power` (and ``lusfeat power``) with their defaults there:
+#: a quick linear S/F model per replicate.
+POWER_ANALYSIS: dict[str, Any] = {"tasks": ("sf",), "models": ("linear",), "primary": None, "folds": 5,
+                                  "bootstrap": 500, "min_events": 10, "alpha": 0.05}

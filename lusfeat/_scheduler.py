@@ -181,9 +181,8 @@ def _local_cluster(workers: int | None, gpu: bool) -> Any:
             cluster = LocalCUDACluster(threads_per_worker=1, dashboard_address=None, silence_logs=logging.CRITICAL, **kw)
             logger.info("started a local Dask CUDA cluster: %d worker(s), one GPU each", len(cluster.workers))
             return cluster
-    from distributed import LocalCluster
-
     import dask
+    from distributed import LocalCluster
 
     n = workers or os.cpu_count() or 1
     # One thread per worker: parallelism comes from processes (numba, torch and the

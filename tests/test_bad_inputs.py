@@ -147,6 +147,8 @@ ROWS: list[Row] = [
     row("segment-foreign-frame-size", "segment {small32} {run} --out masks --no-progress", 1,
         "frames 64x64 in training, 32x32 here"),
     row("segment-existing", "segment {tiny} {run} --out {masks} --no-progress", 1, "already exists"),
+    row("segment-features-backend", "segment {tiny} {run} --out masks --features f2 --backend gpu9 --no-progress", 1,
+        "backend 'gpu9' is unknown"),
     row("segment-scheduler-malformed", "segment {tiny} {run} --out masks --scheduler locl --no-progress", 1,
         "--scheduler 'locl' is not understood"),
     row("segment-scheduler-unreachable", "segment {tiny} {run} --out masks --scheduler tcp://127.0.0.1:9 "
@@ -167,7 +169,7 @@ ROWS: list[Row] = [
     row("features-foreign-masks", "features {other} --out feats --masks {masks} --no-progress", 1,
         "was made from another cohort"),
     row("features-backend", "features {tiny} --out feats --backend gpu9", 1, "gpu9"),
-    row("features-batch", "features {tiny} --out feats --batch 0", 2, "Invalid value for '--batch'"),
+    row("features-batch", "features {tiny} --out feats --batch 0", 1, "--batch must be >= 1, got 0"),
     row("features-no-truth", "features {real} --out feats --masks truth", 1, "has no truth masks"),
     row("features-existing", "features {tiny} --out {feats}", 1, "already exists"),
     row("features-scheduler-workers", "features {tiny} --out feats --scheduler local:0", 1,
@@ -187,6 +189,9 @@ ROWS: list[Row] = [
     row("sweep-epochs", "sweep {tiny} --out study --epochs 0 --dry-run", 1, "--epochs must be >= 1, got 0"),
     row("sweep-batch-size", "sweep {tiny} --out study --batch-size 0 --dry-run", 1, "--batch-size must be >= 1"),
     row("sweep-seeds-text", "sweep {tiny} --out study --seeds two", 2, "Invalid value for '--seeds'"),
+    row("sweep-analysis-folds", "sweep {tiny} --out study --analysis-folds 1 --dry-run", 1,
+        "--analysis-folds must be an integer >= 2; got 1"),
+    row("sweep-backend", "sweep {tiny} --out study --backend gpu9 --dry-run", 1, "backend 'gpu9' is unknown"),
     # --- demo and report ----------------------------------------------------------------
     row("demo-threads-text", "demo --threads all", 2, "Invalid value for '--threads'"),
     row("demo-unknown-option", "demo --fast", 2, "No such option: --fast"),
@@ -202,6 +207,7 @@ ROWS: list[Row] = [
     row("power-no-out", "power", 2, "Missing option '--out'"),
     row("power-sizes-text", "power --out pw --sizes ten", 1, "ten"),
     row("power-replicates", "power --out pw --replicates 0", 1, "replicates"),
+    row("power-alpha", "power --out pw --alpha 1.5", 1, "--alpha must be in (0, 1); got 1.5"),
     # --- analyze ----------------------------------------------------------------------
     row("analyze-no-out", "analyze {feats} --cohort {tiny}", 2, "Missing option '--out'"),
     row("analyze-folds-text", "analyze {feats} --cohort {tiny} --out an --folds two", 2, "Invalid value for '--folds'"),
@@ -211,6 +217,9 @@ ROWS: list[Row] = [
         "exam_wide.parquet"),
     row("analyze-task", "analyze {feats} --cohort {tiny} --out an --task bogus", 1, "bogus"),
     row("analyze-model", "analyze {feats} --cohort {tiny} --out an --model gbm", 1, "gbm"),
+    row("analyze-sf-model", "analyze {feats} --cohort {tiny} --out an --sf-model gee", 1,
+        "--sf-model must be ols or mixedlm; got 'gee'"),
+    row("analyze-alpha", "analyze {feats} --cohort {tiny} --out an --alpha 0", 1, "--alpha must be in (0, 1)"),
     row("analyze-min-events-tiny", "analyze {feats} --cohort {tiny} --out an --min-events 2 --bootstrap 20 "
         "--no-progress", 1, "nothing"),
 ]

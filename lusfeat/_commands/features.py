@@ -3,10 +3,11 @@
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Annotated
+from typing import Annotated, Any
 
 import typer
 
+from .._config import FeatureConfig, with_options
 from .._scheduler import SCHEDULER_HELP
 
 
@@ -14,6 +15,7 @@ def register(app: typer.Typer) -> None:
     """Add the ``features`` command to the lusfeat app."""
 
     @app.command("features")
+    @with_options(FeatureConfig, ("backend", "batch"), after="out")
     def features(
         cohort: Annotated[Path | None, typer.Argument(
             help="Cohort folder (from `lusfeat simulate` or `lusfeat ingest`).")] = None,
@@ -23,10 +25,6 @@ def register(app: typer.Typer) -> None:
             "folder or an nnU-Net prediction folder.")] = "truth",
         out: Annotated[Path | None, typer.Option(
             "--out", help="Output folder for the feature tables, e.g. study/features/truth.")] = None,
-        backend: Annotated[str, typer.Option(
-            "--backend", help="auto | reference | cpu | cuda (auto: cuda when a GPU is seen).")] = "auto",
-        batch: Annotated[int, typer.Option("--batch", min=1, help="Frames per batch (with --scheduler: per "
-                                           "task, rounded up to whole Zarr chunks).")] = 256,
         scheduler: Annotated[str | None, typer.Option("--scheduler", help=SCHEDULER_HELP)] = None,
         allow_foreign: Annotated[bool, typer.Option(
             "--allow-foreign", help="Accept a mask set made for another cohort (recorded as foreign).")] = False,
@@ -34,6 +32,7 @@ def register(app: typer.Typer) -> None:
         no_progress: Annotated[bool, typer.Option("--no-progress", help="Hide the progress bar.")] = False,
         describe: Annotated[bool, typer.Option(
             "--describe", help="Print the feature dictionary and exit.")] = False,
+        **options: Any,
     ) -> None:
         """Compute morphology features (component -> frame -> clip -> zone -> exam -> patient).
 
@@ -60,6 +59,7 @@ def register(app: typer.Typer) -> None:
         from .._masks import parse_mask_source
         from ..features._extract import extract
 
-        path = extract(cohort, parse_mask_source(masks), out, backend=backend, batch=batch, scheduler=scheduler, allow_foreign=allow_foreign,
-                       progress=not no_progress, overwrite=overwrite)
+        config = FeatureConfig(**options)  # checked before the cohort is opened
+        path = extract(cohort, parse_mask_source(masks), out, **config.extract_kwargs(), scheduler=scheduler,
+                       allow_foreign=allow_foreign, progress=not no_progress, overwrite=overwrite)
         typer.echo(f"features written to {path}")

@@ -9,10 +9,10 @@ from typing import Annotated, Any
 
 import typer
 
-from .._config import TrainConfig, with_options
+from .._config import AnalysisConfig, FeatureConfig, TrainConfig, with_options
 from .._errors import InputError
 from .._scheduler import SCHEDULER_HELP
-from ..pipeline._sweep import SWEEP_TRAIN, SWEEP_TRAIN_OPTIONS
+from ..pipeline._sweep import SWEEP_ANALYSIS_OPTIONS, SWEEP_TRAIN, SWEEP_TRAIN_OPTIONS
 
 
 def _split(values: list[str] | None) -> tuple[str, ...] | None:
@@ -38,6 +38,9 @@ def _split(values: list[str] | None) -> tuple[str, ...] | None:
 
 @with_options(TrainConfig, SWEEP_TRAIN_OPTIONS, after="seed",
               defaults={n: getattr(SWEEP_TRAIN, n) for n in SWEEP_TRAIN_OPTIONS})
+@with_options(FeatureConfig, ("backend",), after="seed")
+@with_options(AnalysisConfig, tuple(SWEEP_ANALYSIS_OPTIONS.values()), after="eval_bootstrap",
+              rename={name: flat for flat, name in SWEEP_ANALYSIS_OPTIONS.items()})
 def sweep(
     cohort: Annotated[Path, typer.Argument(help="Cohort folder.")],
     out: Annotated[Path, typer.Option("--out", "-o", help="Study folder (resumed if it exists).")],
@@ -49,17 +52,12 @@ def sweep(
     thresholds: Annotated[str, typer.Option(help="Reference thresholds of fused labels, comma separated ('' for none).")] = "50,60,70,80,90,100",
     seeds: Annotated[int, typer.Option(help="Training repeats with different seeds.")] = 1,
     seed: Annotated[int, typer.Option(help="Base seed.")] = 0,
-    backend: Annotated[str, typer.Option(help="Feature backend: auto, cpu, reference, cuda.")] = "auto",
     eval_bootstrap: Annotated[int, typer.Option(help="Bootstrap draws of segmentation CIs.")] = 1000,
-    analysis_folds: Annotated[int, typer.Option(help="Downstream CV folds.")] = 5,
-    analysis_repeats: Annotated[int, typer.Option(help="Downstream CV repeats.")] = 2,
-    analysis_bootstrap: Annotated[int, typer.Option(help="Downstream bootstrap resamples.")] = 2000,
-    min_events: Annotated[int, typer.Option(help="Minimum events per outcome class for a downstream task.")] = 10,
     dry_run: Annotated[bool, typer.Option("--dry-run", help="Print the plan and what is cached; run nothing.")] = False,
     scheduler: Annotated[str | None, typer.Option(
         help=SCHEDULER_HELP + " Independent stages (trainings, then segment/evaluate/features per "
              "strategy) run as Dask tasks; the study folder must be on a file system every worker sees.")] = None,
-    **training: Any,
+    **options: Any,
 ) -> None:
     """Run the confidence-strategy study: train, segment, evaluate, features, analysis.
 
@@ -77,11 +75,10 @@ def sweep(
         ths = tuple(int(t) for t in thresholds.split(",") if t.strip())
     except ValueError:
         raise InputError(f"--thresholds must be comma-separated integers, got {thresholds!r}") from None
-    cfg = SweepConfig(
+    training = {name: options.pop(name) for name in SWEEP_TRAIN_OPTIONS}
+    cfg = SweepConfig(  # the remaining options (backend, analysis_*, min_events) by their flat names
         strategies=_split(strategies) or DEFAULT_STRATEGIES, baseline=baseline, thresholds=ths, seeds=seeds,
-        seed=seed, train=replace(SWEEP_TRAIN, **training), backend=backend, eval_bootstrap=eval_bootstrap,
-        analysis_folds=analysis_folds, analysis_repeats=analysis_repeats, analysis_bootstrap=analysis_bootstrap,
-        min_events=min_events,
+        seed=seed, train=replace(SWEEP_TRAIN, **training), eval_bootstrap=eval_bootstrap, **options,
     )
     plan = run_sweep(cohort, out, cfg, dry_run=dry_run, scheduler=scheduler, progress=not dry_run)
     if dry_run:

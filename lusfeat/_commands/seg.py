@@ -9,7 +9,14 @@ from typing import Annotated, Any
 import typer
 from rich.console import Console
 
-from .._config import TRAIN_OPTIONS, TrainConfig, with_options
+from .._config import (
+    PRETRAIN_OPTIONS,
+    PRETRAIN_TRAIN,
+    TRAIN_OPTIONS,
+    FeatureConfig,
+    TrainConfig,
+    with_options,
+)
 from .._scheduler import SCHEDULER_HELP
 
 __all__ = ["register"]
@@ -55,6 +62,7 @@ def train_command(
         console.print(f"run written to [bold]{run}[/]")
 
 
+@with_options(FeatureConfig, ("backend",), after="features")
 def segment_command(
     cohort: Annotated[Path, typer.Argument(help="Cohort folder.")],
     run: Annotated[Path, typer.Argument(help="Run folder written by `lusfeat train`.")],
@@ -67,12 +75,11 @@ def segment_command(
     features: Annotated[Path | None, typer.Option(
         "--features", help="Also write the feature tables of the predicted masks to this folder "
                            "(computed from the masks in memory; on CUDA they stay on the GPU).")] = None,
-    backend: Annotated[str, typer.Option(help="Feature backend of --features: auto, cpu, reference, cuda.")]
-        = "auto",
     allow_foreign: Annotated[bool, typer.Option(
         "--allow-foreign", help="Apply a run trained on another cohort (masks marked foreign, not out of fold).")] = False,
     overwrite: Annotated[bool, typer.Option(help="Replace an existing mask set (and --features folder).")] = False,
     progress: Annotated[bool, typer.Option("--progress/--no-progress", help="Show progress bars.")] = True,
+    **options: Any,
 ) -> None:
     """Predict masks and probabilities for every frame (out-of-fold for cross-fitted runs).
 
@@ -91,7 +98,8 @@ def segment_command(
 
     dest = out if out is not None else run / "masks"
     path = segment_with_features(cohort, run, dest, features, device=device, batch_size=batch_size,
-                                 threads=threads, compile=compile, scheduler=scheduler, backend=backend,
+                                 threads=threads, compile=compile, scheduler=scheduler,
+                                 backend=FeatureConfig(**options).backend,
                                  allow_foreign=allow_foreign, progress=progress, overwrite=overwrite)
     fps = open_masks(path).meta.get("frames_per_second")
     console.print(f"masks written to [bold]{path}[/] ({fps:.1f} frames/s)")
@@ -129,6 +137,8 @@ def evaluate_command(
     console.print(f"evaluation written to [bold]{dest}[/]")
 
 
+@with_options(TrainConfig, PRETRAIN_OPTIONS, after="strategy",
+              defaults={n: getattr(PRETRAIN_TRAIN, n) for n in PRETRAIN_OPTIONS})
 def pretrain_command(
     out: Annotated[Path, typer.Argument(help="Folder to write: the simulated cohort, the run and model.pt.")],
     patients: Annotated[int, typer.Option(help="Simulated patients (2-3 exams x 6 zones each).")] = 120,
@@ -137,16 +147,10 @@ def pretrain_command(
     probe: Annotated[str, typer.Option(help="linear, convex or mixed.")] = "mixed",
     strategy: Annotated[str, typer.Option(help="Label strategy applied to the simulated confidence.")]
         = "threshold:60",
-    epochs: Annotated[int, typer.Option(help="Training epochs.")] = 10,
-    depth: Annotated[int, typer.Option(help="U-Net poolings.")] = 4,
-    width: Annotated[int, typer.Option(help="U-Net channels of the first level.")] = 16,
-    batch_size: Annotated[int, typer.Option(help="Frames per step.")] = 16,
-    lr: Annotated[float, typer.Option(help="Peak AdamW learning rate.")] = 1e-2,
     seed: Annotated[int, typer.Option(help="Seed of the simulator and the training.")] = 0,
-    device: Annotated[str, typer.Option(help="auto, cpu, cuda or cuda:N.")] = "auto",
-    threads: Annotated[int | None, typer.Option(help="CPU threads for torch.")] = None,
     overwrite: Annotated[bool, typer.Option(help="Redo a finished folder.")] = False,
     progress: Annotated[bool, typer.Option("--progress/--no-progress", help="Show progress bars.")] = True,
+    **options: Any,
 ) -> None:
     """Train a U-Net on a large simulated cohort: a starting point for `lusfeat train --init`.
 
@@ -161,10 +165,10 @@ def pretrain_command(
     from ..labels import parse_strategy
     from ..seg import UNetConfig, pretrain
 
+    model = UNetConfig(depth=options.pop("depth"), width=options.pop("width"))
     path = pretrain(out, patients=patients, frames=frames, size=size, probe=probe,
-                    strategy=parse_strategy(strategy),
-                    epochs=epochs, model=UNetConfig(depth=depth, width=width), batch_size=batch_size, lr=lr,
-                    seed=seed, device=device, threads=threads, progress=progress, overwrite=overwrite)
+                    strategy=parse_strategy(strategy), model=model, seed=seed, progress=progress,
+                    overwrite=overwrite, **options)
     console.print(f"pretrained U-Net written to [bold]{path / 'model.pt'}[/] (fine-tune with --init {path})")
 
 

@@ -4,55 +4,29 @@
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Annotated
+from typing import Annotated, Any
 
 import typer
+
+from .._config import ANALYZE_OPTIONS, POWER_ANALYSIS, AnalysisConfig, with_options
 
 __all__ = ["register"]
 
 
+@with_options(AnalysisConfig, ANALYZE_OPTIONS, after="compare")
 def analyze_command(
     features: Annotated[Path, typer.Argument(
         help="Reference feature pipeline: a features folder or an exam-level Parquet table.")],
     cohort: Annotated[Path, typer.Option("--cohort", help="Cohort folder (clinical table).")],
     out: Annotated[Path, typer.Option("--out", help="Output folder (written atomically).")],
-    task: Annotated[list[str], typer.Option(
-        "--task", help="sf, sf-change, readmission or all (repeatable).")] = ["all"],  # noqa: B006
-    model: Annotated[list[str], typer.Option(
-        "--model", help="xgboost, linear, penalized or all (repeatable).")] = ["all"],  # noqa: B006
     compare: Annotated[list[Path] | None, typer.Option(
         "--compare", help="Other feature pipelines compared with FEATURES (repeatable).")] = None,
-    folds: Annotated[int, typer.Option("--folds", help="Patient-grouped CV folds K.")] = 5,
-    repeats: Annotated[int, typer.Option("--repeats", help="CV repeats R.")] = 2,
-    bootstrap: Annotated[int, typer.Option("--bootstrap", help="Patient bootstrap resamples B.")] = 2000,
-    seed: Annotated[int, typer.Option("--seed", help="Seed of folds, models and bootstrap.")] = 0,
-    n_jobs: Annotated[int, typer.Option("--n-jobs", help="XGBoost threads.")] = 1,
-    covariate: Annotated[list[str] | None, typer.Option(
-        "--covariate", help="Clinical column added to the features, e.g. age (repeatable).")] = None,
-    change_margin: Annotated[float, typer.Option(
-        "--change-margin", help="Relative S/F change separating improved/worsened from stable.")] = 0.10,
-    change_classes: Annotated[int, typer.Option(
-        "--change-classes", help="sf-change classes: 2 (worsened vs improved) or 3.")] = 2,
-    sf_model: Annotated[str, typer.Option(
-        "--sf-model", help="Linear S/F model: ols (cluster-robust) or mixedlm.")] = "ols",
-    min_events: Annotated[int, typer.Option(
-        "--min-events", help="Minimum rows per class (patients for sf) for a task to run.")] = 10,
-    primary: Annotated[list[str] | None, typer.Option(
-        "--primary", help="Primary metric override TASK=METRIC, e.g. sf=rmse (repeatable; defaults: "
-        "sf=mae, sf-change=auc, readmission=auc).")] = None,
-    best: Annotated[str | None, typer.Option(
-        "--best", help="A compared pipeline designated best beforehand; the others are also "
-        "compared with it (confirmatory).")] = None,
-    unstratified_fallback: Annotated[bool, typer.Option(
-        "--unstratified-fallback", help="Use unstratified grouped folds (with a warning) when a class "
-        "has fewer patients than --folds, instead of skipping the task.")] = False,
     allow_foreign: Annotated[bool, typer.Option(
         "--allow-foreign", help="Analyse features computed from another cohort (recorded in "
         "analysis.json).")] = False,
-    keep_unreliable_sf: Annotated[bool, typer.Option(
-        "--keep-unreliable-sf", help="Keep exams with SpO2 > 97% on supplemental oxygen.")] = False,
     overwrite: Annotated[bool, typer.Option("--overwrite", help="Replace an existing --out.")] = False,
     no_progress: Annotated[bool, typer.Option("--no-progress", help="Hide the progress bar.")] = False,
+    **options: Any,
 ) -> None:
     """Predict S/F, S/F change and 30-day readmission from exam features.
 
@@ -69,14 +43,9 @@ def analyze_command(
 
     from ..stats._analyze import analyze
 
-    res = analyze(
-        features, cohort, tasks=task, models=model, compare=list(compare or []), out=out,
-        folds=folds, repeats=repeats, bootstrap=bootstrap, seed=seed, n_jobs=n_jobs,
-        progress=not no_progress, covariates=list(covariate or []), change_margin=change_margin,
-        change_classes=change_classes, sf_model=sf_model, min_events=min_events,
-        exclude_unreliable_sf=not keep_unreliable_sf, primary=list(primary or []) or None, best=best,
-        unstratified_fallback=unstratified_fallback, allow_foreign=allow_foreign, overwrite=overwrite,
-    )
+    config = AnalysisConfig(**options)  # the options of ANALYZE_OPTIONS, checked
+    res = analyze(features, cohort, compare=list(compare or []), out=out, progress=not no_progress,
+                  allow_foreign=allow_foreign, overwrite=overwrite, **config.analyze_kwargs())
     console = Console(soft_wrap=True)
     console.print(res.plan.describe(), highlight=False)
     for key, why in res.skipped.items():
@@ -107,6 +76,7 @@ def _sizes(text: str) -> list[int]:
     return out
 
 
+@with_options(AnalysisConfig, tuple(POWER_ANALYSIS), after="pool", defaults=POWER_ANALYSIS)
 def power_command(
     out: Annotated[Path, typer.Option("--out", help="Output folder (written atomically).")],
     sizes: Annotated[str, typer.Option("--sizes", help="Cohort sizes in patients, comma-separated.")] = "40,80,160,320",
@@ -114,18 +84,8 @@ def power_command(
     reference: Annotated[str, typer.Option("--reference", help="Reference masks: truth or labels:T.")] = "truth",
     degraded: Annotated[str, typer.Option(
         "--degraded", help="Degraded masks compared with the reference, e.g. labels:10.")] = "labels:10",
-    task: Annotated[list[str], typer.Option(
-        "--task", help="sf, sf-change, readmission or all (repeatable).")] = ["sf"],  # noqa: B006
-    model: Annotated[list[str], typer.Option(
-        "--model", help="xgboost, linear, penalized or all (repeatable).")] = ["linear"],  # noqa: B006
-    primary: Annotated[list[str] | None, typer.Option(
-        "--primary", help="Primary metric override TASK=METRIC (repeatable).")] = None,
     pool: Annotated[int | None, typer.Option(
         "--pool", help="Simulated patients the replicates are drawn from (default 4 x the largest size).")] = None,
-    folds: Annotated[int, typer.Option("--folds", help="Patient-grouped CV folds.")] = 5,
-    bootstrap: Annotated[int, typer.Option("--bootstrap", help="Bootstrap resamples per test.")] = 500,
-    min_events: Annotated[int, typer.Option("--min-events", help="Minimum events per class.")] = 10,
-    alpha: Annotated[float, typer.Option("--alpha", help="Significance level after Holm.")] = 0.05,
     seed: Annotated[int, typer.Option("--seed", help="Seed of the pool and the replicates.")] = 0,
     jobs: Annotated[int, typer.Option("--jobs", help="Worker processes.")] = 2,
     frame_size: Annotated[int, typer.Option("--frame-size", help="Simulated frame size in pixels.")] = 64,
@@ -133,6 +93,7 @@ def power_command(
     zones: Annotated[int, typer.Option("--zones", help="Lung zones per exam: 6 or 12.")] = 6,
     overwrite: Annotated[bool, typer.Option("--overwrite", help="Replace an existing --out.")] = False,
     no_progress: Annotated[bool, typer.Option("--no-progress", help="Hide the progress bars.")] = False,
+    **options: Any,
 ) -> None:
     """Power of the planned pipeline comparison at several cohort sizes, by simulation.
 
@@ -155,9 +116,8 @@ def power_command(
 
         raise InputError(f"--seed must be >= 0; got {seed}")
     res = power(out, sizes=_sizes(sizes), replicates=replicates, reference=reference, degraded=degraded,
-                tasks=task, models=model, primary=list(primary or []) or None, pool=pool, folds=folds,
-                bootstrap=bootstrap, min_events=min_events, alpha=alpha, seed=seed, n_jobs=jobs,
-                zones=zones, frames=frames, size=frame_size, progress=not no_progress, overwrite=overwrite)
+                pool=pool, seed=seed, n_jobs=jobs, zones=zones, frames=frames, size=frame_size,
+                progress=not no_progress, overwrite=overwrite, **options)
     console = Console(soft_wrap=True)
     console.print(res.summary().as_text(), highlight=False)
     sec = res.meta["seconds"]

@@ -60,12 +60,15 @@ Each idea has one home; everything else reads it.
   same three).
 * Component properties from the integer statistics: :mod:`._props`; frame
   features from the frame statistics: :func:`._lus.finish`.
+* Options of :func:`extract` (backend, batch): :class:`lusfeat.FeatureConfig`
+  in :mod:`lusfeat._config`, the one home of every stage's options.
 * Class names: :data:`lusfeat.CLASS_NAMES`; the array module of an array:
   :func:`lusfeat._arrays.array_module`.
 * Test-only code (parity rules, the kernel's Python twin, random masks):
   :mod:`lusfeat.testing`.
 """
 
+from .._config import FeatureConfig
 from ._aggregate import aggregate_levels
 from ._compute import Backend, available_backends, compute, compute_components
 from ._dictionary import DICTIONARY, LUS_PARAMETERS, Feature, FeatureDictionary
@@ -75,6 +78,7 @@ __all__ = [
     "Backend",
     "DICTIONARY",
     "Feature",
+    "FeatureConfig",
     "FeatureDictionary",
     "LUS_PARAMETERS",
     "aggregate_levels",

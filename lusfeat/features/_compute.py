@@ -13,7 +13,7 @@ from .._errors import InputError
 from ..data._format import CLASS_NAMES
 from ._dictionary import DICTIONARY
 
-__all__ = ["Backend", "compute", "compute_components", "resolve_backend", "available_backends"]
+__all__ = ["Backend", "compute", "compute_components", "parse_backend", "resolve_backend", "available_backends"]
 
 log = logging.getLogger(__name__)
 
@@ -51,14 +51,19 @@ def available_backends() -> list[str]:
     return names
 
 
-def resolve_backend(backend: str | Backend) -> Backend:
-    """Turn ``backend`` into a concrete backend, checking that it can run."""
+def parse_backend(backend: str | Backend) -> Backend:
+    """``backend`` as a :class:`Backend` (``auto`` kept), or an InputError naming the choices."""
     try:
-        b = Backend(str(backend))
+        return Backend(str(backend))
     except ValueError:
         raise InputError(
             f"backend {backend!r} is unknown; choose one of {[m.value for m in Backend]}"
         ) from None
+
+
+def resolve_backend(backend: str | Backend) -> Backend:
+    """Turn ``backend`` into a concrete backend, checking that it can run."""
+    b = parse_backend(backend)
     if b is Backend.AUTO:
         return Backend.CUDA if _cupy_or_none() is not None else Backend.CPU
     if b is Backend.CUDA and _cupy_or_none() is None:

@@ -12,6 +12,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from .._config import FeatureConfig
 from .._errors import CohortError, InputError
 from .._io import atomic_dir, check_fingerprint, fingerprint, read_json, write_json, write_parquet
 from .._masks import MaskSource, MaskSourceKind, parse_mask_source
@@ -321,6 +322,8 @@ def write_tables(folder: Path, cohort: Cohort, frames: pd.DataFrame, comps: pd.D
     DICTIONARY.to_frame().to_csv(folder / DICTIONARY_FILE, index=False)
 
 
+# Over 80 lines only through its docstring (every option of the public entry point); the
+# body is the short sequence of named steps below.
 def extract(
     cohort: str | os.PathLike | Cohort,
     masks: Any,
@@ -334,6 +337,8 @@ def extract(
     overwrite: bool = False,
 ) -> Path:
     """Compute every feature of a cohort and write the feature tables.
+
+    ``backend`` and ``batch`` are the options of :class:`lusfeat.features.FeatureConfig`.
 
     Parameters
     ----------
@@ -381,8 +386,7 @@ def extract(
     """
     from .._scheduler import parse_scheduler
 
-    if batch < 1:
-        raise InputError(f"batch must be >= 1, got {batch}")
+    FeatureConfig(backend=backend, batch=batch)  # the options' checks (one-line InputError)
     spec = scheduler if hasattr(scheduler, "submit") else parse_scheduler(scheduler)
     c = cohort if isinstance(cohort, Cohort) else open_cohort(cohort)
     sink = FeatureSink(c, backend)

@@ -17,7 +17,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from .._config import TrainConfig
+from .._config import AnalysisConfig, FeatureConfig, TrainConfig
 from .._errors import InputError
 from .._io import read_json, write_json, write_parquet
 from .._masks import MaskSource, parse_mask_source
@@ -26,7 +26,7 @@ from ..data import open_cohort
 from ..labels import Strategy, parse_strategy
 from ._cache import StageCache, code_version
 
-__all__ = ["SweepConfig", "SWEEP_TRAIN", "SWEEP_TRAIN_OPTIONS", "Stage", "StudyPlan", "plan_sweep", "run_sweep", "DEFAULT_STRATEGIES"]
+__all__ = ["SweepConfig", "SWEEP_ANALYSIS", "SWEEP_ANALYSIS_OPTIONS", "SWEEP_TRAIN", "SWEEP_TRAIN_OPTIONS", "Stage", "StudyPlan", "plan_sweep", "run_sweep", "DEFAULT_STRATEGIES"]
 
 log = logging.getLogger(__name__)
 
@@ -44,6 +44,15 @@ SWEEP_TRAIN = TrainConfig(folds=5, batch_size=16, depth=4, width=16)
 #: The training options ``lusfeat sweep`` has flags for, in help order.
 SWEEP_TRAIN_OPTIONS: tuple[str, ...] = ("folds", "epochs", "batch_size", "size", "depth", "width", "device",
                                         "threads")
+#: Analysis defaults of a sweep: every task with the XGBoost and linear families.
+SWEEP_ANALYSIS: dict[str, Any] = {"tasks": ("sf", "sf-change", "readmission"), "models": ("xgboost", "linear")}
+#: The analysis options ``lusfeat sweep`` has flags for, by the sweep's own name (``--analysis-folds``).
+SWEEP_ANALYSIS_OPTIONS: dict[str, str] = {"analysis_folds": "folds", "analysis_repeats": "repeats",
+                                          "analysis_bootstrap": "bootstrap", "min_events": "min_events"}
+
+
+def _sweep_analysis() -> AnalysisConfig:
+    return AnalysisConfig(**SWEEP_ANALYSIS)
 
 
 @dataclass(frozen=True)
@@ -66,23 +75,27 @@ class SweepConfig:
         Training options (:class:`lusfeat.seg.TrainConfig`; the sweep's defaults
         are :data:`SWEEP_TRAIN`: 5 patient folds, batch 16, a 4-level U-Net of
         width 16). Each training's seed is ``seed + k``, so ``train.seed`` is
-        not used. The training options are also keywords and attributes of
-        the config itself: ``SweepConfig(epochs=3).epochs``, and
-        ``dataclasses.replace(config, epochs=3)`` works. ``threads`` (CPU
-        threads for torch) is part of the train and segment cache keys: on
-        the CPU the thread count changes the order of floating-point
-        reductions and so the trained weights (None, torch's default, is its
-        own key: pass a number for results that reproduce on another machine).
-    backend : str
-        Feature backend (``auto`` uses CuPy kernels on a GPU).
+        not used. ``threads`` (CPU threads for torch, also the analysis'
+        XGBoost threads) is part of the train and segment cache keys: on the
+        CPU the thread count changes the order of floating-point reductions
+        and so the trained weights (None, torch's default, is its own key: pass
+        a number for results that reproduce on another machine).
+    features : FeatureConfig
+        Feature options (:class:`lusfeat.features.FeatureConfig`; ``backend``
+        ``auto`` uses CuPy kernels on a GPU).
     eval_bootstrap : int
         Patient bootstrap draws of the segmentation CIs.
-    analysis_folds, analysis_repeats, analysis_bootstrap : int
-        Downstream cross-validation and bootstrap.
-    tasks, models : tuple of str
-        Downstream tasks and model families.
-    min_events : int
-        Minimum rows per outcome class for a downstream task to run.
+    analysis : AnalysisConfig
+        Downstream analysis (:class:`lusfeat.stats.AnalysisConfig`; the sweep's
+        defaults are :data:`SWEEP_ANALYSIS`). Its ``seed`` and ``n_jobs`` are
+        not used: the analysis runs with the sweep's ``seed`` and ``threads``.
+
+    The options of the three composed configs are also keywords and
+    attributes of the config itself, under the names ``lusfeat sweep`` and
+    ``study.json`` use: the training options by their own names
+    (``SweepConfig(epochs=3).epochs``), ``backend``, ``analysis_folds``,
+    ``analysis_repeats``, ``analysis_bootstrap``, ``tasks``, ``models`` and
+    ``min_events``; ``dataclasses.replace(config, epochs=3)`` works.
 
     Notes
     -----
@@ -98,21 +111,17 @@ class SweepConfig:
     seeds: int = 1
     seed: int = 0
     train: TrainConfig = field(default_factory=lambda: SWEEP_TRAIN)
-    backend: str = "auto"
+    features: FeatureConfig = field(default_factory=FeatureConfig)
     eval_bootstrap: int = 1000
-    analysis_folds: int = 5
-    analysis_repeats: int = 2
-    analysis_bootstrap: int = 2000
-    tasks: tuple[str, ...] = ("sf", "sf-change", "readmission")
-    models: tuple[str, ...] = ("xgboost", "linear")
-    min_events: int = 10
+    analysis: AnalysisConfig = field(default_factory=_sweep_analysis)
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "_parsed", self._check())
 
     def __getattr__(self, name: str) -> Any:
-        if name in _TRAIN_NAMES:  # the training options, as attributes of the sweep's config
-            return getattr(self.__dict__["train"], name)
+        if name in _FLAT:  # the composed configs' options, as attributes of the sweep's config
+            part, attr = _FLAT[name]
+            return getattr(self.__dict__[part], attr)
         raise AttributeError(f"{type(self).__name__!r} object has no attribute {name!r}")
 
     def check(self) -> tuple[Strategy, list[Strategy]]:
@@ -127,19 +136,29 @@ class SweepConfig:
         return self._parsed
 
     def to_dict(self) -> dict[str, Any]:
-        """The config as ``study.json`` records it: flat, the training options among the others.
+        """The config as ``study.json`` records it: flat, the composed configs' options among the others.
 
-        The training options the sweep has no flag for are listed only when
-        they differ from their defaults, so the record of a default sweep
-        does not change.
+        Options the sweep has no flag for are listed only when they differ
+        from the sweep's defaults, so the record of a default sweep does not
+        change.
         """
-        flat = {f.name: getattr(self, f.name) for f in fields(self) if f.name != "train"}
         training = {name: getattr(self.train, name) for name in SWEEP_TRAIN_OPTIONS}
-        training.update(_extra_training(self.train))
-        keys = list(flat)
-        at = keys.index("seed") + 1
-        ordered = {k: flat[k] for k in keys[:at]} | training | {k: flat[k] for k in keys[at:]}
+        ordered = {
+            "strategies": self.strategies, "baseline": self.baseline, "thresholds": self.thresholds,
+            "seeds": self.seeds, "seed": self.seed, **training, **_extra_training(self.train),
+            "backend": self.backend, **_extra(self.features, FeatureConfig(), ("backend",)),
+            "eval_bootstrap": self.eval_bootstrap,
+            **{flat: getattr(self.analysis, name) for flat, name in SWEEP_ANALYSIS_OPTIONS.items()
+               if flat != "min_events"},
+            "tasks": self.tasks, "models": self.models, "min_events": self.min_events,
+            **self.extra_analysis(),
+        }
         return {k: list(v) if isinstance(v, tuple) else v for k, v in ordered.items()}
+
+    def extra_analysis(self) -> dict[str, Any]:
+        """Analysis options the sweep has no flag for, where they differ from the sweep's defaults."""
+        return _extra(self.analysis, _sweep_analysis(),
+                      (*SWEEP_ANALYSIS_OPTIONS.values(), "tasks", "models", "seed", "n_jobs"))
 
     def _check(self) -> tuple[Strategy, list[Strategy]]:
         """Raise :class:`InputError` naming the first invalid option; return the parsed strategies."""
@@ -147,38 +166,61 @@ class SweepConfig:
             raise InputError("--strategies is empty; give at least one strategy")
         baseline = parse_strategy(self.baseline)
         strategies = list({st.spec: st for st in (baseline, *map(parse_strategy, self.strategies))}.values())
-        if not isinstance(self.train, TrainConfig):
-            raise InputError(f"train must be a TrainConfig, got {type(self.train).__name__}")
-        for name, v, lo in (("--seeds", self.seeds, 1), ("--analysis-folds", self.analysis_folds, 2),
-                            ("--analysis-repeats", self.analysis_repeats, 1),
-                            ("--analysis-bootstrap", self.analysis_bootstrap, 2)):
-            if int(v) < lo:
-                raise InputError(f"{name} must be >= {lo}, got {v}")
+        for name, kind in (("train", TrainConfig), ("features", FeatureConfig), ("analysis", AnalysisConfig)):
+            if not isinstance(getattr(self, name), kind):
+                raise InputError(f"{name} must be a {kind.__name__}, got {type(getattr(self, name)).__name__}")
+        if int(self.seeds) < 1:
+            raise InputError(f"--seeds must be >= 1, got {self.seeds}")
         bad = [t for t in self.thresholds if not 1 <= int(t) <= 100]
         if bad:
             raise InputError(f"--thresholds must be within 1..100, got {bad}")
         return baseline, strategies
 
 
-_TRAIN_NAMES = frozenset(f.name for f in fields(TrainConfig)) - {"seed"}
+#: Flat names of the composed configs' options -> (part, field).
+_FLAT: dict[str, tuple[str, str]] = {
+    **{f.name: ("train", f.name) for f in fields(TrainConfig) if f.name != "seed"},
+    "backend": ("features", "backend"),
+    **{flat: ("analysis", name) for flat, name in SWEEP_ANALYSIS_OPTIONS.items()},
+    "tasks": ("analysis", "tasks"), "models": ("analysis", "models"),
+}
 _generated_init = SweepConfig.__init__
 
 
 @functools.wraps(_generated_init)
-def _init(self: SweepConfig, *args: Any, train: TrainConfig | None = None, **kwargs: Any) -> None:
-    """``SweepConfig(..., epochs=3)``: training options given flat go into ``train``."""
-    flat = {k: kwargs.pop(k) for k in list(kwargs) if k in _TRAIN_NAMES}
-    base = SWEEP_TRAIN if train is None else train
-    _generated_init(self, *args, train=replace(base, **flat) if flat else base, **kwargs)
+def _init(self: SweepConfig, *args: Any, **kwargs: Any) -> None:
+    """``SweepConfig(..., epochs=3, analysis_folds=3)``: options given flat go into their config."""
+    flat: dict[str, dict[str, Any]] = {}
+    for k in [k for k in kwargs if k in _FLAT]:
+        part, name = _FLAT[k]
+        flat.setdefault(part, {})[name] = kwargs.pop(k)
+    for part, values in flat.items():
+        base = kwargs.get(part)
+        if base is None:
+            base = {"train": SWEEP_TRAIN, "features": FeatureConfig(), "analysis": None}[part] or _sweep_analysis()
+        try:
+            kwargs[part] = replace(base, **values)
+        except InputError as exc:  # name the sweep's flag: --analysis-folds, not --folds
+            message = str(exc)
+            for flat_name, (p, name) in _FLAT.items():
+                if p == part and flat_name != name and name in values:
+                    message = message.replace(f"--{name.replace('_', '-')} ", f"--{flat_name.replace('_', '-')} ")
+            raise InputError(message) from None
+    _generated_init(self, *args, **kwargs)
 
 
 SweepConfig.__init__ = _init  # type: ignore[method-assign]
 
 
+def _extra(config: Any, defaults: Any, flagged: tuple[str, ...]) -> dict[str, Any]:
+    """Fields of ``config`` not in ``flagged`` whose value differs from ``defaults``'."""
+    return {f.name: getattr(config, f.name) for f in fields(config)
+            if f.name not in flagged and getattr(config, f.name) != getattr(defaults, f.name)}
+
+
 def _extra_training(train: TrainConfig) -> dict[str, Any]:
     """Training options the sweep has no flag for, where they differ from their defaults."""
-    return {f.name: getattr(train, f.name) for f in fields(TrainConfig)
-            if f.name not in (*SWEEP_TRAIN_OPTIONS, "seed") and getattr(train, f.name) != f.default}
+    return _extra(train, TrainConfig(), (*SWEEP_TRAIN_OPTIONS, "seed"))
 
 
 @dataclass
@@ -243,7 +285,7 @@ def _pipeline_name(strategy_name: str, seed_index: int, seeds: int) -> str:
     return strategy_name if seeds == 1 else f"{strategy_name}-s{seed_index}"
 
 
-def plan_sweep(cohort: str | os.PathLike, out: str | os.PathLike, config: SweepConfig = SweepConfig()) -> StudyPlan:
+def plan_sweep(cohort: str | os.PathLike, out: str | os.PathLike, config: SweepConfig | None = None) -> StudyPlan:
     """Build the stages of a sweep (nothing runs).
 
     Parameters
@@ -252,7 +294,8 @@ def plan_sweep(cohort: str | os.PathLike, out: str | os.PathLike, config: SweepC
         Cohort folder.
     out : path-like
         Study folder.
-    config : SweepConfig
+    config : SweepConfig, optional
+        The sweep's options (default: ``SweepConfig()``).
 
     Returns
     -------
@@ -261,6 +304,7 @@ def plan_sweep(cohort: str | os.PathLike, out: str | os.PathLike, config: SweepC
         comparisons against the best strategy are planned by
         :func:`run_sweep` once the evaluations are known.
     """
+    config = SweepConfig() if config is None else config
     baseline, strategies = config.check()
     cohort = Path(cohort)
     c = open_cohort(cohort)
@@ -330,6 +374,7 @@ def _add_analysis(plan: StudyPlan, reference: str, seed_index: int) -> Stage:
         "reference": reference, "compare": others, "tasks": list(cfg.tasks), "models": list(cfg.models),
         "folds": cfg.analysis_folds, "repeats": cfg.analysis_repeats, "bootstrap": cfg.analysis_bootstrap,
         "seed": cfg.seed, "min_events": cfg.min_events,
+        **cfg.extra_analysis(),  # only when set: default sweeps keep their keys
     }
     sid = f"analysis/vs-{reference}"
     return plan.add(Stage(sid, "analysis", reference, plan.study / "analysis" / f"vs-{reference}", opts,
@@ -382,7 +427,7 @@ def _run_features(stage: Stage, cx: _Ctx) -> None:
 
     o = stage.options
     masks = cx.study / "masks" / stage.pipeline if o["masks"] == "segment" else stage.spec
-    extract(cx.cohort, masks, stage.out, backend=o["backend"], progress=False, overwrite=True)
+    extract(cx.cohort, masks, stage.out, **cx.config.features.extract_kwargs(), progress=False, overwrite=True)
 
 
 def _run_analysis(stage: Stage, cx: _Ctx) -> None:
@@ -390,11 +435,10 @@ def _run_analysis(stage: Stage, cx: _Ctx) -> None:
 
     o = stage.options
     feats = cx.study / "features"
+    options = replace(cx.config.analysis, seed=o["seed"], n_jobs=max(1, cx.config.threads or 1))
     analyze(
-        {o["reference"]: feats / o["reference"]}, cx.cohort,
-        compare={n: feats / n for n in o["compare"]}, tasks=tuple(o["tasks"]), models=tuple(o["models"]),
-        out=stage.out, folds=o["folds"], repeats=o["repeats"], bootstrap=o["bootstrap"], seed=o["seed"],
-        min_events=o["min_events"], n_jobs=max(1, cx.config.threads or 1), progress=False, overwrite=True,
+        {o["reference"]: feats / o["reference"]}, cx.cohort, compare={n: feats / n for n in o["compare"]},
+        out=stage.out, progress=False, overwrite=True, **options.analyze_kwargs(),
     )
 
 
@@ -521,7 +565,7 @@ def _mean_dice(study: Path, pipelines: dict[str, dict[str, Any]], has_truth: boo
 def run_sweep(
     cohort: str | os.PathLike,
     out: str | os.PathLike,
-    config: SweepConfig = SweepConfig(),
+    config: SweepConfig | None = None,
     *,
     dry_run: bool = False,
     scheduler: Any = None,
@@ -535,7 +579,8 @@ def run_sweep(
         Cohort folder.
     out : path-like
         Study folder (created if missing; an existing study is resumed).
-    config : SweepConfig
+    config : SweepConfig, optional
+        The sweep's options (default: ``SweepConfig()``).
     dry_run : bool
         Only plan: return the plan with what is cached, run nothing.
     scheduler : str, SchedulerSpec or distributed.Client, optional

@@ -22,9 +22,11 @@ import logging
 import os
 import shutil
 import time
+from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
+from .._config import PRETRAIN_TRAIN
 from .._errors import InputError
 from .._io import atomic_file, read_json, write_json
 from ..labels import Strategy, parse_strategy
@@ -38,6 +40,8 @@ logger = logging.getLogger(__name__)
 PRETRAIN_FORMAT = "lusfeat-pretrain"
 
 
+# Over 80 lines only through its docstring (every option of the public entry point); the
+# body is the short sequence of named steps below.
 def pretrain(
     out: str | os.PathLike,
     *,
@@ -69,8 +73,9 @@ def pretrain(
         Label strategy of the simulated annotators' confidence (the network
         learns what a fine-tuning cohort's labels will look like).
     epochs, model, batch_size, lr, seed, device, threads
-        Training options (see :func:`lusfeat.seg.train`); ``model`` defaults to
-        ``UNetConfig()``.
+        Training options (see :func:`lusfeat.seg.train`); the defaults are
+        :data:`lusfeat._config.PRETRAIN_TRAIN` (``model`` defaults to
+        ``UNetConfig()``, 10 % of the patients held out for validation).
     progress : bool
         Progress bars.
     overwrite : bool
@@ -92,8 +97,7 @@ def pretrain(
     >>> pre = pretrain("pretrained", patients=120, epochs=10)  # doctest: +SKIP
     >>> train("my_cohort", "runs/finetuned", "threshold:60", init=pre, epochs=10)  # doctest: +SKIP
     """
-    from ..data import SimulationConfig, open_cohort, simulate_cohort
-    from ._train import train
+    from ..data import SimulationConfig
 
     t0 = time.perf_counter()
     out = Path(out)
@@ -103,52 +107,72 @@ def pretrain(
     # fail on bad options before simulating anything
     strat = parse_strategy(strategy)
     resolve_device(device)
-    for name, value in (("epochs", epochs), ("batch_size", batch_size)):
-        if int(value) < 1:
-            raise InputError(f"--{name.replace('_', '-')} must be >= 1, got {value}")
-    cfg = model if model is not None else UNetConfig()
-    meta_path = out / "pretrain.json"
+    options = replace(PRETRAIN_TRAIN, epochs=epochs, batch_size=batch_size, lr=lr, device=device,
+                      threads=threads, seed=seed, size=size)  # the training options' checks
+    if _finished(out, overwrite):
+        logger.info("pretrained model already in %s (pass overwrite to redo it)", out)
+        return out
+    cohort = _simulated_cohort(out / "cohort", sim, progress)
+    run = _pretrain_run(cohort, out / "run", strat, options, model if model is not None else UNetConfig(), progress)
+    with atomic_file(out / "model.pt") as tmp:
+        shutil.copyfile(out / "run" / "fold-0" / "model.pt", tmp)
+    fold = run["fold_results"][0]
+    meta: dict[str, Any] = {
+        "format": PRETRAIN_FORMAT, "format_version": 1, "simulator": _simulator_record(sim),
+        "strategy": run["strategy"], "model": run["model"], "input_size": run["input_size"],
+        "class_names": run["class_names"], "cohort_fingerprint": cohort.fingerprint, "n_frames": int(cohort.n_frames),
+        "training": {k: run["options"][k] for k in ("epochs", "batch_size", "lr", "seed", "augmentation")},
+        "device": run["device"], "val_dice": fold["val_dice"], "best_epoch": fold["best_epoch"],
+        "train_seconds": fold["seconds"], "elapsed_s": round(time.perf_counter() - t0, 3),
+        "versions": run["versions"],
+    }
+    write_json(out / "pretrain.json", meta)
+    logger.info("pretrained U-Net (validation Dice %.3f) -> %s", fold["val_dice"], out / "model.pt")
+    return out
+
+
+def _finished(out: Path, overwrite: bool) -> bool:
+    """Whether ``out`` holds a finished pretrain folder to reuse; otherwise make it ready (InputError when it
+    holds something else)."""
     if out.exists() and not overwrite:
-        if meta_path.is_file() and (out / "model.pt").is_file():
-            logger.info("pretrained model already in %s (pass overwrite to redo it)", out)
-            return out
+        if (out / "pretrain.json").is_file() and (out / "model.pt").is_file():
+            return True
         if any(p.name not in ("cohort", "run", ".run.partial") for p in out.iterdir()):
             raise InputError(f"{out} exists and is not a pretrain folder; choose another OUT or pass --overwrite")
     if out.exists() and overwrite:
         shutil.rmtree(out)
     out.mkdir(parents=True, exist_ok=True)
+    return False
 
-    cohort_dir = out / "cohort"
-    wanted = {**sim.__dict__, "exams": list(sim.exams)}
+
+def _simulator_record(sim: Any) -> dict[str, Any]:
+    return {**sim.__dict__, "exams": list(sim.exams)}
+
+
+def _simulated_cohort(cohort_dir: Path, sim: Any, progress: bool) -> Any:
+    """The simulated cohort of ``sim`` in ``cohort_dir``: reused when made with the same options."""
+    from ..data import open_cohort, simulate_cohort
+
+    wanted = _simulator_record(sim)
     if cohort_dir.exists():
         have = open_cohort(cohort_dir).meta.get("source", {}).get("simulator")
         if have != wanted:
             logger.info("simulated cohort in %s was made with other options; simulating again", cohort_dir)
             shutil.rmtree(cohort_dir)
     if not cohort_dir.exists():
-        logger.info("simulating %d patients at %d px -> %s", patients, size, cohort_dir)
+        logger.info("simulating %d patients at %d px -> %s", sim.patients, sim.size, cohort_dir)
         simulate_cohort(cohort_dir, patients=sim.patients, exams=sim.exams, zones=sim.zones, frames=sim.frames,
                         size=sim.size, probe=sim.probe, annotators=sim.annotators, seed=sim.seed, progress=progress)
-    cohort = open_cohort(cohort_dir)
-    run_dir = out / "run"
+    return open_cohort(cohort_dir)
+
+
+def _pretrain_run(cohort: Any, run_dir: Path, strat: Strategy, options: Any, cfg: UNetConfig,
+                  progress: bool) -> dict[str, Any]:
+    """``run.json`` of the one-model training run in ``run_dir`` (trained unless finished; resumable)."""
+    from ._train import train
+
     if not (run_dir / "run.json").is_file():
         if run_dir.exists():
             shutil.rmtree(run_dir)
-        train(cohort, run_dir, strat, folds=1, epochs=epochs, device=device, size=size, seed=seed,
-              model=cfg, batch_size=batch_size, lr=lr, val_fraction=0.1, threads=threads, progress=progress)
-    run = read_json(run_dir / "run.json")
-    with atomic_file(out / "model.pt") as tmp:
-        shutil.copyfile(run_dir / "fold-0" / "model.pt", tmp)
-    fold = run["fold_results"][0]
-    meta: dict[str, Any] = {
-        "format": PRETRAIN_FORMAT, "format_version": 1, "simulator": wanted, "strategy": run["strategy"],
-        "model": run["model"], "input_size": run["input_size"], "class_names": run["class_names"],
-        "cohort_fingerprint": cohort.fingerprint, "n_frames": int(cohort.n_frames),
-        "training": {k: run["options"][k] for k in ("epochs", "batch_size", "lr", "seed", "augmentation")},
-        "device": run["device"], "val_dice": fold["val_dice"], "best_epoch": fold["best_epoch"],
-        "train_seconds": fold["seconds"], "elapsed_s": round(time.perf_counter() - t0, 3),
-        "versions": run["versions"],
-    }
-    write_json(meta_path, meta)
-    logger.info("pretrained U-Net (validation Dice %.3f) -> %s", fold["val_dice"], out / "model.pt")
-    return out
+        train(cohort, run_dir, strat, **{**options.train_kwargs(), "model": cfg}, progress=progress)
+    return read_json(run_dir / "run.json")

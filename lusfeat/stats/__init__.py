@@ -21,8 +21,12 @@ Where things live
 * Model summaries: :class:`ModelSummary` (:mod:`._summary`); the analysis
   result and its folder: :mod:`._result`; plots: :mod:`._plots`.
 * The comparison plan: :mod:`._plan`; the tasks: :mod:`._tasks`.
+* Options of :func:`analyze` (defaults, help, checks) and the ones ``power`` and
+  the sweep share: :class:`AnalysisConfig` in :mod:`lusfeat._config`, from which
+  the ``analyze``, ``power`` and ``sweep`` commands build their options.
 """
 
+from .._config import AnalysisConfig
 from ._analyze import analyze
 from ._bootstrap import BootstrapResult, bootstrap_p_value, cluster_bootstrap
 from ._cv import repeated_group_kfold
@@ -43,6 +47,7 @@ from ._tasks import CHANGE_MARGIN, TASKS, TaskData, TaskSkipped, build_task
 
 __all__ = [
     "analyze",
+    "AnalysisConfig",
     "power",
     "simulate_pool",
     "PowerPool",

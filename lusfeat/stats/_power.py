@@ -522,18 +522,17 @@ def power(
     >>> res = power("power-study", sizes=(40, 80), replicates=20, n_jobs=2)  # doctest: +SKIP
     >>> print(res.summary())  # doctest: +SKIP
     """
-    from ._analyze import _as_tuple
-    from ._models import MODELS
-    from ._plan import make_plan, parse_primary
-    from ._tasks import TASKS
+    from .._config import AnalysisConfig
+    from ._plan import make_plan
 
     t_start = time.perf_counter()
-    task_list = _as_tuple(tasks, TASKS, "--task")
-    model_list = _as_tuple(models, MODELS, "--model")
-    primary_map = {t: m for t, m in parse_primary(primary).items() if t in task_list}
+    analysis = AnalysisConfig(tasks=tasks, models=models, primary=primary, folds=folds, bootstrap=bootstrap,
+                              min_events=min_events, alpha=alpha)
+    task_list, model_list = analysis.tasks, analysis.models
+    primary_map = {t: m for t, m in analysis.primary.items() if t in task_list}
     sizes = tuple(int(s) for s in (sizes if not isinstance(sizes, (int, np.integer)) else [sizes]))
-    _check_power_options(sizes, replicates=replicates, folds=folds, bootstrap=bootstrap, n_jobs=n_jobs,
-                         min_events=min_events, alpha=alpha, reference=reference, degraded=degraded)
+    _check_power_options(sizes, replicates=replicates, folds=folds, n_jobs=n_jobs, reference=reference,
+                         degraded=degraded)
     plan = make_plan([reference, degraded], task_list, model_list, primary=primary_map, alpha=alpha)
     if out is not None and Path(out).exists() and not overwrite and (
             not Path(out).is_dir() or any(Path(out).iterdir())):
@@ -629,17 +628,13 @@ def _log_skipped(reps: pd.DataFrame) -> None:
         logger.warning("%d of %d replicate tests could not run (e.g. %s)", n_skip, len(reps),
                        first.iloc[0] if len(first) else "no p-value")
 
-def _check_power_options(sizes, *, replicates, folds, bootstrap, n_jobs, min_events, alpha, reference,
-                         degraded) -> None:
-    """Validate the options of :func:`power` (InputError naming the option)."""
-    for name, v, lo in (("--replicates", replicates, 1), ("--folds", folds, 2), ("--bootstrap", bootstrap, 2),
-                        ("--jobs", n_jobs, 1), ("--min-events", min_events, 1)):
-        if int(v) != v or v < lo:
-            raise InputError(f"{name} must be an integer >= {lo}; got {v!r}")
+def _check_power_options(sizes, *, replicates, folds, n_jobs, reference, degraded) -> None:
+    """Validate the options of :func:`power` that are not analysis options (InputError naming the option)."""
+    for name, v in (("--replicates", replicates), ("--jobs", n_jobs)):
+        if int(v) != v or v < 1:
+            raise InputError(f"{name} must be an integer >= 1; got {v!r}")
     if not sizes or min(sizes) < max(folds, 2):
         raise InputError(f"--sizes must be cohort sizes of at least --folds ({folds}) patients; got {list(sizes)}")
-    if not 0 < alpha < 1:
-        raise InputError(f"--alpha must be in (0, 1); got {alpha}")
     if reference == degraded:
         raise InputError(f"--reference and --degraded are both {reference!r}; compare two different masks")
 
