@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 import logging
 import os
 import time
@@ -53,6 +54,8 @@ def open_run(run: str | os.PathLike) -> tuple[dict[str, Any], pd.DataFrame]:
     return meta, folds
 
 
+# Over 80 lines only through its docstring (every option of the public entry point); the
+# body is the short sequence of named steps below.
 def segment(
     cohort: Any,
     run: str | os.PathLike,
@@ -141,47 +144,18 @@ def segment(
     cohort = open_cohort(cohort) if isinstance(cohort, (str, os.PathLike)) else cohort
     meta, fold_table = open_run(run)
     dev = resolve_device(device)
-    if int(batch_size) < 1:
-        raise InputError(f"batch_size must be >= 1, got {batch_size}")
-    if not 0.0 < threshold < 1.0:
-        raise InputError(f"threshold must be in (0, 1), got {threshold}")
-    if list(meta["class_names"]) != list(cohort.class_names):
-        raise InputError(
-            f"run {run} predicts classes {meta['class_names']} but the cohort has {list(cohort.class_names)}"
-        )
-    if spec is not None and on_masks is not None:
-        raise InputError("on_masks works in process only; run without a scheduler")
-    data_fp = cohort.fingerprint
-    trained_size = tuple(meta.get("frame_size") or ())
-    size_note = (f"frames {trained_size[0]}x{trained_size[1]} in training, {cohort.shape[0]}x{cohort.shape[1]} here"
-                 if len(trained_size) == 2 and trained_size != cohort.shape else "")
-    foreign = check_fingerprint(f"run {run}", meta.get("cohort", {}).get("fingerprint"), data_fp,
-                                source=f"cohort {cohort.path}", allow_foreign=allow_foreign, detail=size_note)
+    _check_options(run, meta, cohort, batch_size, threshold, spec is not None, on_masks is not None)
+    foreign = _check_cohort(run, meta, cohort, allow_foreign)
     frame_fold, unseen = frame_folds(cohort, fold_table, int(meta["folds"]))
     if unseen:
         logger.warning("%d frame(s) of patients unknown to run %s are predicted by model 0", unseen, run)
     out = Path(out)
     if out.exists() and not overwrite and (not out.is_dir() or any(out.iterdir())):
         raise InputError(f"output {out} already exists; choose another path or pass --overwrite")
-    t0 = time.perf_counter()
-    n = cohort.n_frames
-
-    def finish_meta(model_s: float, extra: dict[str, Any]) -> dict[str, Any]:
-        elapsed = time.perf_counter() - t0
-        fps = n / elapsed if elapsed > 0 else float("inf")
-        logger.info("segmented %d frames in %.2f s (%.1f frames/s, model only %.1f) -> %s",
-                    n, elapsed, fps, n / max(model_s, 1e-9), out)
-        return {
-            "producer": "lusfeat.seg.segment", "run": str(Path(run)), "strategy": meta["strategy"],
-            "strategy_name": meta["strategy_name"], "run_fingerprint": meta["fingerprint"],
-            "cohort": {"path": str(cohort.path), "fingerprint": data_fp},
-            "out_of_fold": bool(meta["cross_fitted"]) and not foreign, "foreign": foreign,
-            "folds": int(meta["folds"]), "frames_unknown_to_run": unseen, "threshold": float(threshold),
-            "device": str(dev), "batch_size": int(batch_size), "compile": bool(compile), "frames_per_second": fps,
-            "model_frames_per_second": n / model_s if model_s > 0 else None,
-            "elapsed_s": elapsed, "versions": versions(), **extra,
-        }
-
+    finish_meta = functools.partial(
+        _mask_meta, t0=time.perf_counter(), run=run, meta=meta, cohort=cohort, out=out, foreign=foreign,
+        unseen=unseen, options={"threshold": float(threshold), "device": str(dev), "batch_size": int(batch_size),
+                                "compile": bool(compile)})
     if spec is not None:
         from ._segment_dask import segment_parts
 
@@ -191,6 +165,50 @@ def segment(
         _segment_here(cohort, run, meta, frame_fold, out, dev, int(batch_size), float(threshold), threads,
                       compile, on_masks, progress, overwrite, finish_meta)
     return out
+
+
+def _check_options(run: Any, meta: dict[str, Any], cohort: Any, batch_size: int, threshold: float,
+                   scheduled: bool, on_masks: bool) -> None:
+    """InputError for a bad batch size or threshold, another class set, or ``on_masks`` with a scheduler."""
+    if int(batch_size) < 1:
+        raise InputError(f"batch_size must be >= 1, got {batch_size}")
+    if not 0.0 < threshold < 1.0:
+        raise InputError(f"threshold must be in (0, 1), got {threshold}")
+    if list(meta["class_names"]) != list(cohort.class_names):
+        raise InputError(
+            f"run {run} predicts classes {meta['class_names']} but the cohort has {list(cohort.class_names)}"
+        )
+    if scheduled and on_masks:
+        raise InputError("on_masks works in process only; run without a scheduler")
+
+
+def _check_cohort(run: Any, meta: dict[str, Any], cohort: Any, allow_foreign: bool) -> bool:
+    """Whether the run was trained on another cohort (an InputError unless ``allow_foreign``)."""
+    trained_size = tuple(meta.get("frame_size") or ())
+    size_note = (f"frames {trained_size[0]}x{trained_size[1]} in training, {cohort.shape[0]}x{cohort.shape[1]} here"
+                 if len(trained_size) == 2 and trained_size != cohort.shape else "")
+    return check_fingerprint(f"run {run}", meta.get("cohort", {}).get("fingerprint"), cohort.fingerprint,
+                             source=f"cohort {cohort.path}", allow_foreign=allow_foreign, detail=size_note)
+
+
+def _mask_meta(model_s: float, extra: dict[str, Any], *, t0: float, run: Any, meta: dict[str, Any], cohort: Any,
+               out: Path, foreign: bool, unseen: int, options: dict[str, Any]) -> dict[str, Any]:
+    """The mask set's metadata once ``model_s`` seconds of network time are spent (logs the speed)."""
+    n = cohort.n_frames
+    elapsed = time.perf_counter() - t0
+    fps = n / elapsed if elapsed > 0 else float("inf")
+    logger.info("segmented %d frames in %.2f s (%.1f frames/s, model only %.1f) -> %s",
+                n, elapsed, fps, n / max(model_s, 1e-9), out)
+    return {
+        "producer": "lusfeat.seg.segment", "run": str(Path(run)), "strategy": meta["strategy"],
+        "strategy_name": meta["strategy_name"], "run_fingerprint": meta["fingerprint"],
+        "cohort": {"path": str(cohort.path), "fingerprint": cohort.fingerprint},
+        "out_of_fold": bool(meta["cross_fitted"]) and not foreign, "foreign": foreign,
+        "folds": int(meta["folds"]), "frames_unknown_to_run": unseen, "threshold": options["threshold"],
+        "device": options["device"], "batch_size": options["batch_size"], "compile": options["compile"],
+        "frames_per_second": fps, "model_frames_per_second": n / model_s if model_s > 0 else None,
+        "elapsed_s": elapsed, "versions": versions(), **extra,
+    }
 
 
 def frame_folds(cohort: Any, fold_table: pd.DataFrame, n_folds: int) -> tuple[np.ndarray, int]:

@@ -27,6 +27,7 @@ import math
 import os
 import shutil
 import time
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -77,6 +78,8 @@ def _lr_at(step: int, total: int, base: float) -> float:
     return base * 0.5 * (1.0 + math.cos(math.pi * min(1.0, t)))
 
 
+# Over 80 lines only through its docstring (every option of the public entry point); the
+# body is the short sequence of named steps below.
 def train(
     cohort: Any,
     out: str | os.PathLike,
@@ -251,7 +254,6 @@ def _train_folds(
     data_fp = cohort.fingerprint
     options_fp = fingerprint(options, data_fp, str(dev.type))
     partial = out.parent / f".{out.name}.partial"
-    state_file = partial / "options.json"
     fold_table = assign_folds(cohort.frames["patient_id"].to_numpy(), int(folds), int(seed))
     splits = make_splits(fold_table, int(folds), float(options["val_fraction"]), int(seed))
     if main:
@@ -299,29 +301,40 @@ def _train_folds(
         ctx.barrier()  # rank 0 renames the run into place
         return out
 
+    _publish_run(cohort, out, partial, strat, cfg, options, options_fp, input_size, dev, ctx, threads, results,
+                 init_meta, t_start)
+    return out
+
+
+def _publish_run(cohort: Any, out: Path, partial: Path, strat: Strategy, cfg: UNetConfig, options: dict[str, Any],
+                 options_fp: str, input_size: tuple[int, int], dev: torch.device, ctx: DistContext | None,
+                 threads: int | None, results: list[dict[str, Any]], init_meta: dict[str, Any] | None,
+                 t_start: float) -> None:
+    """Write ``run.json``, drop the resume markers and rename the partial folder to ``out`` (rank 0)."""
+    folds = int(options["folds"])
     meta = {
         "format": RUN_FORMAT, "format_version": RUN_VERSION, "strategy": strat.spec,
-        "strategy_name": strat.name, "folds": int(folds), "cross_fitted": int(folds) > 1,
+        "strategy_name": strat.name, "folds": folds, "cross_fitted": folds > 1,
         "model": cfg.to_dict(), "input_size": list(input_size), "frame_size": list(cohort.shape),
-        "class_names": list(cohort.class_names), "options": options, "seed": int(seed),
-        "device": str(dev), "threads": threads, "world_size": 1 if ctx is None else ctx.world, "cohort": {"path": str(cohort.path), "fingerprint": data_fp},
+        "class_names": list(cohort.class_names), "options": options, "seed": int(options["seed"]),
+        "device": str(dev), "threads": threads, "world_size": 1 if ctx is None else ctx.world,
+        "cohort": {"path": str(cohort.path), "fingerprint": cohort.fingerprint},
         "fingerprint": options_fp, "versions": versions(), "fold_results": results, "init": init_meta,
         "created": _dt.datetime.now(_dt.UTC).isoformat(timespec="seconds"),
         "elapsed_s": round(time.perf_counter() - t_start, 3), "producer": "lusfeat.seg.train",
     }
     write_json(partial / "run.json", meta)
-    state_file.unlink()
-    for k in range(int(folds)):
+    (partial / "options.json").unlink()
+    for k in range(folds):
         (partial / f"fold-{k}" / "done.json").unlink(missing_ok=True)
     if out.exists():
         trash = out.parent / f".{out.name}.old-{os.getpid()}"
         os.replace(out, trash)
         shutil.rmtree(trash, ignore_errors=True)
     os.replace(partial, out)
-    logger.info("trained %d model(s) under %s in %.1f s -> %s", int(folds), strat.spec, meta["elapsed_s"], out)
+    logger.info("trained %d model(s) under %s in %.1f s -> %s", folds, strat.spec, meta["elapsed_s"], out)
     if ctx is not None:
         ctx.barrier()
-    return out
 
 
 def _prepare_partial(partial: Path, options: dict[str, Any], options_fp: str, resume: bool,
@@ -356,6 +369,32 @@ def _batches(x: FrameData, rows: torch.Tensor) -> tuple[torch.Tensor, ...]:
     return img, x.target[rows].float().div_(255.0), x.weight[rows].float().div_(255.0)
 
 
+@dataclass
+class _Fold:
+    """What the epochs of one model share."""
+
+    k: int
+    data: FrameData
+    train_t: torch.Tensor
+    val_rows: np.ndarray
+    options: dict[str, Any]
+    net: torch.nn.Module
+    opt: torch.optim.Optimizer
+    step_fn: Any
+    eval_fn: Any
+    mean: float
+    std: float
+    steps_per_epoch: int
+    dev: torch.device
+    ctx: DistContext | None
+    bar: Any
+    task: Any
+
+    @property
+    def main(self) -> bool:
+        return self.ctx is None or self.ctx.main
+
+
 def _fit_fold(
     k: int, data: FrameData, train_rows: np.ndarray, val_rows: np.ndarray, cfg: UNetConfig,
     options: dict[str, Any], base_meta: dict[str, Any], fold_dir: Path, dev: torch.device, bar: Any,
@@ -369,7 +408,26 @@ def _fit_fold(
             "use fewer --folds, a lower --val-fraction or more frames"
         )
     fold_dir.mkdir(parents=True, exist_ok=True)
-    seed, bs, epochs = options["seed"], options["batch_size"], options["epochs"]
+    epochs = options["epochs"]
+    net, mean, std = _new_model(k, data, train_rows, cfg, options["seed"], init_state, dev)
+    opt = torch.optim.AdamW(net.parameters(), lr=options["lr"], weight_decay=options["weight_decay"])
+    last = fold_dir / "last.pt"
+    start_epoch, best, history = _resume_fold(last, net, opt, k, ctx is None or ctx.main)
+    f = _fold_run(k, data, train_rows, val_rows, options, net, opt, mean, std, dev, ctx, bar, start_epoch)
+    meta = dict(base_meta, fold=k, normalisation={"mean": mean, "std": std})
+    for epoch in range(start_epoch, epochs):
+        row = _run_epoch(f, epoch)
+        history.append(row)
+        bar.update(f.task, description=(f"fold {k} epoch {epoch + 1}/{epochs} loss {row['train_loss']:.3f} "
+                                        f"dice {row['train_dice']:.3f} val {row['val_dice']:.3f}"))
+        best = _keep_checkpoints(f, epoch, row, best, history, fold_dir, meta)
+    bar.remove_task(f.task)
+    return _finish_fold(f, best, history, fold_dir)
+
+
+def _new_model(k: int, data: FrameData, train_rows: np.ndarray, cfg: UNetConfig, seed: int,
+               init_state: dict[str, torch.Tensor] | None, dev: torch.device) -> tuple[torch.nn.Module, float, float]:
+    """Model ``k`` with seeded (or ``init_state``) weights on ``dev``, and the training frames' mean and std."""
     imgs = data.images[torch.as_tensor(train_rows, device=data.images.device)].float().div_(255.0)
     mean, std = float(imgs.mean()), float(imgs.std().clamp_min(1e-3))
     del imgs
@@ -379,89 +437,118 @@ def _fit_fold(
     if init_state is not None:
         net.load_state_dict(init_state)
     net = net.to(dev).to(memory_format=torch.channels_last)  # faster with oneDNN and cuDNN alike
-    main = ctx is None or ctx.main
-    n_train = train_rows.size
+    return net, mean, std
+
+
+def _resume_fold(last: Path, net: torch.nn.Module, opt: torch.optim.Optimizer, k: int,
+                 main: bool) -> tuple[int, dict[str, Any], list[dict[str, Any]]]:
+    """First epoch, best so far and history: from ``last`` (an interrupted fold) or fresh."""
+    if not last.exists():
+        return 0, {"epoch": -1, "val_dice": -1.0, "val_loss": math.inf}, []
+    ck = load_checkpoint(last)
+    net.load_state_dict(ck["state_dict"])
+    opt.load_state_dict(ck["optimizer"])
+    if main:
+        logger.info("fold %d: resuming at epoch %d", k, int(ck["epoch"]) + 1)
+    return int(ck["epoch"]) + 1, dict(ck["best"]), list(ck["history"])
+
+
+def _fold_run(k: int, data: FrameData, train_rows: np.ndarray, val_rows: np.ndarray, options: dict[str, Any],
+              net: torch.nn.Module, opt: torch.optim.Optimizer, mean: float, std: float, dev: torch.device,
+              ctx: DistContext | None, bar: Any, start_epoch: int) -> _Fold:
+    """The shared state of the epochs: wrapped and compiled network, steps, progress task."""
+    n_train, bs = train_rows.size, options["batch_size"]
     steps_per_epoch = max(1, n_train // bs if n_train % bs == 1 else math.ceil(n_train / bs))
-    total_steps = epochs * steps_per_epoch
-    opt = torch.optim.AdamW(net.parameters(), lr=options["lr"], weight_decay=options["weight_decay"])
-    start_epoch, best, history = 0, {"epoch": -1, "val_dice": -1.0, "val_loss": math.inf}, []
-    last = fold_dir / "last.pt"
-    if last.exists():
-        ck = load_checkpoint(last)
-        net.load_state_dict(ck["state_dict"])
-        opt.load_state_dict(ck["optimizer"])
-        start_epoch, best, history = int(ck["epoch"]) + 1, dict(ck["best"]), list(ck["history"])
-        if main:
-            logger.info("fold %d: resuming at epoch %d", k, start_epoch)
     model = net if ctx is None else _data_parallel(net, dev)
     step_fn = torch.compile(model) if options["compile"] else model
     eval_fn = step_fn if ctx is None else net  # rank 0 validates with its own BatchNorm statistics
-    meta = dict(base_meta, fold=k, normalisation={"mean": mean, "std": std})
-    task = bar.add_task(f"fold {k}", total=epochs * steps_per_epoch, completed=start_epoch * steps_per_epoch)
-    train_t = torch.as_tensor(train_rows, device=dev)
+    task = bar.add_task(f"fold {k}", total=options["epochs"] * steps_per_epoch,
+                        completed=start_epoch * steps_per_epoch)
+    return _Fold(k, data, torch.as_tensor(train_rows, device=dev), val_rows, options, net, opt, step_fn, eval_fn,
+                 mean, std, steps_per_epoch, dev, ctx, bar, task)
+
+
+def _run_epoch(f: _Fold, epoch: int) -> dict[str, Any]:
+    """One epoch of optimisation, then validation (rank 0): the epoch's history row."""
+    t0 = time.perf_counter()
+    o, dev, ctx, n_train = f.options, f.dev, f.ctx, f.train_t.numel()
+    bs, epochs, spe = o["batch_size"], o["epochs"], f.steps_per_epoch
+    epoch_seed = int(o["seed"]) * 7919 + f.k * 104_729 + epoch
+    perm = f.train_t[torch.randperm(n_train, generator=torch.Generator().manual_seed(epoch_seed)).to(dev)]
+    gen = torch.Generator(device=dev).manual_seed(epoch_seed)  # augmentation draws stay on the device
     sync_every = 1 if dev.type == "cpu" else 25
-    for epoch in range(start_epoch, epochs):
-        t0 = time.perf_counter()
-        epoch_seed = int(seed) * 7919 + k * 104_729 + epoch
-        perm = train_t[torch.randperm(n_train, generator=torch.Generator().manual_seed(epoch_seed)).to(dev)]
-        gen = torch.Generator(device=dev).manual_seed(epoch_seed)  # augmentation draws stay on the device
-        net.train()
-        loss_sum, counter = torch.zeros((), device=dev), DiceCounter()
-        for s in range(steps_per_epoch):
-            rows = perm[s * bs : (s + 1) * bs] if s < steps_per_epoch - 1 else perm[s * bs :]
-            x, t, w = _batches(data, rows)
-            if options["augmentation"]:
-                x, t, w = augment(x, t, w, gen)  # on the global batch: every rank draws the same
-            if ctx is not None:
-                mine = ctx.share(torch.arange(rows.numel(), device=dev))
-                x, t, w = x[mine], t[mine], w[mine]
-            x = ((x - mean) / std).contiguous(memory_format=torch.channels_last)
-            for g in opt.param_groups:
-                g["lr"] = _lr_at(epoch * steps_per_epoch + s, total_steps, options["lr"])
-            with autocast(dev):
-                logits = step_fn(x)
-            loss = seg_loss(logits, t, w, options["dice_weight"])
-            opt.zero_grad(set_to_none=True)
-            loss.backward()
-            opt.step()
-            loss_sum += loss.detach()
-            counter.update(logits.detach(), t, w)
-            if (s + 1) % sync_every == 0 or s == steps_per_epoch - 1:
-                bar.update(task, advance=sync_every if (s + 1) % sync_every == 0 else (s + 1) % sync_every,
-                           description=f"fold {k} epoch {epoch + 1}/{epochs} loss {float(loss_sum) / (s + 1):.3f}")
-        if ctx is not None:
-            loss_sum, counter.inter, counter.total = ctx.mean(loss_sum), ctx.total(counter.inter), ctx.total(counter.total)
-        row = {"epoch": epoch, "train_loss": float(loss_sum) / steps_per_epoch, "train_dice": counter.dice(),
-               "lr": opt.param_groups[0]["lr"]}
-        val = _validate(eval_fn, data, val_rows, mean, std, bs, dev, options["dice_weight"]) if main else None
-        row.update(val if ctx is None else ctx.broadcast(val))
-        row["seconds"] = time.perf_counter() - t0
-        history.append(row)
-        bar.update(task, description=(f"fold {k} epoch {epoch + 1}/{epochs} loss {row['train_loss']:.3f} "
-                                      f"dice {row['train_dice']:.3f} val {row['val_dice']:.3f}"))
-        score = row["val_dice"] if val_rows.size else float(epoch)
-        improved = score > best["val_dice"] or (score == best["val_dice"] and row["val_loss"] < best["val_loss"])
+    f.net.train()
+    loss_sum, counter = torch.zeros((), device=dev), DiceCounter()
+    for s in range(spe):
+        rows = perm[s * bs : (s + 1) * bs] if s < spe - 1 else perm[s * bs :]
+        logits, t, w, loss = _step(f, rows, gen, epoch * spe + s, spe * epochs)
+        loss_sum += loss.detach()
+        counter.update(logits.detach(), t, w)
+        if (s + 1) % sync_every == 0 or s == spe - 1:
+            f.bar.update(f.task, advance=sync_every if (s + 1) % sync_every == 0 else (s + 1) % sync_every,
+                         description=f"fold {f.k} epoch {epoch + 1}/{epochs} loss {float(loss_sum) / (s + 1):.3f}")
+    if ctx is not None:
+        loss_sum, counter.inter, counter.total = ctx.mean(loss_sum), ctx.total(counter.inter), ctx.total(counter.total)
+    row = {"epoch": epoch, "train_loss": float(loss_sum) / spe, "train_dice": counter.dice(),
+           "lr": f.opt.param_groups[0]["lr"]}
+    val = _validate(f.eval_fn, f.data, f.val_rows, f.mean, f.std, bs, dev, o["dice_weight"]) if f.main else None
+    row.update(val if ctx is None else ctx.broadcast(val))
+    row["seconds"] = time.perf_counter() - t0
+    return row
+
+
+def _step(f: _Fold, rows: torch.Tensor, gen: torch.Generator, step: int,
+          total_steps: int) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor, torch.Tensor]:
+    """One optimiser step on the global batch ``rows`` (this rank's share under DDP)."""
+    x, t, w = _batches(f.data, rows)
+    if f.options["augmentation"]:
+        x, t, w = augment(x, t, w, gen)  # on the global batch: every rank draws the same
+    if f.ctx is not None:
+        mine = f.ctx.share(torch.arange(rows.numel(), device=f.dev))
+        x, t, w = x[mine], t[mine], w[mine]
+    x = ((x - f.mean) / f.std).contiguous(memory_format=torch.channels_last)
+    for g in f.opt.param_groups:
+        g["lr"] = _lr_at(step, total_steps, f.options["lr"])
+    with autocast(f.dev):
+        logits = f.step_fn(x)
+    loss = seg_loss(logits, t, w, f.options["dice_weight"])
+    f.opt.zero_grad(set_to_none=True)
+    loss.backward()
+    f.opt.step()
+    return logits, t, w, loss
+
+
+def _keep_checkpoints(f: _Fold, epoch: int, row: dict[str, Any], best: dict[str, Any],
+                      history: list[dict[str, Any]], fold_dir: Path, meta: dict[str, Any]) -> dict[str, Any]:
+    """Save the best (``model.pt``) and last (``last.pt``) checkpoints (rank 0); the new best."""
+    score = row["val_dice"] if f.val_rows.size else float(epoch)
+    improved = score > best["val_dice"] or (score == best["val_dice"] and row["val_loss"] < best["val_loss"])
+    if improved:
+        best = {"epoch": epoch, "val_dice": score, "val_loss": row["val_loss"]}
+    if f.main:
         if improved:
-            best = {"epoch": epoch, "val_dice": score, "val_loss": row["val_loss"]}
-        if main:
-            if improved:
-                save_checkpoint(fold_dir / "model.pt", net, epoch=epoch, metrics=_plain(row), **meta)
-            save_checkpoint(last, net, epoch=epoch, optimizer=opt.state_dict(), best=best,
-                            history=[_plain(h) for h in history], **meta)
-    bar.remove_task(task)
+            save_checkpoint(fold_dir / "model.pt", f.net, epoch=epoch, metrics=_plain(row), **meta)
+        save_checkpoint(fold_dir / "last.pt", f.net, epoch=epoch, optimizer=f.opt.state_dict(), best=best,
+                        history=[_plain(h) for h in history], **meta)
+    return best
+
+
+def _finish_fold(f: _Fold, best: dict[str, Any], history: list[dict[str, Any]], fold_dir: Path) -> dict[str, Any]:
+    """Write the history (rank 0), drop ``last.pt``; the fold's metrics."""
     final = history[best["epoch"]] if best["epoch"] >= 0 else history[-1]
-    if main:
+    if f.main:
         write_parquet(pd.DataFrame(history), fold_dir / "history.parquet")
-        last.unlink(missing_ok=True)
-        logger.info("fold %d: best epoch %d, validation Dice %.3f", k, best["epoch"] + 1, final["val_dice"])
+        (fold_dir / "last.pt").unlink(missing_ok=True)
+        logger.info("fold %d: best epoch %d, validation Dice %.3f", f.k, best["epoch"] + 1, final["val_dice"])
     else:
-        ctx.barrier()  # wait until rank 0 saved, so a resume never sees a fold half-written
-    if ctx is not None and main:
-        ctx.barrier()
+        f.ctx.barrier()  # wait until rank 0 saved, so a resume never sees a fold half-written
+    if f.ctx is not None and f.main:
+        f.ctx.barrier()
     return {
-        "fold": k, "best_epoch": int(best["epoch"]), "val_dice": final["val_dice"], "val_loss": final["val_loss"],
-        "train_dice": final["train_dice"], "train_frames": int(n_train), "val_frames": int(val_rows.size),
-        "normalisation": {"mean": mean, "std": std}, "seconds": float(sum(h["seconds"] for h in history)),
+        "fold": f.k, "best_epoch": int(best["epoch"]), "val_dice": final["val_dice"], "val_loss": final["val_loss"],
+        "train_dice": final["train_dice"], "train_frames": int(f.train_t.numel()),
+        "val_frames": int(f.val_rows.size), "normalisation": {"mean": f.mean, "std": f.std},
+        "seconds": float(sum(h["seconds"] for h in history)),
     }
 
 
