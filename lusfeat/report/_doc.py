@@ -1,4 +1,8 @@
-"""The report's document model: sections made of paragraphs, notes, tables and figures.
+"""The report's document model: sections made of paragraphs, notes, summaries and figures.
+
+Tables are :class:`lusfeat._summary.Summary` objects, the one results model of
+lusfeat (a stage result's ``summary()`` goes into a section as it is;
+:func:`table` makes one from rows of :class:`Cell`).
 
 Section builders produce these blocks; :mod:`lusfeat.report._render` turns the
 same blocks into HTML and Markdown, so both forms always hold the same content.
@@ -12,12 +16,14 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 
 import numpy as np
+import pandas as pd
 
 from .._summary import Summary
 
 __all__ = [
     "Cell",
-    "Table",
+    "Grid",
+    "table",
     "Figure",
     "Para",
     "Note",
@@ -31,7 +37,7 @@ __all__ = [
     "natural_key",
     "slug",
     "best_flags",
-    "summary_tables",
+    "summary_grids",
 ]
 
 
@@ -57,18 +63,37 @@ class Cell:
     sort: float | None = None
     strong: bool = False
 
+    def __str__(self) -> str:
+        return f"{self.text} {self.sub}" if self.sub else self.text
 
-@dataclass
-class Table:
-    """A table: header strings and rows of :class:`Cell` (or plain values)."""
 
-    header: list[str]
-    rows: list[list[Cell]]
-    caption: str = ""
-    sortable: bool = True
+def table(header: Sequence[str], rows: Sequence[Sequence[object]], caption: str = "",
+          sortable: bool = True) -> Summary:
+    """A report table as a :class:`~lusfeat._summary.Summary` holding one table named ``caption``.
 
-    def __post_init__(self) -> None:
-        self.rows = [[c if isinstance(c, Cell) else _plain_cell(c) for c in row] for row in self.rows]
+    Parameters
+    ----------
+    header : sequence of str
+        Column headings.
+    rows : sequence of sequences
+        Cells: :class:`Cell` objects or plain values (numbers through :func:`fmt`,
+        sorted by value). A short row is padded with empty cells.
+    caption : str
+        Shown above the table (also the table's name in the summary).
+    sortable : bool
+        Whether the HTML table sorts by a clicked column (kept in the
+        DataFrame's ``attrs["sortable"]``).
+
+    Returns
+    -------
+    Summary
+        Without pairs; its one table's cells are :class:`Cell` objects.
+    """
+    cells = [[c if isinstance(c, Cell) else _plain_cell(c) for c in row] for row in rows]
+    cells = [row + [Cell("")] * (len(header) - len(row)) for row in cells]
+    frame = pd.DataFrame(cells, columns=pd.Index(list(header), dtype=object), dtype=object)
+    frame.attrs["sortable"] = bool(sortable)
+    return Summary(tables={caption: frame})
 
 
 @dataclass
@@ -112,9 +137,10 @@ class Details:
     open: bool = False
 
 
-#: A report block. A :class:`lusfeat._summary.Summary` is a block too: its pairs
-#: render as an ``item | value`` table captioned by its title, then its tables.
-Block = Para | Note | Heading | Table | Figure | Details | Summary
+#: A report block. Tables are :class:`lusfeat._summary.Summary` objects: a summary's
+#: pairs render as an ``item | value`` table captioned by its title, then each of its
+#: tables captioned by its name, then its notes.
+Block = Para | Note | Heading | Figure | Details | Summary
 
 
 @dataclass
@@ -131,21 +157,34 @@ class Section:
         return [b.text for b in self.blocks if isinstance(b, Note)]
 
 
-def summary_tables(s: Summary) -> list[Table]:
-    """The tables a :class:`~lusfeat._summary.Summary` shows in the report.
+def summary_grids(s: Summary) -> list[Grid]:
+    """The tables a :class:`~lusfeat._summary.Summary` shows in the report, as rows of cells.
 
     Its ``(label, value)`` pairs become an unsortable ``item | value`` table
     captioned by the title (strings as they are, numbers through :func:`fmt`);
-    each named table follows with plain cells, captioned by its name.
+    each named table follows, captioned by its name (sortable unless its
+    ``attrs["sortable"]`` is false), its cells as they are when they are
+    :class:`Cell` objects, else through :func:`fmt`.
     """
     out = []
     if s.info:
         rows = [[Cell(str(k)), Cell(v if isinstance(v, str) else fmt(v))] for k, v in s.info]
-        out.append(Table(["item", "value"], rows, caption=s.title, sortable=False))
+        out.append(Grid(["item", "value"], rows, s.title, False))
     for name, df in s.tables.items():
         frame = df.reset_index() if df.index.name is not None else df
-        out.append(Table([str(c) for c in frame.columns], frame.to_numpy().tolist(), caption=name))
+        rows = [[c if isinstance(c, Cell) else _plain_cell(c) for c in row] for row in frame.to_numpy().tolist()]
+        out.append(Grid([str(c) for c in frame.columns], rows, name, bool(df.attrs.get("sortable", True))))
     return out
+
+
+@dataclass(frozen=True)
+class Grid:
+    """How the renderer lays out one table of a Summary: header, rows of cells, caption, sortable."""
+
+    header: list[str]
+    rows: list[list[Cell]]
+    caption: str
+    sortable: bool
 
 
 def fmt(value: object, digits: int = 3) -> str:

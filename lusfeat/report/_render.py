@@ -16,7 +16,7 @@ import struct
 from typing import Any
 
 from .._summary import Summary
-from ._doc import Block, Cell, Details, Figure, Heading, Note, Para, Section, Table, summary_tables
+from ._doc import Block, Cell, Details, Figure, Grid, Heading, Note, Para, Section, summary_grids
 
 __all__ = ["to_html", "to_markdown", "CSP"]
 
@@ -123,12 +123,12 @@ def _html_cell(cell: Cell, tag: str = "td") -> str:
     return f"<{tag}{attrs}><span>{_e(cell.text)}</span>{sub}</{tag}>"
 
 
-def _numeric_columns(t: Table) -> list[bool]:
+def _numeric_columns(t: Grid) -> list[bool]:
     """A column (but the first) is numeric, hence right-aligned, when any of its cells has a sort key."""
     return [i > 0 and any(len(r) > i and r[i].sort is not None for r in t.rows) for i in range(len(t.header))]
 
 
-def _html_table(t: Table) -> str:
+def _html_table(t: Grid) -> str:
     cls = ' class="sortable"' if t.sortable else ""
     cap = f'<p class="caption">{_e(t.caption)}</p>' if t.caption else ""
     numeric = _numeric_columns(t)
@@ -155,10 +155,8 @@ def _html_block(b: Block) -> str:
     if isinstance(b, Heading):
         lvl = min(max(b.level, 3), 4)
         return f"<h{lvl}>{_e(b.text)}</h{lvl}>"
-    if isinstance(b, Table):
-        return _html_table(b)
     if isinstance(b, Summary):
-        return "\n".join(_html_table(t) for t in summary_tables(b))
+        return "\n".join([*(_html_table(t) for t in summary_grids(b)), *(_html_block(Note(n)) for n in b.notes)])
     if isinstance(b, Figure):
         data = base64.b64encode(b.png).decode("ascii")
         cap = f"<figcaption>{_e(b.caption)}</figcaption>" if b.caption else ""
@@ -235,7 +233,7 @@ def _md_cell(c: Cell) -> str:
     return _md_escape(f"{text} {c.sub}" if c.sub else text)
 
 
-def _md_table(t: Table) -> str:
+def _md_table(t: Grid) -> str:
     lines = [f"*{_md_escape(t.caption)}*", ""] if t.caption else []
     lines.append("| " + " | ".join(_md_escape(h) for h in t.header) + " |")
     lines.append("|" + "|".join("--:" if num else ":--" for num in _numeric_columns(t)) + "|")
@@ -250,10 +248,9 @@ def _md_block(b: Block, folder: str, files: dict[str, bytes]) -> str:
         return f"> **Note:** {b.text}"
     if isinstance(b, Heading):
         return f"{'#' * min(max(b.level, 3), 4)} {b.text}"
-    if isinstance(b, Table):
-        return _md_table(b)
     if isinstance(b, Summary):
-        return "\n\n".join(_md_table(t) for t in summary_tables(b))
+        return "\n\n".join([*(_md_table(t) for t in summary_grids(b)),
+                             *(_md_block(Note(n), folder, files) for n in b.notes)])
     if isinstance(b, Figure):
         name = b.name
         stem, dot, ext = name.rpartition(".")

@@ -16,7 +16,7 @@ from .._progress import progress_bar
 from .._summary import Summary
 from ..data import CLASS_NAMES, Cohort, open_masks
 from ..data._show import overlay
-from ._doc import Cell, Figure, Note, Para, Section, Table, fmt, natural_key, slug
+from ._doc import Cell, Figure, Note, Para, Section, fmt, natural_key, slug, table
 from ._figures import frame_grid
 
 __all__ = ["CohortScan", "scan_cohort", "cohort_section", "examples_section"]
@@ -143,7 +143,7 @@ def _counts(cohort: Cohort) -> Summary:
     return _kv(rows, caption=f"Cohort {cohort.path}")
 
 
-def _prevalence(scan: CohortScan, n_frames: int) -> Table:
+def _prevalence(scan: CohortScan, n_frames: int) -> Summary:
     header = ["class"]
     if scan.truth_pixels is not None:
         header.append("in truth")
@@ -157,17 +157,17 @@ def _prevalence(scan: CohortScan, n_frames: int) -> Table:
         rows.append([Cell(name)] + [Cell(f"{100 * v:.1f} %", sort=float(v)) for v in vals])
     where = (f"a sample of {scan.index.size} of {n_frames} frames" if scan.sampled
              else f"all {n_frames} frames")
-    return Table(header, rows, caption=f"Class prevalence: share of frames showing the class ({where})")
+    return table(header, rows, caption=f"Class prevalence: share of frames showing the class ({where})")
 
 
-def _clinical(clinical: pd.DataFrame) -> list[Table]:
+def _clinical(clinical: pd.DataFrame) -> list[Summary]:
     num = [c for c in ("spo2", "fio2", "sf_ratio", "day", "age") if c in clinical.columns]
     rows = []
     for c in num:
         v = pd.to_numeric(clinical[c], errors="coerce").dropna()
         rows.append([Cell(c), int(v.size), v.mean() if v.size else np.nan, v.min() if v.size else np.nan,
                      v.median() if v.size else np.nan, v.max() if v.size else np.nan])
-    tables = [Table(["variable", "n", "mean", "min", "median", "max"], rows,
+    tables = [table(["variable", "n", "mean", "min", "median", "max"], rows,
                     caption=f"Clinical ranges ({len(clinical)} exams)")]
     cat_rows = []
     for c in ("o2_device", "sex", "etiology"):
@@ -182,7 +182,7 @@ def _clinical(clinical: pd.DataFrame) -> list[Table]:
             f"{int(known.sum())} of {known.size} patients with a known outcome "
             f"({100 * known.mean():.0f} %)" if known.size else "no known outcome")])
     if cat_rows:
-        tables.append(Table(["variable", "counts"], cat_rows, caption="Clinical categories", sortable=False))
+        tables.append(table(["variable", "counts"], cat_rows, caption="Clinical categories", sortable=False))
     return tables
 
 

@@ -9,6 +9,7 @@ import pandas as pd
 
 from .._errors import InputError
 from .._io import read_json
+from .._summary import Summary
 from ..data import CLASS_NAMES
 from ._doc import (
     Block,
@@ -18,11 +19,11 @@ from ._doc import (
     Note,
     Para,
     Section,
-    Table,
     best_flags,
     ci_cell,
     fmt,
     fmt_p,
+    table,
 )
 from ._study import StudyInputs
 
@@ -58,7 +59,7 @@ def _ref_title(ref: str) -> str:
         f"against fused labels >= {m.group(1)} %" if m else f"against {ref}")
 
 
-def _pivot_table(study: StudyInputs, d: pd.DataFrame, metric: str, caption: str) -> Table:
+def _pivot_table(study: StudyInputs, d: pd.DataFrame, metric: str, caption: str) -> Summary:
     """Pipelines as rows, classes as columns, ``estimate [low, high]`` cells and a mean column."""
     classes = [c for c in CLASS_NAMES if c in set(d["class"])] + sorted(set(d["class"]) - set(CLASS_NAMES))
     pipes = study.order(d["pipeline"].unique())
@@ -80,7 +81,7 @@ def _pivot_table(study: StudyInputs, d: pd.DataFrame, metric: str, caption: str)
         mean = float(np.nanmean(ests)) if ests and np.isfinite(ests).any() else np.nan
         row.append(Cell(fmt(mean), sort=mean if np.isfinite(mean) else None))
         rows.append(row)
-    return Table(["pipeline", *classes, "mean over classes"], rows, caption=caption)
+    return table(["pipeline", *classes, "mean over classes"], rows, caption=caption)
 
 
 def segmentation_section(study: StudyInputs) -> Section:
@@ -165,12 +166,12 @@ def _metric_tables(study: StudyInputs, m: pd.DataFrame) -> list[Block]:
         npat = g["n_patients"].dropna() if "n_patients" in g.columns else pd.Series(dtype=float)
         ci = "/".join(sorted(_CI_NAMES.get(c, c) for c in g["ci_method"].astype(str).unique()))
         size = f"; {int(n.iloc[0])} rows, {int(npat.iloc[0])} patients" if len(n) and len(npat) else ""
-        blocks.append(Table(["pipeline", *metrics], rows, caption=(
+        blocks.append(table(["pipeline", *metrics], rows, caption=(
             f"Task {task} ({task_kind(set(metrics))}), model {model}: out-of-fold estimate [95 % {ci} CI]{size}")))
     return blocks
 
 
-def _comparison_table(g: pd.DataFrame, study: StudyInputs, caption: str) -> Table:
+def _comparison_table(g: pd.DataFrame, study: StudyInputs, caption: str) -> Summary:
     rows = []
     order = {p: i for i, p in enumerate(study.order(g["pipeline"].unique()))}
     g = g.assign(_o=g["pipeline"].map(order)).sort_values(["_o", "metric", "ci_method"], kind="stable")
@@ -183,11 +184,11 @@ def _comparison_table(g: pd.DataFrame, study: StudyInputs, caption: str) -> Tabl
                      ci_cell(r.difference, r.ci_low, r.ci_high), Cell(str(r.ci_method)),
                      Cell(fmt_p(r.p), sort=_num(r.p)), Cell(fmt_p(r.p_holm), sort=_num(r.p_holm), strong=sig),
                      Cell(fmt_p(r.p_bh), sort=_num(r.p_bh))])
-    return Table(["pipeline", "metric", "family", "estimate", "difference [95 % CI]", "CI method", "p",
+    return table(["pipeline", "metric", "family", "estimate", "difference [95 % CI]", "CI method", "p",
                   "p Holm", "p BH"], rows, caption=caption)
 
 
-def _key_comparison_table(g: pd.DataFrame, study: StudyInputs, metrics: list[str], caption: str) -> Table:
+def _key_comparison_table(g: pd.DataFrame, study: StudyInputs, metrics: list[str], caption: str) -> Summary:
     """Pipelines as rows; per key metric the difference [CI] and the Holm p (raw and BH p below)."""
     pipes = study.order(g["pipeline"].unique())
     # One row per (pipeline, metric): the confirmatory test where the analysis has a plan (DeLong
@@ -216,7 +217,7 @@ def _key_comparison_table(g: pd.DataFrame, study: StudyInputs, metrics: list[str
                          strong=holm is not None and holm < ALPHA)]
         rows.append(row)
     methods = ", ".join(sorted(g["ci_method"].astype(str).unique()))
-    return Table(header, rows, caption=f"{caption} (CIs: {methods})")
+    return table(header, rows, caption=f"{caption} (CIs: {methods})")
 
 
 def _num(v: object) -> float | None:
@@ -289,22 +290,22 @@ def seeds_section(study: StudyInputs) -> Section:
                            "maximum of the point estimates over seeds."))
     header = ["strategy", "task / reference", "class / model", "metric", "seeds", "mean", "sd", "min", "max"]
 
-    def table(d: pd.DataFrame, caption: str) -> Table:
+    def seed_table(d: pd.DataFrame, caption: str) -> Summary:
         d = d.assign(_o=d["strategy"].map({p: i for i, p in enumerate(study.order(d["strategy"].unique()))}))
         d = d.sort_values(["_o", "task", "group", "metric"], kind="stable")
         rows = [[Cell(str(r.strategy)), Cell(str(r.task)), Cell(str(r.group)), Cell(str(r.metric)),
                  r.n_seeds, r.mean, r.sd, r.min, r.max] for r in d.itertuples()]
-        return Table(header, rows, caption=caption)
+        return table(header, rows, caption=caption)
 
     seg = seeds[seeds["table"] == "segmentation"]
     key_seg = seg[(seg["metric"].isin(["dice", "hd95"])) & (seg["task"] == "truth")]
     if key_seg.empty:
         key_seg = seg[seg["metric"] == "dice"]
     if not key_seg.empty:
-        sec.blocks.append(table(key_seg, "Segmentation: Dice and HD95 against the true masks"))
+        sec.blocks.append(seed_table(key_seg, "Segmentation: Dice and HD95 against the true masks"))
     down = seeds[seeds["table"] == "downstream"]
     keys = {k for v in KEY_METRICS.values() for k in v}
     if not down.empty:
-        sec.blocks.append(table(down[down["metric"].isin(keys)], "Downstream: key metrics"))
-    sec.blocks.append(Details(f"All seed-spread rows ({len(seeds)})", [table(seeds, "All rows")]))
+        sec.blocks.append(seed_table(down[down["metric"].isin(keys)], "Downstream: key metrics"))
+    sec.blocks.append(Details(f"All seed-spread rows ({len(seeds)})", [seed_table(seeds, "All rows")]))
     return sec

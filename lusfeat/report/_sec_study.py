@@ -11,7 +11,7 @@ import pandas as pd
 
 from .._summary import Summary
 from ..data import CLASS_NAMES
-from ._doc import Block, Cell, Details, Figure, Heading, Note, Para, Section, Table, fmt, slug
+from ._doc import Block, Cell, Details, Figure, Heading, Note, Para, Section, fmt, slug, table
 from ._figures import Curve, Level, Panel, curve_grid
 from ._sec_results import KEY_METRICS, downstream_metrics, task_kind
 from ._study import StudyInputs, parse_pipeline
@@ -161,9 +161,9 @@ def _timings(study: StudyInputs) -> list[Block]:
     return [
         Para(f"{len(t)} stages, {fmt(total)} s of stage time in all; the slowest stage is {slowest['stage']} "
              f"({fmt(slowest['seconds'])} s). Cached stages show the time of the run that made them."),
-        Table(["stage kind", "stages", "seconds", "slowest (s)", "share"], kind_rows,
+        table(["stage kind", "stages", "seconds", "slowest (s)", "share"], kind_rows,
               caption="Time per stage kind, slowest first"),
-        Table(["stage", "kind", "pipeline", "seconds", "share", "this run"], rows,
+        table(["stage", "kind", "pipeline", "seconds", "share", "this run"], rows,
               caption="Time per stage, slowest first"),
     ]
 
@@ -185,14 +185,14 @@ def run_section(study: StudyInputs, report_meta: dict[str, Any]) -> Section:
             study.tables["segmentation"]["reference"] == "truth").any() else "the fused labels"
         rows = [[Cell(str(k)), float(v) if v is not None else np.nan, Cell("best" if k == meta.get("best") else "")]
                 for k, v in sorted(dice.items(), key=lambda kv: -(kv[1] if kv[1] is not None else -np.inf))]
-        sec.blocks.append(Table(["strategy", "mean Dice", ""], rows,
+        sec.blocks.append(table(["strategy", "mean Dice", ""], rows,
                                 caption=f"Choice of the best strategy: mean Dice over classes against {ref}"))
     sec.blocks += [Heading("Timings"), *_timings(study)]
     pipes = study.pipelines
     if pipes:
         rows = [[Cell(n), Cell(str(p.get("kind", ""))), Cell(str(p.get("strategy", p.get("source", "")))),
                  Cell(str(p.get("seed", "")))] for n, p in pipes.items()]
-        sec.blocks.append(Table(["pipeline", "kind", "strategy / source", "seed"], rows, caption="Pipelines"))
+        sec.blocks.append(table(["pipeline", "kind", "strategy / source", "seed"], rows, caption="Pipelines"))
     for key, caption in (("config", "Sweep options"), ("versions", "Versions"), ("hardware", "Hardware")):
         value = meta.get(key)
         if isinstance(value, dict) and value:

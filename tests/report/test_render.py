@@ -16,12 +16,12 @@ from lusfeat.report._doc import (
     Note,
     Para,
     Section,
-    Table,
     best_flags,
     ci_cell,
     fmt,
     fmt_p,
     natural_key,
+    table,
 )
 from lusfeat.report._render import to_html, to_markdown
 from lusfeat.report._study import parse_pipeline
@@ -92,7 +92,7 @@ _text = st.text(st.characters(codec="utf-8", exclude_categories=("Cs", "Cc")), m
 def test_any_text_is_escaped(header, cells, note):
     shown = (cells * len(header))[: len(header)]
     rows = [[Cell(c) for c in shown]]
-    sec = Section("s", "Title <b>", [Note(note), Table(header, rows, caption=note), Para(note)])
+    sec = Section("s", "Title <b>", [Note(note), table(header, rows, caption=note), Para(note)])
     page = to_html("T", "sub", [sec], {"created": "now", "lusfeat_version": "x"})
     p = _Balanced()
     p.feed(page)
@@ -104,9 +104,9 @@ def test_any_text_is_escaped(header, cells, note):
     for t in [*header, *shown, note]:
         assert t.strip() in text
     md, _ = to_markdown("T", "sub", [sec], "files")
-    table = [line for line in md.splitlines() if line.startswith("| ")]
+    lines = [line for line in md.splitlines() if line.startswith("| ")]
     n = len(header)
-    for line in table:  # unescaped pipes separate exactly n cells
+    for line in lines:  # unescaped pipes separate exactly n cells
         assert len(re.findall(r"(?<!\\)\|", line.replace("\\\\", ""))) == n + 1, line
 
 
@@ -153,7 +153,7 @@ def test_a_summary_block_renders_as_its_pairs_and_tables():
 
     s = Summary("Cohort x", [("patients", 12), ("probe", "linear")],
                 {"counts": pd.DataFrame({"zone": ["L1"], "n": [3]})})
-    pairs = Table(["item", "value"], [[Cell("patients"), Cell("12")], [Cell("probe"), Cell("linear")]],
+    pairs = table(["item", "value"], [[Cell("patients"), Cell("12")], [Cell("probe"), Cell("linear")]],
                   caption="Cohort x", sortable=False)
     html = _html_block(s)
     assert html.startswith(_html_block(pairs)) and "counts" in html and ">L1<" in html
