@@ -10,6 +10,7 @@ class, not a branch on a method string.
 
 from __future__ import annotations
 
+import abc
 import warnings
 from dataclasses import dataclass, field
 from typing import Any
@@ -94,7 +95,7 @@ class Preprocessing:
 
 
 @dataclass
-class FittedModel:
+class FittedModel(abc.ABC):
     """A model fitted on one training set (base of the concrete fits below).
 
     Attributes
@@ -135,9 +136,9 @@ class FittedModel:
     notes: list[str] = field(default_factory=list)
     threshold: float = float("nan")
 
+    @abc.abstractmethod
     def predict(self, x: np.ndarray) -> np.ndarray:
         """Predict ``(n,)`` values/probabilities of class 1, or ``(n, K)`` probabilities."""
-        raise NotImplementedError
 
     def summary(self, title: str = "") -> ModelSummary:
         """Coefficient (or importance) table with header pairs and caveats."""

@@ -242,3 +242,16 @@ def test_a_clean_ols_fit_has_no_warning_notes():
     x = rng.normal(size=(60, 2))
     fm = fit_model("linear", "regression", x, x[:, 0] + rng.normal(size=60), g, ["a", "b"])
     assert not [n for n in fm.notes if n.startswith("warning:")]
+
+
+def test_fitted_model_is_abstract_and_every_fit_predicts():
+    import inspect
+
+    import lusfeat.stats._fitted as fitted
+
+    with pytest.raises(TypeError, match="abstract"):
+        fitted.FittedModel("linear", "ols", "regression", [], np.array([], dtype=int), None)
+    concrete = [c for _, c in inspect.getmembers(fitted, inspect.isclass)
+                if issubclass(c, fitted.FittedModel) and c is not fitted.FittedModel]
+    assert {c.__name__ for c in concrete} >= {"LinearFit", "LogitFit", "EstimatorFit", "XGBoostFit"}
+    assert all(not inspect.isabstract(c) for c in concrete)
