@@ -13,9 +13,14 @@ scikit-image keeps ``skimage._shared.testing``).
 ``_synthetic``
     ``synthetic_study``: exam feature tables with known signal over a clinical
     table drawn by the simulator's clinical model.
+``_tables``
+    :func:`compare_table_folders`: every Parquet table of two output folders
+    compared exactly (timing columns left out), e.g. ``lusfeat demo`` before and
+    after a refactoring (``benchmarks/compare_tables.py``).
 """
 
 from ._masks import random_masks
 from ._parity import assert_parity, parity_problems
+from ._tables import TableDifference, compare_table_folders
 
-__all__ = ["assert_parity", "parity_problems", "random_masks"]
+__all__ = ["TableDifference", "assert_parity", "compare_table_folders", "parity_problems", "random_masks"]
