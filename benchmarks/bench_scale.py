@@ -16,8 +16,14 @@ end including the gather of the parts), the scaling efficiency
 (``ru_maxrss``, the worker's imports included) and whether the tables (masks)
 are identical to the in-process run.
 
+First it measures the machine's own ceiling: the same feature kernels on masks
+held in memory, and register-only arithmetic, in one process and in two at once
+(no Dask, no Zarr). On a virtual machine whose two CPUs share a physical core
+that ratio stays well under 2, and no scheduler can scale past it.
+
 Usage::
 
+    python benchmarks/bench_scale.py --ceiling-only        # the ceiling alone, about 1 minute
     python benchmarks/bench_scale.py                       # 100,000 frames, about 6-8 minutes on 2 cores
     python benchmarks/bench_scale.py --frames 20000 --segment-frames 1024 --json scale.json
 """
@@ -217,6 +223,58 @@ def bench_segment(base: Path, cohort: Path, root: Path, batch: int) -> dict:
             "rows": rows}
 
 
+def _ceiling_worker(args: tuple[str, int, int, float]) -> tuple[float, int]:
+    """Run one kind of work for about ``seconds`` after ``start`` (a shared wall-clock time); units done."""
+    kind, n_frames, seed, start = args
+    import numpy as np
+
+    if kind == "features":
+        from lusfeat.features import compute
+        from lusfeat.testing import random_masks
+
+        masks = random_masks(np.random.default_rng(seed), n_frames, 256, 256)
+        compute(masks[:2], backend="cpu")  # compile outside the timed part
+        work = lambda: compute(masks, backend="cpu")  # noqa: E731
+    else:  # arithmetic in registers: no memory traffic at all
+        import numba
+
+        @numba.njit(cache=False)
+        def spin(n: int) -> int:
+            h = 0
+            for i in range(n):
+                h = (h * 1_103_515_245 + i) & 0x7FFFFFFF
+            return h
+
+        spin(10)
+        work = lambda: spin(20_000_000)  # noqa: E731
+    while time.time() < start:  # start together
+        time.sleep(0.001)
+    t0, units = time.perf_counter(), 0
+    while time.perf_counter() - t0 < 8.0:
+        work()
+        units += 1
+    return time.perf_counter() - t0, units
+
+
+def machine_ceiling(frames: int = 256) -> list[dict]:
+    """What two processes get from this machine without Dask or Zarr: the feature kernels on masks in
+    memory, and register-only arithmetic, in 1 and in 2 processes at once (units per second)."""
+    import multiprocessing as mp
+
+    rows = []
+    ctx = mp.get_context("spawn")
+    for kind in ("arithmetic", "features"):
+        rate = {}
+        for procs in (1, 2):
+            with ctx.Pool(procs) as pool:
+                start = time.time() + 8.0  # the workers import and compile first
+                out = pool.map(_ceiling_worker, [(kind, frames, i, start) for i in range(procs)])
+            rate[procs] = sum(units / secs for secs, units in out)
+        rows.append({"work": kind, "rate_1": rate[1], "rate_2": rate[2], "ratio": rate[2] / rate[1],
+                     "load_1min": os.getloadavg()[0]})
+    return rows
+
+
 def _efficiency(rows: list[dict]) -> float:
     one = next(r for r in rows if r["workers"] == 1)["frames_per_s"]
     two = next(r for r in rows if r["workers"] == 2)["frames_per_s"]
@@ -246,7 +304,17 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--segment-batch", type=int, default=64, help="frames per forward pass")
     ap.add_argument("--json", type=Path, default=None, help="write the results here")
     ap.add_argument("--keep", type=Path, default=None, help="work in this folder and keep it")
+    ap.add_argument("--ceiling-only", action="store_true",
+                    help="only measure what 2 processes get from this machine (no Dask, no Zarr)")
     args = ap.parse_args(argv)
+    ceiling = machine_ceiling()
+    print("machine ceiling (no Dask, no Zarr): 2 processes at once / 1 process")
+    for r in ceiling:
+        print(f"  {r['work']:<12} {r['ratio']:.2f}x  (load {r['load_1min']:.1f})")
+    if args.ceiling_only:
+        if args.json is not None:
+            args.json.write_text(json.dumps({"machine_ceiling": ceiling}, indent=2))
+        return 0
     from lusfeat.data import simulate_cohort
 
     root = Path(tempfile.mkdtemp(prefix="lusfeat-scale-")) if args.keep is None else args.keep
@@ -269,7 +337,7 @@ def main(argv: list[str] | None = None) -> int:
         seg["efficiency"] = _efficiency(seg["rows"])
         _print("segment", seg)
         result = {"machine": {"cpus": os.cpu_count(), "load_average_start": load0,
-                              "load_average_end": os.getloadavg()}, "setup": setup,
+                              "load_average_end": os.getloadavg()}, "machine_ceiling": ceiling, "setup": setup,
                   "features": feats, "segment": seg}
         if args.json is not None:
             args.json.write_text(json.dumps(result, indent=2, default=str))
