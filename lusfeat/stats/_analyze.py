@@ -42,7 +42,7 @@ from ._cv import class_patient_counts, repeated_group_kfold
 from ._delong import clustered_delong_test, delong_test
 from ._inputs import FeatureSource, load_clinical, load_pipelines
 from ._metrics import evaluate, metric_names
-from ._models import fit_model
+from ._models import collected_fit_warnings, fit_model
 from ._plan import ComparisonPlan, make_plan
 from ._result import RESULT_COLUMNS, AnalysisResult
 from ._tasks import CHANGE_MARGIN, TaskData, TaskSkipped, build_task, match_pipeline
@@ -409,7 +409,8 @@ def analyze(
     run = _Run(names=names, plan=plan, folds=folds, repeats=repeats, bootstrap=bootstrap, seed=seed,
                n_jobs=n_jobs, fit_kw={"sf_model": sf_model}, confidence_level=confidence_level,
                fallback=unstratified_fallback)
-    rows, pred_frames, summaries = _fit_and_compare(run, datas, model_list, skipped, progress)
+    with collected_fit_warnings("analysis"):
+        rows, pred_frames, summaries = _fit_and_compare(run, datas, model_list, skipped, progress)
 
     if not rows:
         reasons = "; ".join(f"{k}: {v}" for k, v in skipped.items()) or "no task produced results"

@@ -37,8 +37,12 @@ computed from the training rows of the fold, never from the test rows.
 
 from __future__ import annotations
 
+import collections
+import contextlib
+import contextvars
 import logging
 import warnings
+from collections.abc import Iterator
 from typing import Any
 
 import numpy as np
@@ -48,7 +52,7 @@ from .._errors import InputError
 from ._fitted import EstimatorFit, FittedModel, LinearFit, LogitFit, Preprocessing, youden_threshold
 from ._xgboost import fit_xgboost
 
-__all__ = ["MODELS", "FittedModel", "fit_model", "youden_threshold"]
+__all__ = ["MODELS", "FittedModel", "collected_fit_warnings", "fit_model", "youden_threshold"]
 
 logger = logging.getLogger(__name__)
 
@@ -113,12 +117,44 @@ def _fit_warnings(method: str, caught: list[warnings.WarningMessage]) -> list[st
     singular design: every one of them belongs in the results, not silenced.
     """
     notes: list[str] = []
+    counter = _COLLECTED.get()
     for w in caught:
         text = f"warning: {method} fit: {w.category.__name__}: {' '.join(str(w.message).split())}"
         if text not in notes:
             notes.append(text)
-            logger.warning("%s", text)
+            if counter is None:
+                logger.warning("%s", text)
+            else:
+                counter[text] += 1
     return notes
+
+
+#: Counts of fit warnings while :func:`collected_fit_warnings` is active (None: log each one).
+_COLLECTED: contextvars.ContextVar[collections.Counter | None] = contextvars.ContextVar(
+    "lusfeat_fit_warnings", default=None)
+
+
+@contextlib.contextmanager
+def collected_fit_warnings(what: str) -> Iterator[collections.Counter]:
+    """Log each distinct fit warning once, with the number of fits that raised it, at the end.
+
+    An analysis fits the same model on many folds and repeats; the same
+    warning (a rank-deficient design, a boundary MixedLM) would otherwise be
+    logged once per fit. The notes of every fitted model keep their warnings.
+
+    Parameters
+    ----------
+    what : str
+        Names the work in the log line, e.g. ``"analysis"``.
+    """
+    counter: collections.Counter = collections.Counter()
+    token = _COLLECTED.set(counter)
+    try:
+        yield counter
+    finally:
+        _COLLECTED.reset(token)
+        for text, n in counter.items():
+            logger.warning("%s (%d %s fit%s)", text, n, what, "" if n == 1 else "s")
 
 
 def _fit_linear(kind, x, y, groups, names, *, sf_model, max_features, l2_c, seed) -> FittedModel:

@@ -236,6 +236,23 @@ def test_ols_singular_design_is_a_warning_in_the_results():
     assert any(n.startswith("warning: ols-cluster fit:") for n in fm.notes), fm.notes
 
 
+def test_repeated_fit_warnings_are_logged_once_with_their_count(caplog):
+    from lusfeat.stats._models import collected_fit_warnings
+
+    rng = np.random.default_rng(0)
+    g = np.repeat(np.arange(20), 3)
+    a = rng.normal(size=60)
+    x = np.c_[a, a]
+    with caplog.at_level("WARNING", logger="lusfeat.stats._models"):
+        with collected_fit_warnings("analysis") as counts:
+            fits = [fit_model("linear", "regression", x, a + rng.normal(size=60), g, ["a", "b"], max_features=2)
+                    for _ in range(3)]
+    lines = [r.getMessage() for r in caplog.records]
+    assert len(lines) == 1 and lines[0].startswith("warning: ols-cluster fit:") and lines[0].endswith("(3 analysis fits)")
+    assert sum(counts.values()) == 3
+    assert all(any(n.startswith("warning: ols-cluster fit:") for n in f.notes) for f in fits)  # notes keep them
+
+
 def test_a_clean_ols_fit_has_no_warning_notes():
     rng = np.random.default_rng(1)
     g = np.repeat(np.arange(30), 2)
