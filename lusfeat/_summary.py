@@ -12,11 +12,14 @@ the same split between ``Summary`` and its ``as_text``/``as_html``).
 from __future__ import annotations
 
 import html
+import math
+import re
 from dataclasses import dataclass, field
 
+import numpy as np
 import pandas as pd
 
-__all__ = ["Summary"]
+__all__ = ["Summary", "fmt", "natural_key"]
 
 
 @dataclass
@@ -72,3 +75,38 @@ class Summary:
 
     def __str__(self) -> str:
         return self.as_text()
+
+
+def fmt(value: object, digits: int = 3) -> str:
+    """Format a number for a table: 3 decimals below 10, fewer above, ``n/a`` for NaN/None.
+
+    Examples
+    --------
+    >>> fmt(0.81234), fmt(12.345), fmt(1234.5), fmt(float("nan"))
+    ('0.812', '12.35', '1,234', 'n/a')
+    """
+    if value is None:
+        return "n/a"
+    if isinstance(value, (bool, np.bool_)):
+        return str(bool(value))
+    if isinstance(value, (int, np.integer)):
+        return f"{int(value):,}" if abs(int(value)) >= 10000 else str(int(value))
+    try:
+        v = float(value)  # type: ignore[arg-type]
+    except (TypeError, ValueError):
+        return str(value)
+    if not math.isfinite(v):
+        return "n/a"
+    a = abs(v)
+    if a >= 1000:
+        return f"{v:,.0f}"
+    if a >= 100:
+        return f"{v:.1f}"
+    if a >= 10:
+        return f"{v:.2f}"
+    return f"{v:.{digits}f}"
+
+
+def natural_key(name: str) -> tuple:
+    """Sort key that orders ``threshold-50`` before ``threshold-100``."""
+    return tuple(int(t) if t.isdigit() else t for t in re.split(r"(\d+)", str(name)))

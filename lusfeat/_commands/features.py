@@ -62,4 +62,7 @@ def register(app: typer.Typer) -> None:
         config = FeatureConfig(**options)  # checked before the cohort is opened
         path = extract(cohort, parse_mask_source(masks), out, **config.extract_kwargs(), scheduler=scheduler,
                        allow_foreign=allow_foreign, progress=not no_progress, overwrite=overwrite)
+        from ..features import open_features
+
+        typer.echo(open_features(path).summary().as_text())
         typer.echo(f"features written to {path}")

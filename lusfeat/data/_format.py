@@ -29,6 +29,7 @@ import pandas as pd
 
 from .._errors import CohortError, InputError
 from .._io import atomic_dir, file_digest, fingerprint, read_json, write_json
+from .._summary import Summary, fmt, natural_key
 from ._chunks import FrameArray, verify_chunks, write_chunk_manifest
 
 __all__ = [
@@ -86,6 +87,14 @@ def _lusfeat_version() -> str:
     from .._version import __version__
 
     return __version__
+
+
+def _range(v: pd.Series) -> str:
+    """``lo-hi`` of integer counts (``lo`` when equal, ``n/a`` when empty)."""
+    if not len(v):
+        return "n/a"
+    lo, hi = int(v.min()), int(v.max())
+    return str(lo) if lo == hi else f"{lo}-{hi}"
 
 
 @dataclass
@@ -158,6 +167,41 @@ class Cohort:
         if sev is None:
             return None
         return pd.Series(sev, name="severity").rename_axis("exam_id")
+
+    def summary(self) -> Summary:
+        """Counts of the cohort (patients, exams, zones, clips, frames, size, annotators,
+        probes, pixel spacing, truth, source) as a :class:`~lusfeat._summary.Summary`.
+
+        Examples
+        --------
+        >>> print(open_cohort("cohort").summary())  # doctest: +SKIP
+        Cohort cohort
+        patients: 40
+        ...
+        """
+        f = self.frames
+        per_patient = f.groupby("patient_id")["exam_id"].nunique()
+        per_clip = f.groupby("clip_id").size()
+        zones = sorted(f["zone"].astype(str).unique(), key=natural_key)
+        probes = f["probe"].astype(str).value_counts()
+        spacing = pd.to_numeric(f["pixel_spacing_mm"], errors="coerce")
+        h, w = self.shape
+        rows: list[tuple[str, Any]] = [
+            ("patients", int(f["patient_id"].nunique())),
+            ("exams", int(f["exam_id"].nunique())),
+            ("exams per patient", _range(per_patient)),
+            ("zones", f"{len(zones)} ({', '.join(zones)})"),
+            ("clips", int(f["clip_id"].nunique())),
+            ("frames", self.n_frames),
+            ("frames per clip", _range(per_clip)),
+            ("frame size", f"{h} x {w} px"),
+            ("annotators", self.n_annotators),
+            ("probes", ", ".join(f"{k} ({v} frames)" for k, v in probes.items())),
+            ("pixel spacing", f"{fmt(spacing.min())}-{fmt(spacing.max())} mm" if spacing.notna().any() else "unknown"),
+            ("true masks", "yes (simulated cohort)" if self.truth is not None else "no"),
+            ("source", str(self.meta.get("source", {}).get("kind", "unknown"))),
+        ]
+        return Summary(title=f"Cohort {self.path}", info=rows)
 
     def __repr__(self) -> str:
         h, w = self.shape

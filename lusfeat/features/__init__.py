@@ -72,7 +72,7 @@ from .._config import FeatureConfig
 from ._aggregate import aggregate_levels
 from ._compute import Backend, available_backends, compute, compute_components
 from ._dictionary import DICTIONARY, LUS_PARAMETERS, Feature, FeatureDictionary
-from ._extract import extract, read_features
+from ._extract import FeatureSet, extract, open_features, read_features
 
 __all__ = [
     "Backend",
@@ -80,11 +80,13 @@ __all__ = [
     "Feature",
     "FeatureConfig",
     "FeatureDictionary",
+    "FeatureSet",
     "LUS_PARAMETERS",
     "aggregate_levels",
     "available_backends",
     "compute",
     "compute_components",
     "extract",
+    "open_features",
     "read_features",
 ]

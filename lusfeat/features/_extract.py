@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+import functools
 import logging
 import os
 import platform
 import time
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -17,13 +19,14 @@ from .._errors import CohortError, InputError
 from .._io import atomic_dir, check_fingerprint, fingerprint, read_json, write_json, write_parquet
 from .._masks import MaskSource, MaskSourceKind, parse_mask_source
 from .._progress import progress_bar
-from ..data._format import Cohort, open_cohort
+from .._summary import Summary
+from ..data._format import CLASS_NAMES, Cohort, open_cohort
 from ..labels import fit_staple_table, fused_masks
 from ._aggregate import CLIP_KEYS, EXAM_KEYS, ZONE_KEYS, aggregate_levels
 from ._compute import FRAME_NAMES, Backend, components_frame, resolve_backend, run_backend
 from ._dictionary import DICTIONARY, LUS_PARAMETERS
 
-__all__ = ["extract", "read_features", "FeatureSink", "describe_masks", "compute_batch", "write_tables", "LEVELS", "FILES"]
+__all__ = ["extract", "read_features", "open_features", "FeatureSet", "FeatureSink", "describe_masks", "compute_batch", "write_tables", "LEVELS", "FILES"]
 
 log = logging.getLogger(__name__)
 
@@ -467,3 +470,84 @@ def read_features(path: str | os.PathLike, level: str = "exam", form: str | None
         return pd.read_parquet(path / name)
     long = pd.read_parquet(path / FILES[(level, "long")])
     return _pivot(long, _LONG_KEYS[level])
+
+
+@dataclass(frozen=True)
+class FeatureSet:
+    """An opened feature folder: its ``features.json`` record and its tables, read on first use.
+
+    Attributes
+    ----------
+    path : Path
+        The feature folder.
+    meta : dict
+        Parsed ``features.json`` (masks source, backend, cohort, units, timings).
+
+    Examples
+    --------
+    >>> fs = open_features("features/truth")  # doctest: +SKIP
+    >>> fs.exam.shape, fs.summary().as_frame()  # doctest: +SKIP
+    """
+
+    path: Path
+    meta: dict[str, Any]
+
+    def table(self, level: str = "exam", form: str | None = None) -> pd.DataFrame:
+        """A feature table (see :func:`read_features` for the levels and forms)."""
+        return read_features(self.path, level=level, form=form)
+
+    @functools.cached_property
+    def exam(self) -> pd.DataFrame:
+        """The wide exam table: one row per exam, ``<class>_<feature>_<aggregate>`` columns."""
+        return self.table("exam")
+
+    @functools.cached_property
+    def frame(self) -> pd.DataFrame:
+        """The wide frame table: one row per frame."""
+        return self.table("frame", "wide")
+
+    @functools.cached_property
+    def components(self) -> pd.DataFrame:
+        """One row per connected component (class, area in px, shape)."""
+        return self.table("component")
+
+    def summary(self) -> Summary:
+        """Masks, backend and counts, and per class the frames showing it and its components."""
+        m, frame, comp = self.meta, self.frame, self.components
+        masks = m.get("masks", {})
+        timings = m.get("timings", {})
+        info: list[tuple[str, object]] = [
+            ("masks", (masks.get("spec") or masks.get("source", "?")) + (" (foreign)" if masks.get("foreign") else "")),
+            ("backend", m.get("backend", "?")),
+            ("cohort", m.get("cohort", {}).get("path", "?")),
+            ("frames", len(frame)),
+            ("exams", int(frame["exam_id"].nunique())),
+            ("components", len(comp)),
+        ]
+        if timings.get("frames_per_s"):
+            info.append(("frames/s (compute)", round(float(timings["frames_per_s"]), 1)))
+        rows = []
+        for name in CLASS_NAMES:
+            count = frame[f"{name}_count"] if f"{name}_count" in frame else pd.Series(dtype=float)
+            areas = comp.loc[comp["class"] == name, "area"]
+            rows.append({"class": name, "frames with it": int((count > 0).sum()),
+                         "share of frames": float((count > 0).mean()) if len(count) else float("nan"),
+                         "components": int(areas.size),
+                         "median area (px)": float(areas.median()) if areas.size else float("nan")})
+        return Summary(title=f"Features {self.path}", info=info,
+                       tables={"per class": pd.DataFrame(rows).set_index("class")})
+
+
+def open_features(path: str | os.PathLike) -> FeatureSet:
+    """Open a feature folder written by :func:`extract` (``lusfeat features``).
+
+    Raises
+    ------
+    CohortError
+        When ``path`` is not a lusfeat feature folder.
+    """
+    path = Path(path)
+    if not (path / META_FILE).exists():
+        raise CohortError(f"{path / META_FILE} is missing: {path} is not a lusfeat feature folder "
+                          "(write one with `lusfeat features`)")
+    return FeatureSet(path, read_json(path / META_FILE))

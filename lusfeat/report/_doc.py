@@ -15,10 +15,9 @@ import re
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 
-import numpy as np
 import pandas as pd
 
-from .._summary import Summary
+from .._summary import Summary, fmt, natural_key
 
 __all__ = [
     "Cell",
@@ -187,36 +186,6 @@ class Grid:
     sortable: bool
 
 
-def fmt(value: object, digits: int = 3) -> str:
-    """Format a number for a table: 3 decimals below 10, fewer above, ``n/a`` for NaN/None.
-
-    Examples
-    --------
-    >>> fmt(0.81234), fmt(12.345), fmt(1234.5), fmt(float("nan"))
-    ('0.812', '12.35', '1,234', 'n/a')
-    """
-    if value is None:
-        return "n/a"
-    if isinstance(value, (bool, np.bool_)):
-        return str(bool(value))
-    if isinstance(value, (int, np.integer)):
-        return f"{int(value):,}" if abs(int(value)) >= 10000 else str(int(value))
-    try:
-        v = float(value)  # type: ignore[arg-type]
-    except (TypeError, ValueError):
-        return str(value)
-    if not math.isfinite(v):
-        return "n/a"
-    a = abs(v)
-    if a >= 1000:
-        return f"{v:,.0f}"
-    if a >= 100:
-        return f"{v:.1f}"
-    if a >= 10:
-        return f"{v:.2f}"
-    return f"{v:.{digits}f}"
-
-
 def fmt_p(p: object) -> str:
     """Format a p-value: ``<0.001`` below 0.001, else 3 decimals; ``n/a`` when missing."""
     try:
@@ -247,11 +216,6 @@ def ci_cell(estimate: object, low: object, high: object, strong: bool = False) -
     lo, hi = _finite(low), _finite(high)
     sub = "" if lo is None and hi is None else f"[{fmt(low)}, {fmt(high)}]"
     return Cell(fmt(estimate), sub=sub, sort=_finite(estimate), strong=strong)
-
-
-def natural_key(name: str) -> tuple:
-    """Sort key that orders ``threshold-50`` before ``threshold-100``."""
-    return tuple(int(t) if t.isdigit() else t for t in re.split(r"(\d+)", str(name)))
 
 
 def slug(text: str) -> str:

@@ -110,39 +110,6 @@ def _kv(rows: list[tuple[str, Any]], caption: str = "") -> Summary:
     return Summary(title=caption, info=list(rows))
 
 
-def _range(v: pd.Series) -> str:
-    if not len(v):
-        return "n/a"
-    lo, hi = int(v.min()), int(v.max())
-    return str(lo) if lo == hi else f"{lo}-{hi}"
-
-
-def _counts(cohort: Cohort) -> Summary:
-    f = cohort.frames
-    per_patient = f.groupby("patient_id")["exam_id"].nunique()
-    per_clip = f.groupby("clip_id").size()
-    zones = sorted(f["zone"].astype(str).unique(), key=natural_key)
-    probes = f["probe"].astype(str).value_counts()
-    spacing = pd.to_numeric(f["pixel_spacing_mm"], errors="coerce")
-    h, w = cohort.shape
-    rows: list[tuple[str, Any]] = [
-        ("patients", int(f["patient_id"].nunique())),
-        ("exams", int(f["exam_id"].nunique())),
-        ("exams per patient", _range(per_patient)),
-        ("zones", f"{len(zones)} ({', '.join(zones)})"),
-        ("clips", int(f["clip_id"].nunique())),
-        ("frames", cohort.n_frames),
-        ("frames per clip", _range(per_clip)),
-        ("frame size", f"{h} x {w} px"),
-        ("annotators", cohort.n_annotators),
-        ("probes", ", ".join(f"{k} ({v} frames)" for k, v in probes.items())),
-        ("pixel spacing", f"{fmt(spacing.min())}-{fmt(spacing.max())} mm" if spacing.notna().any() else "unknown"),
-        ("true masks", "yes (simulated cohort)" if cohort.truth is not None else "no"),
-        ("source", str(cohort.meta.get("source", {}).get("kind", "unknown"))),
-    ]
-    return _kv(rows, caption=f"Cohort {cohort.path}")
-
-
 def _prevalence(scan: CohortScan, n_frames: int) -> Summary:
     header = ["class"]
     if scan.truth_pixels is not None:
@@ -202,7 +169,7 @@ def cohort_section(cohort: Cohort | None, why: str, scan: CohortScan | None) -> 
         sec.blocks.append(Note(f"Cohort not available: {why}. The cohort summary and example frames "
                                "need the cohort folder the study was run on."))
         return sec
-    sec.blocks.append(_counts(cohort))
+    sec.blocks.append(cohort.summary())
     if scan is not None:
         sec.blocks.append(_prevalence(scan, cohort.n_frames))
     sec.blocks += _clinical(cohort.clinical)

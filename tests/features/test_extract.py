@@ -128,3 +128,34 @@ def test_bad_inputs(tiny_cohort, tmp_path, truth_features):
         extract(c, "truth", truth_features, progress=False)
     with pytest.raises(InputError, match="level"):
         read_features(truth_features, "ward")
+
+
+def test_feature_set_summary_counts_what_the_tables_hold(truth_features, tiny_cohort):
+    from lusfeat import CLASS_NAMES, CohortError
+    from lusfeat.features import open_features
+
+    fs = open_features(truth_features)
+    s = fs.summary()
+    info = dict(s.info)
+    c = open_cohort(tiny_cohort)
+    assert info["masks"] == "truth" and info["backend"] == "cpu"
+    assert info["frames"] == c.n_frames and info["exams"] == c.frames["exam_id"].nunique()
+    assert info["components"] == len(fs.components)
+    per_class = s.as_frame("per class")
+    assert list(per_class.index) == list(CLASS_NAMES)
+    truth = np.asarray(c.truth[:], bool).any(axis=(2, 3))  # (N, C): class present in the frame
+    order = fs.frame.sort_values("array_index")
+    assert (order["array_index"].to_numpy() == np.arange(c.n_frames)).all()
+    np.testing.assert_array_equal(per_class["frames with it"].to_numpy(), truth.sum(axis=0))
+    assert per_class["components"].sum() == len(fs.components)
+    assert "per class:" in s.as_text()
+    with pytest.raises(CohortError, match="not a lusfeat feature folder"):
+        open_features(tiny_cohort)
+
+
+def test_cohort_summary(tiny_cohort):
+    c = open_cohort(tiny_cohort)
+    info = dict(c.summary().info)
+    assert info["patients"] == c.frames["patient_id"].nunique() and info["frames"] == c.n_frames
+    assert info["frame size"] == f"{c.shape[0]} x {c.shape[1]} px"
+    assert info["true masks"] == "yes (simulated cohort)" and info["source"] == "simulated"
