@@ -4,7 +4,7 @@ Usage::
 
     python benchmarks/bench_transfer.py [--real ../shared/data/real_lus] [--model PRETRAINED_OR_RUN]
         [--patients 60 --frames 2 --epochs 8 --size 128 --seed 0] [--work /tmp/lusfeat-transfer]
-        [--figure docs/figures/transfer_overlays.png] [--threads N]
+        [--figure docs/figures/transfer_overlays.png] [--threads N] [--consensus]
 
 Without ``--model`` it first pretrains the default U-Net on a simulated cohort
 (``lusfeat pretrain``; resumable, reused on a rerun with the same options). It
@@ -12,7 +12,10 @@ then ingests the real frames of ``REAL/labels.csv`` (as ``lusfeat ingest``
 would), segments them, extracts the features and prints the measures of
 :mod:`lusfeat.pipeline._transfer` with bootstrap 95 % CIs, the targets, and
 one JSON line. ``--figure`` saves overlays of the predicted masks on the
-frames whose licence allows it (CC BY, not NC/ND).
+frames whose licence allows it (CC BY, not NC/ND). ``--consensus`` scores the
+masks a second time after holding the B-line components to the consensus
+definition (:func:`lusfeat.seg.postprocess_masks` with the default
+:class:`lusfeat.seg.BLineCriteria`); the figure then shows those masks.
 """
 
 from __future__ import annotations
@@ -26,11 +29,29 @@ from pathlib import Path
 os.environ.setdefault("OMP_NUM_THREADS", "2")
 
 from lusfeat.pipeline._transfer import overlay_figure, read_labels, transfer  # noqa: E402
-from lusfeat.seg import UNetConfig, pretrain  # noqa: E402
+from lusfeat.seg import BLineCriteria, UNetConfig, pretrain  # noqa: E402
 
 REPO = Path(__file__).resolve().parents[1]
 TARGETS = {"pleural_found": 0.90, "bline_auc": 0.85, "bline_spearman": 0.60, "lus_spearman": 0.60,
            "no_consolidation": 0.80}
+
+
+def report(scores: dict, title: str) -> None:
+    """Print the measures of one scoring with their CIs and targets."""
+    print(title)
+    print(f"{'measure':<20}{'value':>8}  {'95% CI':<16}{'n':>4}  target")
+
+    def line(name: str, value: float, ci=None, n=None) -> None:
+        ci_txt = f"[{ci[0]:.2f}, {ci[1]:.2f}]" if ci else ""
+        tgt = TARGETS.get(name)
+        mark = "" if tgt is None else (f">= {tgt:.2f} " + ("met" if value >= tgt else "missed"))
+        print(f"{name:<20}{value:>8.3f}  {ci_txt:<16}{'' if n is None else n:>4}  {mark}")
+
+    line("pleural_found", scores["pleural_found"], n=scores["n_frames"])
+    for key in ("bline_auc", "bline_auc_blas", "bline_auc_area", "bline_spearman", "lus_spearman"):
+        s = scores[key]
+        line(key, s["value"], s["ci"], s["n"])
+    line("no_consolidation", scores["no_consolidation"]["value"], n=scores["no_consolidation"]["n"])
 
 
 def main() -> None:
@@ -46,6 +67,8 @@ def main() -> None:
     ap.add_argument("--work", type=Path, default=Path("/tmp/lusfeat-transfer"))
     ap.add_argument("--figure", type=Path, default=None)
     ap.add_argument("--limit", type=int, default=None, help="use only the first N real frames")
+    ap.add_argument("--consensus", action="store_true",
+                    help="also score the masks with B-lines held to the consensus definition")
     args = ap.parse_args()
     t0 = time.perf_counter()
     model = args.model
@@ -57,29 +80,28 @@ def main() -> None:
     scores, table = transfer(args.real / "labels.csv", model, args.work / "real", size=args.size,
                              limit=args.limit, threads=args.threads)
     print(f"transfer to {scores['n_frames']} real frames ({args.real}), model {model}")
-    print(f"{'measure':<20}{'value':>8}  {'95% CI':<16}{'n':>4}  target")
-
-    def line(name: str, value: float, ci=None, n=None) -> None:
-        ci_txt = f"[{ci[0]:.2f}, {ci[1]:.2f}]" if ci else ""
-        tgt = TARGETS.get(name)
-        mark = "" if tgt is None else (f">= {tgt:.2f} " + ("met" if value >= tgt else "missed"))
-        print(f"{name:<20}{value:>8.3f}  {ci_txt:<16}{'' if n is None else n:>4}  {mark}")
-
-    line("pleural_found", scores["pleural_found"], n=scores["n_frames"])
-    for key in ("bline_auc", "bline_auc_blas", "bline_auc_area", "bline_spearman", "lus_spearman"):
-        s = scores[key]
-        line(key, s["value"], s["ci"], s["n"])
-    line("no_consolidation", scores["no_consolidation"]["value"], n=scores["no_consolidation"]["n"])
+    report(scores, "masks as predicted")
+    masks_dir = args.work / "real" / "masks"
+    result = {"scores": scores}
+    if args.consensus:
+        criteria = BLineCriteria()
+        c_scores, c_table = transfer(args.real / "labels.csv", model, args.work / "real", size=args.size,
+                                     limit=args.limit, threads=args.threads, b_line_criteria=criteria)
+        report(c_scores, f"B-line components held to the consensus definition ({criteria})")
+        masks_dir = args.work / "real" / "masks_consensus"
+        result["consensus_scores"] = c_scores
+        table = table.merge(c_table[["frame_id", "b_line_pleural_fraction", "lus_score", "b_line_area"]],
+                            on="frame_id", suffixes=("", "_consensus"))
     if args.figure is not None:
         labels = read_labels(args.real / "labels.csv")
         free = labels[labels["license"].str.startswith("CC BY") & ~labels["license"].str.contains("NC|ND")]
         clips = [Path(f).stem for f in free["filename"] if Path(f).stem in set(table["clip_id"])]
         sev = dict(zip(labels["filename"].map(lambda f: Path(f).stem), labels["severity"], strict=True))
         titles = [f"{c[7:35]}\nseverity {sev.get(c)}" for c in clips]
-        overlay_figure(args.work / "real" / "cohort", args.work / "real" / "masks", clips, args.figure, titles)
+        overlay_figure(args.work / "real" / "cohort", masks_dir, clips, args.figure, titles)
         print(f"overlays of {len(clips)} CC-BY frames -> {args.figure}")
     table.to_csv(args.work / "real" / "frames_scored.csv", index=False)
-    print(json.dumps({"scores": scores, "train_s": round(t_train, 1),
+    print(json.dumps({**result, "train_s": round(t_train, 1),
                       "total_s": round(time.perf_counter() - t0, 1)}, default=float))
 
 

@@ -183,6 +183,7 @@ def transfer(
     threads: int | None = None,
     n_boot: int = 2000,
     progress: bool = False,
+    b_line_criteria: Any = None,
 ) -> tuple[dict[str, Any], pd.DataFrame]:
     """Ingest labelled real frames, segment them with ``run``, extract features and score them.
 
@@ -198,6 +199,10 @@ def transfer(
         Ingest size (the run's input size is used for the network either way).
     limit : int, optional
         Use only the first ``limit`` frames of the table.
+    b_line_criteria : BLineCriteria, optional
+        Hold the predicted B-line masks to the consensus definition
+        (:func:`lusfeat.seg.postprocess_masks`, written to ``masks_consensus/``)
+        before extracting the features; by default the masks are used as predicted.
 
     Returns
     -------
@@ -220,6 +225,11 @@ def transfer(
     cohort_dir = ingest(manifest, out / "cohort", size=size, overwrite=True)
     masks = segment(cohort_dir, run, out / "masks", device=device, threads=threads, progress=progress,
                     overwrite=True, allow_foreign=True)
+    if b_line_criteria is not None:
+        from ..seg import postprocess_masks
+
+        masks = postprocess_masks(cohort_dir, masks, out / "masks_consensus", criteria=b_line_criteria,
+                                  overwrite=True)
     feats = extract(cohort_dir, masks, out / "features", backend="cpu", progress=progress, overwrite=True,
                     allow_foreign=True)
     cohort = open_cohort(cohort_dir)
