@@ -40,8 +40,14 @@ def _part_task(cohort: str, cohort_fp: str, masks: MaskSource, staple_table: np.
     c = worker_cohort(cohort, cohort_fp)
     src = _MaskReader(c, masks, allow_foreign=allow_foreign, staple_table=staple_table)
     t0 = time.perf_counter()
-    frames, comps = compute_batch(src.batch(start, stop), np.asarray(c.images[start:stop]),
-                                  c.spacing[start:stop], start, resolve_backend(backend))
+    b = resolve_backend(backend)
+    # On the CPU one Zarr chunk at a time: a task's few hundred frames read at once are
+    # hundreds of MB of fresh pages whose faults cost more than decoding them (GPUs want the span).
+    step = stop - start if b.value == "cuda" else _chunk_frames(src, c)
+    pieces = [compute_batch(src.batch(lo, min(lo + step, stop)), np.asarray(c.images[lo : min(lo + step, stop)]),
+                            c.spacing[lo : min(lo + step, stop)], lo, b) for lo in range(start, stop, step)]
+    frames = pd.concat([f for f, _ in pieces], ignore_index=True)
+    comps = pd.concat([k for _, k in pieces], ignore_index=True)
     compute_s = time.perf_counter() - t0
     store = PartStore(out, key)
     files = [store.write_parquet(part, "frames.parquet", frames),
@@ -50,6 +56,11 @@ def _part_task(cohort: str, cohort_fp: str, masks: MaskSource, staple_table: np.
             "cpu_s": time.process_time() - cpu0, "peak_rss_mb": peak_rss_mb(), "pid": os.getpid()}
     store.commit(part, files, **info)
     return info
+
+
+def _chunk_frames(src: Any, c: Cohort) -> int:
+    """Frames of one whole chunk of both the mask source and the images (their least common multiple)."""
+    return math.lcm(int(src.array.chunks[0]), int(c.images.chunks[0]))
 
 
 def extract_parts(
@@ -82,7 +93,7 @@ def extract_parts(
     if src.kind == "array":  # in memory, or nnU-Net predictions read into memory
         raise InputError("--scheduler needs masks stored on disk (truth, labels:T or a mask-set folder); "
                          "an in-memory array is computed in process (scheduler=None)")
-    base = math.lcm(int(src.array.chunks[0]), int(c.images.chunks[0]))
+    base = _chunk_frames(src, c)
     step = base * max(1, math.ceil(batch / base))
     spans = frame_spans(c.n_frames, step)
     key = fingerprint("features-parts", c.fingerprint, src.describe(), sink.backend.value, spans)

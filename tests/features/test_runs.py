@@ -87,3 +87,25 @@ def test_labels_follow_raster_order_of_first_pixel():
     m[0, 0, 2, 2] = True     # row 2 -> label 2
     _, (_, comps) = _both(m)
     np.testing.assert_array_equal(comps["bbox_min_row"], [0, 2, 5])
+
+
+@pytest.mark.parametrize("with_images", [False, True])
+def test_cpu_backend_in_slices_equals_one_call(with_images):
+    """The CPU backend computes 16 frames at a time; the joined outputs equal one call on all frames
+    (frame features, and component rows with their batch-relative frame index)."""
+    from lusfeat.features._compute import CPU_SLICE_FRAMES, _in_slices, _run_cpu
+    from lusfeat.testing import random_masks
+
+    rng = np.random.default_rng(3)
+    n = 2 * CPU_SLICE_FRAMES + 5
+    masks = random_masks(rng, n, 40, 48)
+    images = rng.integers(0, 256, (n, 40, 48), dtype=np.uint8) if with_images else None
+    spacing = rng.uniform(0.1, 0.5, n)
+    whole = _run_cpu(np.ascontiguousarray(masks), images, spacing)
+    sliced = _in_slices(_run_cpu, masks, images, spacing)
+    for a, b in zip(whole, sliced, strict=True):
+        assert list(a) == list(b)
+        for k in a:
+            assert a[k].dtype == b[k].dtype, k
+            np.testing.assert_array_equal(a[k], b[k], err_msg=k)
+    assert sliced[1]["frame"].max() >= 2 * CPU_SLICE_FRAMES  # rows of the last slice were offset
