@@ -190,10 +190,16 @@ def _local_cluster(workers: int | None, gpu: bool) -> Any:
     # own thread instead of a thread pool per worker. Dask's nanny sets
     # MALLOC_TRIM_THRESHOLD_=65536 in its workers, which makes glibc return every
     # freed frame batch to the system and fault it in again on the next one: that
-    # doubled the CPU seconds of a feature task, so lusfeat's own workers keep glibc's
-    # default (their memory stays bounded by the batch size).
+    # doubled the CPU seconds of a feature task. lusfeat's own workers instead keep
+    # freed buffers in the heap (mmap off, no trimming, one arena: lusfeat._memory),
+    # so a batch reuses the pages of the one before (their memory stays bounded by
+    # the batch size).
+    from ._memory import MALLOC_ENV, malloc_tuning_enabled
+
     environ = {k: v for k, v in dask.config.get("distributed.nanny.pre-spawn-environ", {}).items()
                if k != "MALLOC_TRIM_THRESHOLD_"}
+    if malloc_tuning_enabled():
+        environ.update(MALLOC_ENV)
     with dask.config.set({"distributed.nanny.pre-spawn-environ": environ}):
         cluster = LocalCluster(n_workers=n, threads_per_worker=1, processes=True, dashboard_address=None,
                                silence_logs=logging.CRITICAL,

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import importlib
 import logging
+import os
 import sys
 
 import typer
@@ -100,6 +101,16 @@ def _red_line(message: str) -> None:
     err_console.print(f"[bold red]error:[/] {escape(message)}", highlight=False, soft_wrap=True)
 
 
+def _tune_memory() -> None:
+    """glibc allocator settings for this run and the processes it starts (see :mod:`lusfeat._memory`)."""
+    from ._memory import MALLOC_ENV, malloc_tuning_enabled, tune_malloc
+
+    if malloc_tuning_enabled():
+        tune_malloc()
+        for k, v in MALLOC_ENV.items():
+            os.environ.setdefault(k, v)
+
+
 def main(args: list[str] | None = None) -> None:
     """Console-script entry point: one error path for every command.
 
@@ -115,6 +126,7 @@ def main(args: list[str] | None = None) -> None:
         Command-line arguments (default: ``sys.argv[1:]``).
     """
     usage_error, abort = _usage_exception_types()
+    _tune_memory()
     try:
         rv = app(args=args, prog_name="lusfeat", standalone_mode=False)
     except LusfeatError as exc:

@@ -53,23 +53,25 @@ def test_unreachable_scheduler_is_one_clear_error():
         pass
 
 
-def test_local_workers_keep_glibc_defaults_and_decode_in_their_thread(client):
+def test_local_workers_reuse_freed_memory_and_decode_in_their_thread(client):
     """Dask's MALLOC_TRIM_THRESHOLD_=65536 doubled a feature task's CPU time; lusfeat's own
-    workers drop it, decode Zarr chunks in the task's thread and run numba on one thread."""
+    workers keep freed buffers in the heap (lusfeat._memory), decode Zarr chunks in the
+    task's thread and run numba on one thread."""
+    from lusfeat._memory import MALLOC_ENV
 
     def _worker_settings() -> dict:  # pickled by value (a local function)
         import os
 
         import zarr
 
-        return {"malloc_trim": os.environ.get("MALLOC_TRIM_THRESHOLD_"),
+        return {"malloc": {k: os.environ.get(k) for k in MALLOC_ENV},
                 "zarr_threads": zarr.config.get("threading.max_workers"),
                 "numba_threads": os.environ.get("NUMBA_NUM_THREADS")}
 
     settings = client.run(_worker_settings)
     assert len(settings) == 2
     for s in settings.values():
-        assert s == {"malloc_trim": None, "zarr_threads": 1, "numba_threads": "1"}, s
+        assert s == {"malloc": MALLOC_ENV, "zarr_threads": 1, "numba_threads": "1"}, s
 
 
 def test_frame_spans_are_whole_chunks():
