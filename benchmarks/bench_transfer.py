@@ -4,18 +4,18 @@ Usage::
 
     python benchmarks/bench_transfer.py [--real ../shared/data/real_lus] [--model PRETRAINED_OR_RUN]
         [--patients 60 --frames 2 --epochs 8 --size 128 --seed 0] [--work /tmp/lusfeat-transfer]
-        [--figure docs/figures/transfer_overlays.png] [--threads N] [--consensus]
+        [--figure docs/figures/transfer_overlays.png] [--threads N] [--gray]
 
 Without ``--model`` it first pretrains the default U-Net on a simulated cohort
 (``lusfeat pretrain``; resumable, reused on a rerun with the same options). It
 then ingests the real frames of ``REAL/labels.csv`` (as ``lusfeat ingest``
 would), segments them, extracts the features and prints the measures of
 :mod:`lusfeat.pipeline._transfer` with bootstrap 95 % CIs, the targets, and
-one JSON line. ``--figure`` saves overlays of the predicted masks on the
-frames whose licence allows it (CC BY, not NC/ND). ``--consensus`` scores the
-masks a second time after holding the B-line components to the consensus
-definition (:func:`lusfeat.seg.postprocess_masks` with the default
-:class:`lusfeat.seg.BLineCriteria`); the figure then shows those masks.
+one JSON line. ``--gray`` scores the frames a second time with every real
+frame's gray levels scaled so that its chest wall matches the training
+cohort's (:mod:`lusfeat.data._gain`). ``--figure`` saves overlays of the
+predicted masks (with ``--gray``, those of the standardised frames) on the
+frames whose licence allows it (CC BY, not NC/ND).
 """
 
 from __future__ import annotations
@@ -28,12 +28,22 @@ from pathlib import Path
 
 os.environ.setdefault("OMP_NUM_THREADS", "2")
 
+from lusfeat._io import read_json  # noqa: E402
+from lusfeat.data._gain import reference_level  # noqa: E402
 from lusfeat.pipeline._transfer import overlay_figure, read_labels, transfer  # noqa: E402
-from lusfeat.seg import BLineCriteria, UNetConfig, pretrain  # noqa: E402
+from lusfeat.seg import UNetConfig, pretrain  # noqa: E402
 
 REPO = Path(__file__).resolve().parents[1]
 TARGETS = {"pleural_found": 0.90, "bline_auc": 0.85, "bline_spearman": 0.60, "lus_spearman": 0.60,
            "no_consolidation": 0.80}
+
+
+def training_cohort(model: Path) -> Path:
+    """The cohort a pretrain folder or run folder was trained on."""
+    model = Path(model)
+    if (model / "pretrain.json").is_file():
+        return model / "cohort"
+    return Path(read_json(model / "run.json")["cohort"]["path"])
 
 
 def report(scores: dict, title: str) -> None:
@@ -67,8 +77,8 @@ def main() -> None:
     ap.add_argument("--work", type=Path, default=Path("/tmp/lusfeat-transfer"))
     ap.add_argument("--figure", type=Path, default=None)
     ap.add_argument("--limit", type=int, default=None, help="use only the first N real frames")
-    ap.add_argument("--consensus", action="store_true",
-                    help="also score the masks with B-lines held to the consensus definition")
+    ap.add_argument("--gray", action="store_true",
+                    help="also score with the real frames' gray levels standardised to the training cohort's chest wall")
     args = ap.parse_args()
     t0 = time.perf_counter()
     model = args.model
@@ -82,23 +92,26 @@ def main() -> None:
     print(f"transfer to {scores['n_frames']} real frames ({args.real}), model {model}")
     report(scores, "masks as predicted")
     masks_dir = args.work / "real" / "masks"
+    cohort_dir = args.work / "real" / "cohort"
     result = {"scores": scores}
-    if args.consensus:
-        criteria = BLineCriteria()
-        c_scores, c_table = transfer(args.real / "labels.csv", model, args.work / "real", size=args.size,
-                                     limit=args.limit, threads=args.threads, b_line_criteria=criteria)
-        report(c_scores, f"B-line components held to the consensus definition ({criteria})")
-        masks_dir = args.work / "real" / "masks_consensus"
-        result["consensus_scores"] = c_scores
-        table = table.merge(c_table[["frame_id", "b_line_pleural_fraction", "lus_score", "b_line_area"]],
-                            on="frame_id", suffixes=("", "_consensus"))
+    gray_target = None
+    if args.gray:
+        gray_target = reference_level(training_cohort(model))
+        g_scores, g_table = transfer(args.real / "labels.csv", model, args.work / "real", size=args.size,
+                                     limit=args.limit, threads=args.threads, gray_target=gray_target)
+        report(g_scores, f"gray levels standardised to the training cohort's chest wall (level {gray_target:.1f})")
+        cohort_dir = args.work / "real" / "cohort_gray"
+        result["gray_scores"] = g_scores
+        result["gray_target"] = gray_target
+        table = table.merge(g_table[["frame_id", "b_line_pleural_fraction", "lus_score", "consolidation_area"]],
+                            on="frame_id", suffixes=("", "_gray"))
     if args.figure is not None:
         labels = read_labels(args.real / "labels.csv")
         free = labels[labels["license"].str.startswith("CC BY") & ~labels["license"].str.contains("NC|ND")]
         clips = [Path(f).stem for f in free["filename"] if Path(f).stem in set(table["clip_id"])]
         sev = dict(zip(labels["filename"].map(lambda f: Path(f).stem), labels["severity"], strict=True))
         titles = [f"{c[7:35]}\nseverity {sev.get(c)}" for c in clips]
-        overlay_figure(args.work / "real" / "cohort", masks_dir, clips, args.figure, titles)
+        overlay_figure(cohort_dir, masks_dir, clips, args.figure, titles)
         print(f"overlays of {len(clips)} CC-BY frames -> {args.figure}")
     table.to_csv(args.work / "real" / "frames_scored.csv", index=False)
     print(json.dumps({**result, "train_s": round(t_train, 1),

@@ -183,7 +183,7 @@ def transfer(
     threads: int | None = None,
     n_boot: int = 2000,
     progress: bool = False,
-    b_line_criteria: Any = None,
+    gray_target: float | None = None,
 ) -> tuple[dict[str, Any], pd.DataFrame]:
     """Ingest labelled real frames, segment them with ``run``, extract features and score them.
 
@@ -199,10 +199,11 @@ def transfer(
         Ingest size (the run's input size is used for the network either way).
     limit : int, optional
         Use only the first ``limit`` frames of the table.
-    b_line_criteria : BLineCriteria, optional
-        Hold the predicted B-line masks to the consensus definition
-        (:func:`lusfeat.seg.postprocess_masks`, written to ``masks_consensus/``)
-        before extracting the features; by default the masks are used as predicted.
+    gray_target : float, optional
+        Scale every ingested frame so that its chest-wall gray level is this
+        (:func:`lusfeat.data._gain.standardize_gray`, written to ``cohort_gray/``),
+        typically :func:`lusfeat.data._gain.reference_level` of the cohort the run
+        was trained on; by default the frames are segmented as ingested.
 
     Returns
     -------
@@ -223,13 +224,12 @@ def transfer(
         run = run / "run"
     manifest = real_manifest(labels_csv, out / "manifest.csv", limit=limit)
     cohort_dir = ingest(manifest, out / "cohort", size=size, overwrite=True)
+    if gray_target is not None:
+        from ..data._gain import standardize_gray
+
+        cohort_dir = standardize_gray(cohort_dir, out / "cohort_gray", gray_target, overwrite=True)
     masks = segment(cohort_dir, run, out / "masks", device=device, threads=threads, progress=progress,
                     overwrite=True, allow_foreign=True)
-    if b_line_criteria is not None:
-        from ..seg import postprocess_masks
-
-        masks = postprocess_masks(cohort_dir, masks, out / "masks_consensus", criteria=b_line_criteria,
-                                  overwrite=True)
     feats = extract(cohort_dir, masks, out / "features", backend="cpu", progress=progress, overwrite=True,
                     allow_foreign=True)
     cohort = open_cohort(cohort_dir)

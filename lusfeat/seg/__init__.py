@@ -18,7 +18,6 @@ from ._evaluate import METRICS, EvaluationResult, EvaluationSummary, evaluate
 from ._folds import assign_folds, make_splits
 from ._loss import seg_loss
 from ._metrics import hd95, overlap_metrics
-from ._postprocess import BLineCriteria, apply_b_line_criteria, b_line_criteria, postprocess_masks
 from ._pretrain import pretrain
 from ._segment import open_run, segment
 from ._train import train
@@ -26,10 +25,6 @@ from ._unet import UNet, UNetConfig
 
 __all__ = [
     "TrainConfig",
-    "BLineCriteria",
-    "apply_b_line_criteria",
-    "b_line_criteria",
-    "postprocess_masks",
     "METRICS",
     "EvaluationResult",
     "EvaluationSummary",

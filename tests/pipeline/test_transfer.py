@@ -6,6 +6,8 @@ import numpy as np
 import pandas as pd
 import pytest
 
+from lusfeat.data import open_cohort
+from lusfeat.data._gain import chest_wall_level, reference_level
 from lusfeat.pipeline._transfer import (
     overlay_figure,
     read_labels,
@@ -13,8 +15,7 @@ from lusfeat.pipeline._transfer import (
     transfer,
     transfer_scores,
 )
-from lusfeat.data import open_masks
-from lusfeat.seg import BLineCriteria, UNetConfig, pretrain
+from lusfeat.seg import UNetConfig, pretrain
 
 
 def _table(n: int = 8) -> pd.DataFrame:
@@ -61,11 +62,12 @@ def test_transfer_code_path_on_real_frames(real_lus_dir, tmp_path):
     png = overlay_figure(tmp_path / "real" / "cohort", tmp_path / "real" / "masks", list(table["clip_id"][:2]),
                          tmp_path / "overlay.png")
     assert png.stat().st_size > 1000
-    # the same frames with the B-line components held to the consensus definition
-    c_scores, c_table = transfer(real_lus_dir / "labels.csv", pre, tmp_path / "real", size=32, limit=3, n_boot=20,
-                                 threads=1, b_line_criteria=BLineCriteria())
-    raw, held = open_masks(tmp_path / "real" / "masks"), open_masks(tmp_path / "real" / "masks_consensus")
-    assert held.meta["postprocess"]["b_line_criteria"]["reach"] == BLineCriteria().reach
-    m0, m1 = np.asarray(raw.masks[:]), np.asarray(held.masks[:])
-    assert not (m1[:, 2] & ~m0[:, 2]).any() and (m1[:, [0, 1, 3, 4]] == m0[:, [0, 1, 3, 4]]).all()
-    assert c_scores["n_frames"] == 3 and c_scores["pleural_found"] == scores["pleural_found"]
+    # the same frames with their gray levels standardised to the training cohort's chest wall
+    target = reference_level(tmp_path / "pre" / "cohort")
+    g_scores, g_table = transfer(real_lus_dir / "labels.csv", pre, tmp_path / "real", size=32, limit=3, n_boot=20,
+                                 threads=1, gray_target=target)
+    assert g_scores["n_frames"] == 3 and len(g_table) == 3
+    gray = open_cohort(tmp_path / "real" / "cohort_gray")
+    assert gray.meta["gray_standardized"]["target"] == target
+    levels = [chest_wall_level(im) for im in gray.images[:]]
+    assert np.allclose(levels, target, atol=3)

@@ -1,0 +1,61 @@
+"""Gray levels standardised to the chest wall (lusfeat.data._gain)."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from lusfeat._errors import InputError
+from lusfeat.data import open_cohort, simulate_cohort
+from lusfeat.data._gain import chest_wall_level, reference_level, scale_to_level, standardize_gray
+
+
+def _frame(wall: int = 60, lung: int = 120) -> tuple[np.ndarray, np.ndarray]:
+    img = np.zeros((50, 40), dtype=np.uint8)
+    region = np.zeros_like(img, dtype=bool)
+    region[5:45, 4:36] = True
+    img[region] = lung
+    img[5:9, 4:36] = wall  # the top 10 % of the region (4 of 40 rows)
+    return img, region
+
+
+def test_level_and_scaling_by_hand() -> None:
+    img, region = _frame()
+    assert chest_wall_level(img, region=region) == 60.0
+    out = scale_to_level(img, 30.0, region=region)
+    assert out[6, 10] == 30 and out[30, 10] == 60 and out[0, 0] == 0   # one factor; outside stays 0
+    assert scale_to_level(img, 200.0, region=region)[30, 10] == 255     # clipped
+    black, _ = _frame(wall=0)
+    np.testing.assert_array_equal(scale_to_level(black, 50.0, region=region), black)
+    assert np.isnan(chest_wall_level(img, region=np.zeros_like(region)))
+    with pytest.raises(InputError):
+        chest_wall_level(img, band=0.0)
+
+
+@settings(max_examples=30, deadline=None, derandomize=True)
+@given(st.integers(10, 200), st.integers(0, 255), st.floats(10, 120))
+def test_scaled_frame_has_the_target_level(wall: int, lung: int, target: float) -> None:
+    img, region = _frame(wall, lung)
+    out = scale_to_level(img, target, region=region)
+    assert abs(chest_wall_level(out, region=region) - target) <= 0.5 + 1e-9
+    # order of gray levels inside the region is kept (monotone scaling)
+    assert (out[30, 10] >= out[6, 10]) == (lung >= wall) or out[30, 10] == 255
+
+
+def test_standardize_gray_copies_the_cohort(tmp_path) -> None:
+    src = simulate_cohort(tmp_path / "c", patients=2, exams=1, zones=6, frames=1, size=48, seed=3, progress=False)
+    target = reference_level(src)
+    assert 0 < target < 255
+    out = standardize_gray(src, tmp_path / "g", target * 0.5)
+    a, b = open_cohort(src), open_cohort(out)
+    assert b.meta["gray_standardized"]["target"] == pytest.approx(target * 0.5)
+    assert b.n_frames == a.n_frames and b.frames.equals(a.frames)
+    np.testing.assert_array_equal(np.asarray(b.truth[:]), np.asarray(a.truth[:]))
+    np.testing.assert_array_equal(np.asarray(b.confidence[:]), np.asarray(a.confidence[:]))
+    assert np.asarray(b.images[:]).mean() < np.asarray(a.images[:]).mean()
+    again = standardize_gray(src, tmp_path / "g2", target * 0.5)
+    np.testing.assert_array_equal(np.asarray(open_cohort(again).images[:]), np.asarray(b.images[:]))
+    with pytest.raises(InputError):
+        standardize_gray(src, tmp_path / "g3", 0.0)
