@@ -199,6 +199,12 @@ ROWS: list[Row] = [
     row("report-not-study", "report {feats} --out report.html", 1, "study.json"),
     row("report-examples-text", "report {feats} --max-examples some", 2, "Invalid value for '--max-examples'"),
     # --- pretrain ---------------------------------------------------------------------
+    row("standardize-gray-no-reference", "standardize-gray {tiny} --out g", 1, "give exactly one of --like"),
+    row("standardize-gray-like-nowhere", "standardize-gray {tiny} --out g --like nowhere", 1,
+        "--like nowhere is not a cohort, run or pretrain folder"),
+    row("standardize-gray-level", "standardize-gray {tiny} --out g --level 300 --no-progress", 1,
+        "target must be a gray level in (0, 255]"),
+    row("standardize-gray-existing", "standardize-gray {tiny} --out {feats} --level 50", 1, "already exists"),
     row("pretrain-missing-out", "pretrain", 2, "Missing argument"),
     row("pretrain-patients", "pretrain pt --patients 0 --no-progress", 1, "--patients must be >= 1"),
     row("pretrain-size", "pretrain pt --size 8 --no-progress", 1, "--size must be between 32 and 1024"),

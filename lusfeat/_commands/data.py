@@ -1,4 +1,4 @@
-"""CLI commands of the data stage: ``simulate``, ``validate``, ``show``."""
+"""CLI commands of the data stage: ``simulate``, ``validate``, ``show``, ``standardize-gray``."""
 
 from __future__ import annotations
 
@@ -96,8 +96,49 @@ def show(
     typer.echo(f"figure written to {p}")
 
 
+def standardize_gray(
+    cohort: Annotated[Path, typer.Argument(help="Cohort folder (e.g. from `lusfeat ingest`).")],
+    out: Annotated[Path, typer.Option("--out", "-o", help="New cohort folder with the scaled frames.")],
+    like: Annotated[Path | None, typer.Option(
+        help="Match the chest wall of this cohort, or of the cohort a `lusfeat train` run or "
+             "`lusfeat pretrain` folder was trained on.")] = None,
+    level: Annotated[float | None, typer.Option(help="Chest-wall gray level to match (0-255) instead of --like.")]
+        = None,
+    overwrite: Annotated[bool, typer.Option(help="Replace an existing --out.")] = False,
+    progress: Annotated[bool, typer.Option("--progress/--no-progress", help="Show a progress bar.")] = True,
+) -> None:
+    """Scale each frame so that its chest wall has the gray level of a training cohort's.
+
+    Gain is set by the operator and the scanner preset; a network trained on one gray-level
+    distribution reads a brighter frame as more echoic lung. The chest wall (the top 10 % of
+    the scan region) is soft tissue whatever the lung shows, so one factor per frame brings it
+    to the training cohort's level; masks, confidence and tables are copied unchanged.
+
+    Examples:
+
+      lusfeat standardize-gray real_cohort --out real_gray --like pretrained
+
+      lusfeat segment real_gray pretrained/run --out masks --allow-foreign
+
+      lusfeat standardize-gray real_cohort --out real_gray --level 52
+    """
+    from ..data._gain import reference_level, training_cohort
+    from ..data._gain import standardize_gray as run
+
+    if (like is None) == (level is None):
+        raise InputError("give exactly one of --like (a cohort, run or pretrain folder) and --level")
+    if out.exists() and not overwrite:
+        raise InputError(f"output {out} already exists; choose another path or pass --overwrite")
+    ref = training_cohort(like) if like is not None else None
+    target = reference_level(ref) if ref is not None else float(level)
+    path = run(cohort, out, target, overwrite=overwrite, progress=progress)
+    typer.echo(f"frames scaled to chest-wall level {target:.1f}"
+               f"{f' (of {ref})' if ref is not None else ''}; cohort written to {path}")
+
+
 def register(app: typer.Typer) -> None:
     """Add the data commands to the app."""
     app.command()(simulate)
     app.command()(validate)
     app.command()(show)
+    app.command("standardize-gray")(standardize_gray)

@@ -24,7 +24,7 @@ import numpy as np
 
 from .._errors import InputError
 
-__all__ = ["chest_wall_level", "reference_level", "scale_to_level", "standardize_gray"]
+__all__ = ["chest_wall_level", "reference_level", "scale_to_level", "standardize_gray", "training_cohort"]
 
 logger = logging.getLogger(__name__)
 
@@ -94,8 +94,32 @@ def reference_level(cohort: Any, band: float = CHEST_WALL_BAND, max_frames: int 
     return float(np.median(levels))
 
 
+def training_cohort(like: str | os.PathLike) -> Path:
+    """The cohort a network was trained on, from a cohort, ``lusfeat train`` run or ``lusfeat pretrain`` folder.
+
+    Raises
+    ------
+    InputError
+        When ``like`` is none of these, or its training cohort is gone.
+    """
+    like = Path(like)
+    if (like / "cohort.json").is_file():
+        return like
+    if (like / "pretrain.json").is_file() and (like / "cohort" / "cohort.json").is_file():
+        return like / "cohort"
+    if (like / "run.json").is_file():
+        from .._io import read_json
+
+        path = Path(read_json(like / "run.json").get("cohort", {}).get("path", ""))
+        if (path / "cohort.json").is_file():
+            return path
+        raise InputError(f"run {like} was trained on {path}, which is not a cohort folder any more; "
+                         "give that cohort with --like, or a level with --level")
+    raise InputError(f"--like {like} is not a cohort, run or pretrain folder; give one of them or --level")
+
+
 def standardize_gray(cohort: Any, out: str | os.PathLike, target: float, *, band: float = CHEST_WALL_BAND,
-                     overwrite: bool = False) -> Path:
+                     overwrite: bool = False, progress: bool = False) -> Path:
     """Copy a cohort with every frame scaled to the chest-wall level ``target``.
 
     Parameters
@@ -109,6 +133,8 @@ def standardize_gray(cohort: Any, out: str | os.PathLike, target: float, *, band
         network was trained on.
     band : float
     overwrite : bool
+    progress : bool
+        Show a progress bar.
 
     Returns
     -------
@@ -123,13 +149,18 @@ def standardize_gray(cohort: Any, out: str | os.PathLike, target: float, *, band
     n, h, w = (int(s) for s in coh.images.shape)
     a = int(coh.confidence.shape[1])
     truth = getattr(coh, "truth", None)
-    with CohortWriter(out, n, h, w, a, with_truth=truth is not None, overwrite=overwrite) as writer:
+    from .._progress import progress_bar
+
+    with CohortWriter(out, n, h, w, a, with_truth=truth is not None, overwrite=overwrite) as writer, \
+            progress_bar(enabled=progress, transient=True) as bar:
+        task = bar.add_task("standardising gray levels", total=n)
         for start in range(0, n, 16):
             stop = min(n, start + 16)
             imgs = np.asarray(coh.images[start:stop])
             scaled = np.stack([scale_to_level(im, target, band) for im in imgs])
             writer.write(start, scaled, np.asarray(coh.confidence[start:stop]),
                          None if truth is None else np.asarray(truth[start:stop]))
+            bar.advance(task, stop - start)
         skip = {"format", "format_version", "classes", "n_frames", "height", "width", "n_annotators", "has_truth",
                 "confidence_unit", "created", "lusfeat_version", "pixel_spacing_mm", "probe"}
         meta = {k: v for k, v in coh.meta.items() if k not in skip}

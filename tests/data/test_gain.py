@@ -59,3 +59,42 @@ def test_standardize_gray_copies_the_cohort(tmp_path) -> None:
     np.testing.assert_array_equal(np.asarray(open_cohort(again).images[:]), np.asarray(b.images[:]))
     with pytest.raises(InputError):
         standardize_gray(src, tmp_path / "g3", 0.0)
+
+
+def test_standardize_gray_command_end_to_end(tiny_cohort, tmp_path):
+    """`lusfeat standardize-gray` (the console script) matches a cohort's chest wall, also through a run
+    or pretrain folder; masks and tables are copied unchanged."""
+    import json
+    import shutil
+    import subprocess
+    import sys
+    from pathlib import Path
+
+    exe = Path(sys.executable).with_name("lusfeat")
+    if not exe.exists():
+        pytest.skip(f"console script {exe} is not installed")
+    target = reference_level(tiny_cohort)
+    bright = standardize_gray(tiny_cohort, tmp_path / "bright", min(255.0, 1.6 * target))
+    run = tmp_path / "run"
+    run.mkdir()
+    (run / "run.json").write_text(json.dumps({"cohort": {"path": str(tiny_cohort)}}))
+    for like in (str(tiny_cohort), str(run)):
+        out = tmp_path / f"out-{Path(like).name}"
+        proc = subprocess.run([str(exe), "standardize-gray", str(bright), "--out", str(out), "--like", like,
+                               "--no-progress"], capture_output=True, text=True)
+        assert proc.returncode == 0, proc.stderr
+        assert f"chest-wall level {target:.1f}" in proc.stdout
+        assert abs(reference_level(out) - target) <= 2.0
+        a, b = open_cohort(bright), open_cohort(out)
+        np.testing.assert_array_equal(np.asarray(a.confidence[:]), np.asarray(b.confidence[:]))
+        assert a.frames.equals(b.frames)
+        shutil.rmtree(out)
+    pre = tmp_path / "pre"
+    (pre / "cohort").mkdir(parents=True)
+    (pre / "pretrain.json").write_text("{}")
+    shutil.copytree(tiny_cohort, pre / "cohort", dirs_exist_ok=True)
+    from lusfeat.data._gain import training_cohort
+
+    assert training_cohort(pre) == pre / "cohort"
+    with pytest.raises(InputError, match="not a cohort, run or pretrain folder"):
+        training_cohort(tmp_path)
