@@ -307,12 +307,10 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--ceiling-only", action="store_true",
                     help="only measure what 2 processes get from this machine (no Dask, no Zarr)")
     args = ap.parse_args(argv)
-    from lusfeat._memory import MALLOC_ENV, malloc_tuning_enabled, tune_malloc
+    from lusfeat._memory import tune_process
 
-    if malloc_tuning_enabled():  # as `lusfeat` commands run (LUSFEAT_MALLOC=default: glibc's own)
-        tune_malloc()
-        os.environ.update(MALLOC_ENV)
-    print(f"allocator: {'lusfeat settings' if malloc_tuning_enabled() else 'glibc defaults'}")
+    tuned = tune_process()  # as `lusfeat` commands run (LUSFEAT_MALLOC=default: glibc's own)
+    print(f"allocator: {'lusfeat settings' if tuned else 'glibc defaults'}")
     ceiling = machine_ceiling()
     print("machine ceiling (no Dask, no Zarr): 2 processes at once / 1 process")
     for r in ceiling:

@@ -11,8 +11,9 @@ with no system time, and the numbers computed are the same (only where memory
 comes from changes). The cost: a process keeps its peak heap until it exits,
 which a command or a worker does anyway.
 
-:func:`tune_malloc` applies the settings to the running process (the CLI calls
-it at start; importing lusfeat as a library changes nothing);
+:func:`tune_malloc` applies the settings to the running process and
+:func:`tune_process` also to the processes it starts (the CLI calls it at start;
+importing lusfeat as a library changes nothing);
 :data:`MALLOC_ENV` are the same settings as environment variables, for worker
 processes. ``LUSFEAT_MALLOC=default`` turns both off.
 """
@@ -25,7 +26,7 @@ import logging
 import os
 import sys
 
-__all__ = ["MALLOC_ENV", "tune_malloc", "malloc_tuning_enabled"]
+__all__ = ["MALLOC_ENV", "tune_malloc", "tune_process", "malloc_tuning_enabled"]
 
 logger = logging.getLogger(__name__)
 
@@ -64,3 +65,20 @@ def tune_malloc() -> bool:
                                                 (_M_ARENA_MAX, 1)))
     logger.debug("glibc malloc: mmap off, no trimming, one arena (%s)", "applied" if done else "partly refused")
     return done
+
+
+def tune_process() -> bool:
+    """:func:`tune_malloc` for this process and :data:`MALLOC_ENV` for the processes it starts
+    (what a ``lusfeat`` command does at start); nothing when turned off.
+
+    Returns
+    -------
+    bool
+        Whether the settings are on.
+    """
+    if not malloc_tuning_enabled():
+        return False
+    tune_malloc()
+    for k, v in MALLOC_ENV.items():
+        os.environ.setdefault(k, v)
+    return True

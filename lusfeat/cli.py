@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import importlib
 import logging
-import os
 import sys
 
 import typer
@@ -103,12 +102,9 @@ def _red_line(message: str) -> None:
 
 def _tune_memory() -> None:
     """glibc allocator settings for this run and the processes it starts (see :mod:`lusfeat._memory`)."""
-    from ._memory import MALLOC_ENV, malloc_tuning_enabled, tune_malloc
+    from ._memory import tune_process
 
-    if malloc_tuning_enabled():
-        tune_malloc()
-        for k, v in MALLOC_ENV.items():
-            os.environ.setdefault(k, v)
+    tune_process()
 
 
 def main(args: list[str] | None = None) -> None:

@@ -184,6 +184,9 @@ _FLAT: dict[str, tuple[str, str]] = {
     **{flat: ("analysis", name) for flat, name in SWEEP_ANALYSIS_OPTIONS.items()},
     "tasks": ("analysis", "tasks"), "models": ("analysis", "models"),
 }
+#: The sweep's default of each composed config.
+_SWEEP_PARTS: dict[str, Callable[[], Any]] = {"train": lambda: SWEEP_TRAIN, "features": FeatureConfig,
+                                             "analysis": _sweep_analysis}
 _generated_init = SweepConfig.__init__
 
 
@@ -195,9 +198,7 @@ def _init(self: SweepConfig, *args: Any, **kwargs: Any) -> None:
         part, name = _FLAT[k]
         flat.setdefault(part, {})[name] = kwargs.pop(k)
     for part, values in flat.items():
-        base = kwargs.get(part)
-        if base is None:
-            base = {"train": SWEEP_TRAIN, "features": FeatureConfig(), "analysis": None}[part] or _sweep_analysis()
+        base = kwargs.get(part) or _SWEEP_PARTS[part]()
         try:
             kwargs[part] = replace(base, **values)
         except InputError as exc:  # name the sweep's flag: --analysis-folds, not --folds
