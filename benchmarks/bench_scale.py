@@ -144,6 +144,62 @@ def _same_masks(a: Path, b: Path) -> bool:
                for s in range(0, n, 256))
 
 
+class _ClientMemory:
+    """Peak memory this process allocates on top of what it held before a block (sampled every 20 ms).
+
+    Counts bytes in use, not resident pages (the allocator settings keep freed pages resident):
+    glibc's ``mallinfo2`` (heap and mmapped blocks) plus pyarrow's memory pool; falls back to the
+    resident set where ``mallinfo2`` is missing.
+    """
+
+    def __enter__(self) -> "_ClientMemory":
+        import threading
+
+        self.base = self.peak = self._rss()
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._sample, daemon=True)
+        self._thread.start()
+        return self
+
+    @staticmethod
+    def _rss() -> float:
+        import ctypes
+
+        try:
+            import pyarrow as pa
+
+            arrow = pa.total_allocated_bytes()
+        except ImportError:
+            arrow = 0
+        try:
+            class _Info(ctypes.Structure):
+                _fields_ = [(n, ctypes.c_size_t) for n in ("arena", "ordblks", "smblks", "hblks", "hblkhd",
+                                                           "usmblks", "fsmblks", "uordblks", "fordblks", "keepcost")]
+
+            fn = ctypes.CDLL("libc.so.6").mallinfo2
+            fn.restype = _Info
+            info = fn()
+            return (info.uordblks + info.hblkhd + arrow) / 1e6
+        except (OSError, AttributeError):
+            try:
+                return int(Path("/proc/self/statm").read_text().split()[1]) * os.sysconf("SC_PAGE_SIZE") / 1e6
+            except OSError:
+                return float("nan")
+
+    def _sample(self) -> None:
+        while not self._stop.wait(0.02):
+            self.peak = max(self.peak, self._rss())
+
+    def __exit__(self, *exc) -> None:
+        self._stop.set()
+        self._thread.join()
+        self.peak = max(self.peak, self._rss())
+
+    @property
+    def gained_mb(self) -> float:
+        return self.peak - self.base
+
+
 def _timed(fn, *args, **kwargs) -> tuple[Path, float]:
     t0 = time.perf_counter()
     out = fn(*args, **kwargs)
@@ -169,8 +225,9 @@ def _on_cluster(workers: int, fn, *args, **kwargs) -> dict:
     with dask_client(SchedulerSpec("local", workers=workers)) as client:
         client.run(_warm_up)
         start_s = time.perf_counter() - t0
-        out, wall = _timed(fn, *args, scheduler=client, **kwargs)
-    return {"out": out, "wall_s": wall, "startup_s": start_s}
+        with _ClientMemory() as mem:
+            out, wall = _timed(fn, *args, scheduler=client, **kwargs)
+    return {"out": out, "wall_s": wall, "startup_s": start_s, "client_mb": mem.gained_mb}
 
 
 def bench_features(cohort: Path, root: Path, batch: int) -> dict:
@@ -191,6 +248,7 @@ def bench_features(cohort: Path, root: Path, batch: int) -> dict:
         rows.append({"run": f"local:{w}", "workers": w, "wall_s": r["wall_s"], "startup_s": r["startup_s"],
                      "frames_per_s": n / r["wall_s"], "task_cpu_s": sched["task_cpu_s"], "task_s": sched["task_s"],
                      "compute_frames_per_s": meta["timings"]["frames_per_s"],
+                     "tables_s": meta["timings"].get("tables_s"), "client_mb": r["client_mb"],
                      "peak_rss_mb": max(sched["peak_rss_mb_per_worker"].values()),
                      "identical": _same_tables(ref, r["out"]), "load_1min": os.getloadavg()[0]})
         shutil.rmtree(r["out"])
@@ -293,6 +351,10 @@ def _print(title: str, res: dict) -> None:
     two = next(r for r in res["rows"] if r["workers"] == 2)["frames_per_s"]
     print(f"  2 workers / 1 worker: {two / one:.2f}x (scaling efficiency {res['efficiency']:.0%}); "
           f"cluster start-up excluded")
+    for r in res["rows"]:
+        if r.get("client_mb") is not None:
+            tables = "" if r.get("tables_s") is None else f"tables written in {r['tables_s']:.1f} s, "
+            print(f"  {r['run']}: client {tables}memory gained {r['client_mb']:.0f} MB")
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -304,6 +366,7 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--segment-batch", type=int, default=64, help="frames per forward pass")
     ap.add_argument("--json", type=Path, default=None, help="write the results here")
     ap.add_argument("--keep", type=Path, default=None, help="work in this folder and keep it")
+    ap.add_argument("--only", choices=("features", "segment"), default=None, help="run one of the two benchmarks")
     ap.add_argument("--ceiling-only", action="store_true",
                     help="only measure what 2 processes get from this machine (no Dask, no Zarr)")
     args = ap.parse_args(argv)
@@ -334,12 +397,15 @@ def main(argv: list[str] | None = None) -> int:
         print(f"archive: {json.loads((big / 'cohort.json').read_text())['n_frames']:,} frames, "
               f"{setup['archive_disk_mb']:.0f} MB on disk (compressed, tiled by hard links), "
               f"built in {setup['seconds']:.0f} s; load average {os.getloadavg()[0]:.1f}")
-        feats = bench_features(big, root, args.batch)
-        feats["efficiency"] = _efficiency(feats["rows"])
-        _print("features (cpu backend)", feats)
-        seg = bench_segment(base, small, root, args.segment_batch)
-        seg["efficiency"] = _efficiency(seg["rows"])
-        _print("segment", seg)
+        feats = seg = None
+        if args.only in (None, "features"):
+            feats = bench_features(big, root, args.batch)
+            feats["efficiency"] = _efficiency(feats["rows"])
+            _print("features (cpu backend)", feats)
+        if args.only in (None, "segment"):
+            seg = bench_segment(base, small, root, args.segment_batch)
+            seg["efficiency"] = _efficiency(seg["rows"])
+            _print("segment", seg)
         result = {"machine": {"cpus": os.cpu_count(), "load_average_start": load0,
                               "load_average_end": os.getloadavg()}, "machine_ceiling": ceiling, "setup": setup,
                   "features": feats, "segment": seg}

@@ -25,6 +25,7 @@ from ._errors import InputError, LusfeatError
 logger = logging.getLogger(__name__)
 
 __all__ = [
+    "ParquetStream",
     "atomic_dir",
     "atomic_file",
     "clean_stale_temporaries",
@@ -219,6 +220,78 @@ def write_parquet(df: Any, path: str | os.PathLike) -> None:
     """Write a pandas DataFrame to Parquet atomically (no index column)."""
     with atomic_file(path) as tmp:
         df.to_parquet(tmp, index=False)
+
+
+class ParquetStream:
+    """Write a Parquet file one pandas DataFrame at a time, atomically.
+
+    Row groups are buffered up to ``rows`` rows, so a table larger than memory
+    is written from its pieces; the file appears at ``path`` only when the
+    ``with`` block ends without an error. Reading it back with
+    :func:`pandas.read_parquet` gives the same frame as writing the
+    concatenated pieces with :func:`write_parquet`.
+
+    Parameters
+    ----------
+    path : path-like
+    rows : int
+        Rows per row group (pieces are gathered until they reach it).
+    empty : pandas.DataFrame, optional
+        Written (with its columns and dtypes) when no piece arrives.
+
+    Examples
+    --------
+    >>> with ParquetStream(path) as out:  # doctest: +SKIP
+    ...     for df in pieces:
+    ...         out.write(df)
+    """
+
+    def __init__(self, path: str | os.PathLike, rows: int = 1 << 16, empty: Any = None) -> None:
+        self.path, self.rows, self.empty = Path(path), int(rows), empty
+        self._buffer: list[Any] = []
+        self._buffered = 0
+        self._writer: Any = None
+        self._schema: Any = None
+
+    def __enter__(self) -> "ParquetStream":
+        self._ctx = atomic_file(self.path)
+        self._tmp = self._ctx.__enter__()
+        return self
+
+    def write(self, df: Any) -> None:
+        """Append the rows of a DataFrame (same columns and dtypes as the first one)."""
+        if len(df) == 0 and self._buffer:
+            return
+        self._buffer.append(df)
+        self._buffered += len(df)
+        if self._buffered >= self.rows:
+            self._flush()
+
+    def _flush(self) -> None:
+        import pandas as pd
+        import pyarrow as pa
+        import pyarrow.parquet as pq
+
+        if not self._buffer:
+            return
+        df = self._buffer[0] if len(self._buffer) == 1 else pd.concat(self._buffer, ignore_index=True)
+        self._buffer, self._buffered = [], 0
+        table = pa.Table.from_pandas(df, preserve_index=False, schema=self._schema)
+        if self._writer is None:
+            self._schema = table.schema
+            self._writer = pq.ParquetWriter(self._tmp, self._schema)
+        self._writer.write_table(table)
+
+    def __exit__(self, kind: Any, exc: Any, tb: Any) -> bool:
+        try:
+            if kind is None:
+                if self._writer is None and not self._buffer and self.empty is not None:
+                    self._buffer.append(self.empty)
+                self._flush()
+        finally:
+            if self._writer is not None:
+                self._writer.close()
+        return bool(self._ctx.__exit__(kind, exc, tb))
 
 
 def file_digest(path: str | os.PathLike) -> str:

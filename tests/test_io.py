@@ -6,6 +6,7 @@ import logging
 import os
 from pathlib import Path
 
+import numpy as np
 import pytest
 
 from lusfeat import InputError
@@ -109,3 +110,33 @@ def test_write_json_is_renamed_from_a_complete_temporary(tmp_path, monkeypatch):
     assert name.startswith(f".meta.json.tmp-{os.getpid()}-") and dst == final and not existed
     assert text == '{\n  "a": 1\n}\n'
     assert final.read_text() == text and [p.name for p in tmp_path.iterdir()] == ["meta.json"]
+
+
+def test_parquet_stream_reads_back_as_the_concatenated_pieces(tmp_path):
+    import pandas as pd
+
+    from lusfeat._io import ParquetStream
+
+    rng = np.random.default_rng(3)
+    pieces = [pd.DataFrame({"id": [f"F{i}" for i in range(lo, lo + n)], "cls": pd.Categorical((["a", "b"] * n)[:n], categories=["a", "b"]),
+                            "x": rng.normal(size=n), "k": np.arange(lo, lo + n)})
+              for lo, n in ((0, 7), (7, 0), (7, 12), (19, 3))]
+    with ParquetStream(tmp_path / "t.parquet", rows=10) as out:  # row groups of >= 10 rows
+        for df in pieces:
+            out.write(df)
+        assert not (tmp_path / "t.parquet").exists()  # nothing at the final path while writing
+    whole = pd.concat(pieces, ignore_index=True)
+    whole.to_parquet(tmp_path / "ref.parquet", index=False)
+    pd.testing.assert_frame_equal(pd.read_parquet(tmp_path / "t.parquet"), pd.read_parquet(tmp_path / "ref.parquet"))
+
+
+def test_parquet_stream_leaves_nothing_when_the_writer_fails(tmp_path):
+    import pandas as pd
+
+    from lusfeat._io import ParquetStream
+
+    with pytest.raises(RuntimeError):
+        with ParquetStream(tmp_path / "t.parquet", rows=1) as out:
+            out.write(pd.DataFrame({"x": [1.0, 2.0]}))
+            raise RuntimeError("killed half way")
+    assert list(tmp_path.iterdir()) == []

@@ -27,7 +27,9 @@ Output folder written by :func:`extract` (``lusfeat features``)::
 
     OUT/
       features.json        what made it: masks source, backend, cohort fingerprint,
-                           versions, units, parameters, timings, frames/s
+                           versions, units, parameters, timings (compute, tables), frames/s,
+                           the most frames held at once while aggregating, and with a
+                           scheduler its parts and peak memory per worker
       dictionary.csv       the feature dictionary
       components.parquet   one row per component (frame ids + component features)
       frame_wide.parquet   one row per frame (frame ids + frame features)

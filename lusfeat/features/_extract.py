@@ -9,6 +9,7 @@ import platform
 import time
 from dataclasses import dataclass
 from pathlib import Path
+from collections.abc import Callable, Iterable
 from typing import Any
 
 import numpy as np
@@ -16,13 +17,13 @@ import pandas as pd
 
 from .._config import FeatureConfig
 from .._errors import CohortError, InputError
-from .._io import atomic_dir, check_fingerprint, fingerprint, read_json, write_json, write_parquet
+from .._io import ParquetStream, atomic_dir, check_fingerprint, fingerprint, read_json, write_json, write_parquet
 from .._masks import MaskSource, MaskSourceKind, parse_mask_source
 from .._progress import progress_bar
 from .._summary import Summary
 from ..data._format import CLASS_NAMES, Cohort, open_cohort
 from ..labels import fit_staple_table, fused_masks
-from ._aggregate import CLIP_KEYS, EXAM_KEYS, ZONE_KEYS, aggregate_levels
+from ._aggregate import CLIP_KEYS, EXAM_KEYS, LEVEL_KEYS, ZONE_KEYS, ClipAggregator, wide_levels, write_long
 from ._compute import FRAME_NAMES, Backend, components_frame, resolve_backend, run_backend
 from ._dictionary import DICTIONARY, LUS_PARAMETERS
 
@@ -203,9 +204,10 @@ class FeatureSink:
         self.cohort = cohort
         self.backend = resolve_backend(backend)
         self.backend_requested = str(backend)
-        self.frames: list[pd.DataFrame] = []
-        self.components: list[pd.DataFrame] = []
+        self.pieces: list[Callable[[], tuple[pd.DataFrame, pd.DataFrame]]] = []
         self.compute_s = 0.0
+        self.tables_s = 0.0
+        self.frames_held_max = 0
         self._t0 = time.perf_counter()
 
     def add(self, start: int, masks: Any, images: Any = None) -> None:
@@ -226,8 +228,11 @@ class FeatureSink:
         t1 = time.perf_counter()
         fr, comps = compute_batch(masks, images, self.cohort.spacing[start:stop], start, self.backend)
         self.compute_s += time.perf_counter() - t1
-        self.frames.append(fr)
-        self.components.append(comps)
+        self.pieces.append(functools.partial(_given, fr, comps))
+
+    def add_part(self, frames_file: str | os.PathLike, components_file: str | os.PathLike) -> None:
+        """Add the next frames from Parquet files (read only when the tables are written)."""
+        self.pieces.append(functools.partial(_read_part, Path(frames_file), Path(components_file)))
 
     def write(self, out: str | os.PathLike, masks: dict[str, Any], *, overwrite: bool = False,
               extra: dict[str, Any] | None = None) -> Path:
@@ -242,13 +247,10 @@ class FeatureSink:
         extra : dict, optional
             More ``features.json`` entries (e.g. the scheduler and its parts).
         """
-        frames = pd.concat(self.frames, ignore_index=True) if self.frames else pd.DataFrame(
-            {k: np.zeros(0) for k in FRAME_NAMES})
-        comps = pd.concat(self.components, ignore_index=True)
-        if len(frames) != self.cohort.n_frames:
-            raise InputError(f"features of {len(frames)} frames collected, the cohort has {self.cohort.n_frames}")
         with atomic_dir(out, overwrite=overwrite) as tmp:
-            write_tables(tmp, self.cohort, frames, comps)
+            t0 = time.perf_counter()
+            held = write_tables(tmp, self.cohort, (load() for load in self.pieces))
+            self.tables_s, self.frames_held_max = time.perf_counter() - t0, held
             wall = time.perf_counter() - self._t0
             write_json(tmp / META_FILE, self._meta(masks, wall, extra or {}))
         log.info("features: %d frames, backend %s, %.1f frames/s (compute), %.1f s wall -> %s",
@@ -273,7 +275,9 @@ class FeatureSink:
             "lengths_unit": unit, "areas_unit": unit.replace("mm", "mm^2").replace("px", "px^2"),
             "component_units": "px", "parameters": LUS_PARAMETERS,
             "files": {f"{lvl}/{form}": f for (lvl, form), f in FILES.items()},
-            "timings": {"compute_s": self.compute_s, "wall_s": wall, "frames_per_s": self.frames_per_s},
+            "timings": {"compute_s": self.compute_s, "wall_s": wall, "frames_per_s": self.frames_per_s,
+                        "tables_s": self.tables_s},
+            "aggregation": {"frames_held_max": self.frames_held_max},
             "versions": _versions(), **extra,
         }
 
@@ -289,40 +293,83 @@ def _as_array(masks: Any, backend: Backend) -> Any:
     return masks
 
 
-def write_tables(folder: Path, cohort: Cohort, frames: pd.DataFrame, comps: pd.DataFrame) -> None:
-    """Write every table of a feature folder (and the dictionary) into ``folder``.
+def _given(frames: pd.DataFrame, comps: pd.DataFrame) -> tuple[pd.DataFrame, pd.DataFrame]:
+    return frames, comps
+
+
+def _read_part(frames_file: Path, components_file: Path) -> tuple[pd.DataFrame, pd.DataFrame]:
+    return pd.read_parquet(frames_file), pd.read_parquet(components_file)
+
+
+def write_tables(folder: Path, cohort: Cohort, pieces: Iterable[tuple[pd.DataFrame, pd.DataFrame]]) -> int:
+    """Write every table of a feature folder (and the dictionary) into ``folder``, out of core.
+
+    The pieces are read one at a time: frame and component rows are streamed to
+    Parquet and each clip is aggregated as soon as its last frame has arrived
+    (:class:`~lusfeat.features._aggregate.ClipAggregator`); the long frame table
+    is then written one feature at a time from the wide one. What is held at
+    once is one piece, the open clips, one feature column of the long table and
+    the clip table, never every frame's features.
 
     Parameters
     ----------
     folder : Path
         The (temporary) output folder.
     cohort : Cohort
-    frames : pandas.DataFrame
-        ``N`` rows in array order, one column per frame feature.
-    comps : pandas.DataFrame
-        Components with ``frame`` holding array indices (see :func:`compute_batch`).
+    pieces : iterable of (frames, components)
+        In array order: ``frames`` one row per frame and one column per frame
+        feature; ``components`` with ``frame`` holding cohort array indices (see
+        :func:`compute_batch`).
+
+    Returns
+    -------
+    int
+        The most frames whose features were held in memory at once (recorded as
+        ``aggregation.frames_held_max`` in ``features.json``).
+
+    Raises
+    ------
+    InputError
+        The pieces do not cover the cohort's frames exactly.
     """
     ids = cohort.frames[FRAME_ID_COLUMNS].reset_index(drop=True)
-    frame_wide = pd.concat([ids, frames[FRAME_NAMES].reset_index(drop=True)], axis=1)
-    comp_ids = ids.iloc[comps["frame"].to_numpy()].reset_index(drop=True)
-    comps = pd.concat([comp_ids, comps.drop(columns="frame").reset_index(drop=True)], axis=1)
-    levels = aggregate_levels(frame_wide, cohort.clinical)
-    frame_long = frame_wide.melt(id_vars=_LONG_KEYS["frame"], value_vars=FRAME_NAMES,
-                                 var_name="feature", value_name="value")
-    frame_long["feature"] = frame_long["feature"].astype("string")
-    tables = {
-        FILES[("component", "wide")]: comps,
-        FILES[("frame", "wide")]: frame_wide,
-        FILES[("frame", "long")]: frame_long,
-        FILES[("clip", "long")]: levels["clip"],
-        FILES[("zone", "long")]: levels["zone"],
-        FILES[("exam", "long")]: levels["exam"],
-        FILES[("exam", "wide")]: levels["exam_wide"],
-        FILES[("patient", "long")]: levels["patient"],
-    }
-    for name, df in tables.items():
-        write_parquet(df, folder / name)
+    clips = ClipAggregator(ids)
+    wide_file = folder / FILES[("frame", "wide")]
+    with ParquetStream(wide_file) as fw, ParquetStream(folder / FILES[("component", "wide")]) as cw:
+        for frames, comps in pieces:
+            lo = clips.n_rows
+            if lo + len(frames) > len(ids):
+                raise InputError(f"features of more than {len(ids)} frames collected, the cohort has {len(ids)}")
+            piece = pd.concat([ids.iloc[lo : lo + len(frames)].reset_index(drop=True),
+                               frames[FRAME_NAMES].reset_index(drop=True)], axis=1)
+            fw.write(piece)
+            clips.add(piece)
+            comp_ids = ids.iloc[comps["frame"].to_numpy()].reset_index(drop=True)
+            cw.write(pd.concat([comp_ids, comps.drop(columns="frame").reset_index(drop=True)], axis=1))
+        if clips.n_rows != len(ids):
+            raise InputError(f"features of {clips.n_rows} frames collected, the cohort has {len(ids)}")
+    _write_frame_long(folder / FILES[("frame", "long")], ids[_LONG_KEYS["frame"]], wide_file)
+    for level, (wide, names) in wide_levels(*clips.result(), cohort.clinical).items():
+        write_long(folder / FILES[(level, "long")], wide, LEVEL_KEYS[level], names)
+        if level == "exam":
+            write_parquet(wide, folder / FILES[("exam", "wide")])
     DICTIONARY.to_frame().to_csv(folder / DICTIONARY_FILE, index=False)
+    return clips.held_max
+
+
+def _write_frame_long(path: Path, keys: pd.DataFrame, wide_file: Path) -> None:
+    """The long frame table (feature-major, as :meth:`pandas.DataFrame.melt` orders it), one feature at a time."""
+    import pyarrow.parquet as pq
+
+    wide = pq.ParquetFile(wide_file)
+    step = 1 << 16
+    with ParquetStream(path, rows=step) as out:
+        for name in FRAME_NAMES:
+            value = wide.read(columns=[name]).column(0).to_numpy().astype(np.float64, copy=False)
+            for lo in range(0, max(1, len(keys)), step):
+                part = keys.iloc[lo : lo + step].reset_index(drop=True)
+                out.write(part.assign(feature=pd.array([name] * len(part), dtype="string"),
+                                      value=value[lo : lo + step]))
 
 
 # Over 80 lines only through its docstring (every option of the public entry point); the

@@ -109,8 +109,7 @@ def extract_parts(
     for i in range(len(spans)):
         entry = store.entry(i)
         task_s, cpu_s = task_s + float(entry.get("task_s", 0.0)), cpu_s + float(entry.get("cpu_s", 0.0))
-        sink.frames.append(pd.read_parquet(store.file(i, "frames.parquet")))
-        sink.components.append(pd.read_parquet(store.file(i, "components.parquet")))
+        sink.add_part(store.file(i, "frames.parquet"), store.file(i, "components.parquet"))
         sink.compute_s += float(entry["compute_s"])
         pid = str(entry["pid"])
         peaks[pid] = max(peaks.get(pid, 0.0), float(entry["peak_rss_mb"]))

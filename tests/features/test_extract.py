@@ -159,3 +159,30 @@ def test_cohort_summary(tiny_cohort):
     assert info["patients"] == c.frames["patient_id"].nunique() and info["frames"] == c.n_frames
     assert info["frame size"] == f"{c.shape[0]} x {c.shape[1]} px"
     assert info["true masks"] == "yes (simulated cohort)" and info["source"] == "simulated"
+
+
+def test_tables_are_written_out_of_core(tiny_cohort, tmp_path):
+    """Frames arrive in pieces and are aggregated clip by clip: at most one piece and one
+    open clip held, and the same tables as one batch of every frame."""
+    from lusfeat.testing import compare_table_folders
+
+    c = open_cohort(tiny_cohort)
+    whole = extract(c, "truth", tmp_path / "whole", backend="cpu", batch=c.n_frames, progress=False)
+    pieces = extract(c, "truth", tmp_path / "pieces", backend="cpu", batch=3, progress=False)
+    assert compare_table_folders(whole, pieces)[1] == []
+    meta = json.loads((pieces / "features.json").read_text())
+    longest_clip = int(c.frames.groupby("clip_id").size().max())
+    assert 1 <= meta["aggregation"]["frames_held_max"] <= 3 + longest_clip
+    assert meta["timings"]["tables_s"] > 0
+
+
+def test_a_short_piece_list_leaves_no_folder(tiny_cohort, tmp_path):
+    from lusfeat.features._extract import FeatureSink, _MaskReader
+
+    c = open_cohort(tiny_cohort)
+    sink = FeatureSink(c, "cpu")
+    src = _MaskReader(c, "truth")
+    sink.add(0, src.batch(0, c.n_frames - 1))
+    with pytest.raises(InputError, match=f"features of {c.n_frames - 1} frames collected"):
+        sink.write(tmp_path / "out", src.describe())
+    assert list(tmp_path.iterdir()) == []
