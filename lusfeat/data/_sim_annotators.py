@@ -62,7 +62,7 @@ from dataclasses import dataclass, replace
 
 import numpy as np
 
-from ._sim_regions import _bline_region, _cons_region, class_regions, lung_surface
+from ._sim_regions import _bline_region, _cons_region, bline_reading, class_regions, lung_surface
 from ._sim_scene import BLine, Consolidation, Effusion, Scene, _smooth_noise
 
 __all__ = ["Annotator", "make_annotators", "annotate_clip"]
@@ -266,8 +266,7 @@ def _paint_blines(plane, blines, zl, halo, rng) -> None:
     """Paint B-lines: each core at its confidence and its halo (grown by ``halo``
     px) at the lower one (:func:`_low`), drawn in the order given."""
     for b, conf in blines:
-        _bline_region(plane, b, zl, halo, _low(conf, rng))
-        _bline_region(plane, b, zl, 0.0, conf)
+        bline_reading(plane, b, zl, halo, _low(conf, rng), conf)
 
 
 def _paint_obj(plane, kind, obj, zl, halo, conf, rng) -> None:

@@ -50,6 +50,23 @@ def _bline_region(out: np.ndarray, b: BLine, zl: np.ndarray, grow: float, value)
     _paint(out, (slice(None), cs), m, value)
 
 
+def bline_reading(out: np.ndarray, b: BLine, zl: np.ndarray, halo: float, low: int, conf: int) -> None:
+    """Paint a read B-line in one pass: its halo (grown by ``halo`` px) at ``low`` and its core
+    at ``conf``, the same as :func:`_bline_region` with the halo then the core (both maxima)."""
+    h, n = out.shape
+    reach = min(float(h), b.length)
+    grow = max(0.0, float(halo))
+    cs = _cols(b.center, float(b.half_width(np.array(reach))) + grow, n)
+    j = np.arange(cs.start, cs.stop)
+    below = np.arange(h, dtype=np.float64)[:, None] - zl[cs][None, :]
+    off = np.abs(j - b.center)[None, :] - b.half_width(below)  # px outside the core's half width
+    core = (below >= 0) & (below <= b.length) & (off <= 0)
+    ring = (below >= -grow) & (below <= b.length + grow) & (off <= grow)
+    value = np.where(core, np.uint8(max(conf, low)), np.where(ring, np.uint8(low), np.uint8(0)))
+    view = out[:, cs]
+    np.maximum(view, value, out=view)
+
+
 def _cons_bottom(c: Consolidation, u: np.ndarray) -> np.ndarray:
     border = np.interp((u + 1) / 2 * 63, np.arange(64), np.asarray(c.border))
     return c.depth * np.sqrt(np.clip(1 - u * u, 0, None)) * (1 + 0.3 * border)

@@ -193,21 +193,22 @@ def _coords(n: int, key: tuple) -> tuple[np.ndarray, np.ndarray, float]:
     return np.hypot(xp, yp) - r0, (np.arctan2(xp, yp) + half) / (2 * half), scale
 
 
-@functools.lru_cache(maxsize=64)
+@functools.lru_cache(maxsize=128)  # the whole menu (65 probe shapes) at one frame size
 def _lookups(size: int, k: int, key: tuple):
     """Mask lookup (nearest, ``size`` frame from the native beam grid) and image lookup
     (bilinear, native frame from the native image scan lines), read-only."""
     native = size * k
     step = line_step(native)
     lines = -(-native // step)
-    u, v, _ = _coords(size, key)
+    coords = _coords(size, key)
+    u, v, _ = coords
     row, col = u * native - 0.5, v * native - 0.5
     valid = (row >= -0.5) & (row <= native - 0.5) & (col >= -0.5) & (col <= native - 0.5)
     rn = np.clip(np.rint(row), 0, native - 1).astype(np.int64)
     cn = np.clip(np.rint(col), 0, native - 1).astype(np.int64)
     nearest = (rn * native + cn).ravel()
     identity = k == 1 and key == ("linear", 1.0)
-    u, v, scale_native = _coords(native, key)
+    u, v, scale_native = coords if native == size else _coords(native, key)
     row, col = u * native - 0.5, v * lines - 0.5
     vn = (row >= -0.5) & (row <= native - 0.5) & (col >= -0.5) & (col <= lines - 0.5)
     full = bool(vn.all())

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from lusfeat.data._sim_annotators import _low, _paint_blines, annotate_clip, make_annotators
 from lusfeat.data._sim_regions import _bline_region, lung_surface
@@ -71,3 +73,24 @@ def test_bline_painting_matches_per_region_painting():
             _bline_region(slow, b, zl, halo, _low(conf, r))
             _bline_region(slow, b, zl, 0.0, conf)
         assert np.array_equal(fast, slow), k
+
+
+@given(center=st.floats(0, 160), width=st.floats(1, 12), widen=st.floats(0, 0.3),
+       length=st.one_of(st.just(float("inf")), st.floats(3, 150)), halo=st.floats(0, 8),
+       conf=st.sampled_from([20, 40, 60, 80, 100]), seed=st.integers(0, 1000))
+@settings(max_examples=60, deadline=None)
+def test_one_pass_b_line_reading_equals_halo_then_core(center, width, widen, length, halo, conf, seed):
+    from lusfeat.data._sim_regions import _bline_region, bline_reading
+    from lusfeat.data._sim_scene import BLine
+
+    rng = np.random.default_rng(seed)
+    b = BLine(center=center, width=width, brightness=0.7, scale=0.5, widen=widen, length=length)
+    zl = rng.uniform(10, 60) + rng.normal(0, 2, 160).cumsum() * 0.1
+    base = (rng.integers(0, 60, (128, 160)) * (rng.random((128, 160)) < 0.3)).astype(np.uint8)
+    low = max(10, conf - 20 - 10 * int(rng.random() < 0.5))
+    two = base.copy()
+    _bline_region(two, b, zl, halo, low)
+    _bline_region(two, b, zl, 0.0, conf)
+    one = base.copy()
+    bline_reading(one, b, zl, halo, low, conf)
+    np.testing.assert_array_equal(one, two)
