@@ -152,7 +152,7 @@ class _ClientMemory:
     resident set where ``mallinfo2`` is missing.
     """
 
-    def __enter__(self) -> "_ClientMemory":
+    def __enter__(self) -> _ClientMemory:
         import threading
 
         self.base = self.peak = self._rss()

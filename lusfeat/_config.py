@@ -22,7 +22,7 @@ from typing import Any
 
 from ._errors import InputError
 
-__all__ = ["AnalysisConfig", "ANALYZE_OPTIONS", "FeatureConfig", "POWER_ANALYSIS", "PRETRAIN_OPTIONS", "PRETRAIN_TRAIN", "TrainConfig", "TRAIN_OPTIONS", "option",
+__all__ = ["AnalysisConfig", "ANALYZE_OPTIONS", "FeatureConfig", "POWER_ANALYSIS", "NO_INIT_HELPS", "PRETRAIN_OPTIONS", "PRETRAIN_TRAIN", "TrainConfig", "TRAIN_OPTIONS", "option",
            "option_help", "with_options"]
 
 
@@ -61,7 +61,8 @@ def _flag(f: dataclasses.Field) -> str:
     return f.metadata.get("flag") or "--" + f.name.replace("_", "-")
 
 
-def _parameter(cls: type, name: str, default: Any = dataclasses.MISSING, param: str | None = None) -> inspect.Parameter:
+def _parameter(cls: type, name: str, default: Any = dataclasses.MISSING, param: str | None = None,
+               help: str | None = None) -> inspect.Parameter:
     """Field ``name`` of ``cls`` as a keyword-only ``typer.Option`` parameter named ``param``
     (default: the field's name; a renamed parameter also gets the flag ``--param-name``)."""
     import typer
@@ -73,7 +74,7 @@ def _parameter(cls: type, name: str, default: Any = dataclasses.MISSING, param: 
     if isinstance(value, tuple):  # list options: Typer wants a list default
         value = list(value)
     flag = _flag(f) if param is None else "--" + param.replace("_", "-")
-    opt = typer.Option(value, *flag.split(" "), help=f.metadata["help"])
+    opt = typer.Option(value, *flag.split(" "), help=help or f.metadata["help"])
     return inspect.Parameter(param or name, inspect.Parameter.KEYWORD_ONLY, default=opt, annotation=annotation)
 
 
@@ -86,7 +87,8 @@ def _hints(cls: type) -> dict[str, Any]:
 
 def with_options(cls: type, names: Sequence[str], *, after: str | None = None,
                  defaults: dict[str, Any] | None = None,
-                 rename: dict[str, str] | None = None) -> Callable[[Callable[..., Any]], Callable[..., Any]]:
+                 rename: dict[str, str] | None = None,
+                 helps: dict[str, str] | None = None) -> Callable[[Callable[..., Any]], Callable[..., Any]]:
     """Add fields of ``cls`` as Typer options to a command taking ``**options``.
 
     Parameters
@@ -103,6 +105,9 @@ def with_options(cls: type, names: Sequence[str], *, after: str | None = None,
         Parameter names that differ from the field's, e.g. ``{"folds":
         "analysis_folds"}`` gives the sweep ``--analysis-folds`` for
         :attr:`AnalysisConfig.folds`; the command receives the new name.
+    helps : dict, optional
+        Help texts that differ from the field's (where the command's own
+        defaults make the field's text wrong).
 
     Returns
     -------
@@ -111,11 +116,12 @@ def with_options(cls: type, names: Sequence[str], *, after: str | None = None,
     """
     defaults = defaults or {}
     rename = rename or {}
+    helps = helps or {}
 
     def decorate(fn: Callable[..., Any]) -> Callable[..., Any]:
         sig = inspect.signature(fn, eval_str=True)
         own = [p for p in sig.parameters.values() if p.kind is not inspect.Parameter.VAR_KEYWORD]
-        new = [_parameter(cls, n, defaults.get(n, dataclasses.MISSING), rename.get(n)) for n in names]
+        new = [_parameter(cls, n, defaults.get(n, dataclasses.MISSING), rename.get(n), helps.get(n)) for n in names]
         at = len(own) if after is None else [p.name for p in own].index(after) + 1
         params = [p.replace(kind=inspect.Parameter.KEYWORD_ONLY) for p in own]
         params[at:at] = new
@@ -215,6 +221,8 @@ class TrainConfig:
 PRETRAIN_TRAIN = TrainConfig(epochs=10, batch_size=16, depth=4, width=16, val_fraction=0.1)
 #: The fields of :class:`TrainConfig` that ``lusfeat pretrain`` has as options, in help order.
 PRETRAIN_OPTIONS: tuple[str, ...] = ("epochs", "depth", "width", "batch_size", "lr", "device", "threads")
+#: Help texts of :class:`TrainConfig` options for commands without ``--init`` (``pretrain``, ``sweep``).
+NO_INIT_HELPS: dict[str, str] = {"depth": "U-Net poolings.", "width": "U-Net channels of the first level."}
 
 #: The fields of :class:`TrainConfig` that ``lusfeat train`` has as options, in help order.
 TRAIN_OPTIONS: tuple[str, ...] = ("folds", "epochs", "device", "size", "depth", "width", "batch_size", "lr",

@@ -253,7 +253,7 @@ class ParquetStream:
         self._writer: Any = None
         self._schema: Any = None
 
-    def __enter__(self) -> "ParquetStream":
+    def __enter__(self) -> ParquetStream:
         self._ctx = atomic_file(self.path)
         self._tmp = self._ctx.__enter__()
         return self

@@ -40,3 +40,13 @@ def test_app_help_and_version(capsys):
             main(args)
         assert info.value.code == 0
         assert text in capsys.readouterr().out
+
+
+@pytest.mark.parametrize("name", COMMANDS)
+def test_help_mentions_only_options_the_command_has(name):
+    """An option's help that points to another option (``--init``) names one of this command's own."""
+    cmd = GROUP.commands[name]
+    known = {opt for p in cmd.params for opt in (*p.opts, *p.secondary_opts)}
+    for p in cmd.params:
+        for ref in re.findall(r"(?<![\w-])(--[a-z][a-z0-9-]*)", getattr(p, "help", None) or ""):
+            assert ref in known, f"lusfeat {name} {p.opts[0]}: help mentions {ref}, which {name} does not have"

@@ -9,7 +9,7 @@ from typing import Annotated, Any
 
 import typer
 
-from .._config import AnalysisConfig, FeatureConfig, TrainConfig, with_options
+from .._config import NO_INIT_HELPS, AnalysisConfig, FeatureConfig, TrainConfig, with_options
 from .._errors import InputError
 from .._scheduler import SCHEDULER_HELP
 from ..pipeline._sweep import SWEEP_ANALYSIS_OPTIONS, SWEEP_TRAIN, SWEEP_TRAIN_OPTIONS
@@ -37,7 +37,7 @@ def _split(values: list[str] | None) -> tuple[str, ...] | None:
 
 
 @with_options(TrainConfig, SWEEP_TRAIN_OPTIONS, after="seed",
-              defaults={n: getattr(SWEEP_TRAIN, n) for n in SWEEP_TRAIN_OPTIONS})
+              defaults={n: getattr(SWEEP_TRAIN, n) for n in SWEEP_TRAIN_OPTIONS}, helps=NO_INIT_HELPS)
 @with_options(FeatureConfig, ("backend",), after="seed")
 @with_options(AnalysisConfig, tuple(SWEEP_ANALYSIS_OPTIONS.values()), after="eval_bootstrap",
               rename={name: flat for flat, name in SWEEP_ANALYSIS_OPTIONS.items()})

@@ -10,6 +10,7 @@ import typer
 from rich.console import Console
 
 from .._config import (
+    NO_INIT_HELPS,
     PRETRAIN_OPTIONS,
     PRETRAIN_TRAIN,
     TRAIN_OPTIONS,
@@ -138,7 +139,7 @@ def evaluate_command(
 
 
 @with_options(TrainConfig, PRETRAIN_OPTIONS, after="strategy",
-              defaults={n: getattr(PRETRAIN_TRAIN, n) for n in PRETRAIN_OPTIONS})
+              defaults={n: getattr(PRETRAIN_TRAIN, n) for n in PRETRAIN_OPTIONS}, helps=NO_INIT_HELPS)
 def pretrain_command(
     out: Annotated[Path, typer.Argument(help="Folder to write: the simulated cohort, the run and model.pt.")],
     patients: Annotated[int, typer.Option(help="Simulated patients (2-3 exams x 6 zones each).")] = 120,

@@ -7,9 +7,9 @@ import logging
 import os
 import platform
 import time
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from pathlib import Path
-from collections.abc import Callable, Iterable
 from typing import Any
 
 import numpy as np
@@ -17,13 +17,29 @@ import pandas as pd
 
 from .._config import FeatureConfig
 from .._errors import CohortError, InputError
-from .._io import ParquetStream, atomic_dir, check_fingerprint, fingerprint, read_json, write_json, write_parquet
+from .._io import (
+    ParquetStream,
+    atomic_dir,
+    check_fingerprint,
+    fingerprint,
+    read_json,
+    write_json,
+    write_parquet,
+)
 from .._masks import MaskSource, MaskSourceKind, parse_mask_source
 from .._progress import progress_bar
 from .._summary import Summary
 from ..data._format import CLASS_NAMES, Cohort, open_cohort
 from ..labels import fit_staple_table, fused_masks
-from ._aggregate import CLIP_KEYS, EXAM_KEYS, LEVEL_KEYS, ZONE_KEYS, ClipAggregator, wide_levels, write_long
+from ._aggregate import (
+    CLIP_KEYS,
+    EXAM_KEYS,
+    LEVEL_KEYS,
+    ZONE_KEYS,
+    ClipAggregator,
+    wide_levels,
+    write_long,
+)
 from ._compute import FRAME_NAMES, Backend, components_frame, resolve_backend, run_backend
 from ._dictionary import DICTIONARY, LUS_PARAMETERS
 

@@ -5,9 +5,9 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 import pytest
-from scipy.ndimage import binary_erosion
 from hypothesis import given, settings
 from hypothesis import strategies as st
+from scipy.ndimage import binary_erosion
 
 from lusfeat import InputError
 from lusfeat.data import CLASS_NAMES, open_cohort, simulate_cohort

@@ -90,14 +90,14 @@ def test_clip_aggregator_equals_the_whole_table_bit_for_bit(seed, n_clips, inter
     frames = _random_frames(seed, n_clips, interleave)
     bounds = sorted({0, len(frames), *(c for c in cuts if c < len(frames))})
     agg = ClipAggregator(frames)
-    for lo, hi in zip(bounds[:-1], bounds[1:]):
+    for lo, hi in zip(bounds[:-1], bounds[1:], strict=True):
         agg.add(frames.iloc[lo:hi])
     streamed = levels_from_clips(*agg.result())
     whole = aggregate_levels(frames)
     for level in ("clip", "zone", "exam", "exam_wide", "patient"):
         pd.testing.assert_frame_equal(streamed[level], whole[level], check_exact=True)
     if not interleave:  # contiguous clips: at most one piece and one clip's frames held
-        longest = max(hi - lo for lo, hi in zip(bounds[:-1], bounds[1:]))
+        longest = max(hi - lo for lo, hi in zip(bounds[:-1], bounds[1:], strict=True))
         assert agg.held_max <= longest + frames.groupby("clip_id").size().max()
 
 
@@ -112,7 +112,14 @@ def test_clip_aggregator_refuses_a_short_table():
 
 
 def test_long_tables_written_column_by_column_equal_the_melted_ones(tmp_path):
-    from lusfeat.features._aggregate import LEVEL_KEYS, to_long, wide_levels, write_long, _clip_level, _frame_features
+    from lusfeat.features._aggregate import (
+        LEVEL_KEYS,
+        _clip_level,
+        _frame_features,
+        to_long,
+        wide_levels,
+        write_long,
+    )
 
     frames = _random_frames(5, 12, True)
     clinical = pd.DataFrame({"exam_id": [f"E{k}" for k in range(5)], "day": [4, 0, 2, 1, 3]})
