@@ -25,8 +25,9 @@ about 0.005.
 from __future__ import annotations
 
 import numpy as np
-from scipy.ndimage import gaussian_filter1d, uniform_filter1d
+from scipy.ndimage import gaussian_filter1d
 
+from ._sim_kernels import box_filter, gaussian_noise
 from ._sim_regions import _cols, _cons_bottom, a_line_columns, a_line_depth, lung_surface
 from ._sim_scene import Scene, _smooth_noise
 
@@ -65,11 +66,11 @@ def _texture(rng: np.random.Generator, shape: tuple[int, int], sig: tuple[float,
     Two box filters per axis (a triangular kernel of the same variance as a
     Gaussian of ``sig``): the cost does not grow with the correlation length.
     """
-    t = rng.standard_normal(shape, dtype=np.float32)
+    t = gaussian_noise(rng, shape)
     for axis, sd in enumerate(sig):
         width = int(max(1, round(np.sqrt(6 * sd * sd + 1))))
         if width > 1:
-            t = uniform_filter1d(uniform_filter1d(t, width, axis=axis, mode="wrap"), width, axis=axis, mode="wrap")
+            t = box_filter(box_filter(t, width, axis, "wrap"), width, axis, "wrap")
     sd = float(t.std())
     return t / sd if sd > 0 else t
 

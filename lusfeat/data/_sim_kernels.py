@@ -1,19 +1,22 @@
-"""Per-frame steps of the renderer (scan conversion compiled with numba; a NumPy fallback).
+"""Compiled steps of the renderer (numba, each with a NumPy twin used without numba).
 
 A clip's echo maps, scatterers and PSF blurs are formed once; what changes from
 frame to frame is the lung's lateral offset (lung sliding) and the speckle phase.
 Each frame then takes two steps:
 
-* :func:`compose_log` (NumPy) combines the static chest-wall field with the sliding lung
-  fields at this frame's phase, forms the intensity (with its compounded local
-  mean) and log-compresses it into display units (0-1 before clipping);
+* :func:`compose_log` combines the static chest-wall field with the sliding lung
+  fields at this frame's phase and forms the intensity with its compounded local
+  mean (one compiled pass), then log-compresses it into display units (0-1 before
+  clipping; NumPy's SIMD logarithm);
 * :func:`scan_convert` (compiled) resamples the log image from the scan lines to the
   frame (bilinear, the lookup of :class:`lusfeat.data._sim_scanner.Geometry`),
   clips it and applies the grey map.
 
 The PSF blurs (:func:`gaussian_blur`, the separable Gaussians the renderer
-applies to every field of a clip) are compiled too: a depth pass over contiguous
-rows vectorises, and the lateral pass runs as a depth pass on the transpose.
+applies to every field of a clip) are compiled too: the depth pass adds whole
+contiguous rows, the lateral pass contiguous slices of each row, so both vectorise.
+So are the moving means (:func:`box_filter`, equal to ``scipy.ndimage.uniform_filter1d``)
+of the tissue textures and of the scanner's speckle reduction.
 
 Both frame steps follow the expressions of :func:`lusfeat.data._sim_render.render_clip`
 operation by operation in float32.
@@ -28,13 +31,59 @@ try:
 except ImportError:  # pragma: no cover - numba is a dependency; keep the renderer importable
     njit = None
 
-__all__ = ["compose_log", "scan_convert", "gaussian_blur"]
+__all__ = ["compose_log", "scan_convert", "gaussian_blur", "box_filter", "gaussian_noise"]
+
+
+_LOG10_E = np.float32(np.log10(np.e))
+
+
+def _intensity_py(t_re, t_im, l1r, l1i, l2r, l2i, mean_t, mean_l, col0, c, s, kappa):
+    """NumPy twin of the compiled intensity step (the fallback without numba)."""
+    w = t_re.shape[1]
+    cols = slice(col0, col0 + w)
+    re = t_re + c * l1r[:, cols] + s * l2r[:, cols]
+    im = t_im + c * l1i[:, cols] + s * l2i[:, cols]
+    re *= re
+    im *= im
+    re += im
+    re *= np.float32(1) - kappa
+    re += mean_t
+    re += mean_l[:, cols]
+    np.maximum(re, np.float32(1e-12), out=re)
+    return re
+
+
+if njit is not None:
+
+    @njit(cache=True, nogil=True)
+    def _intensity(t_re, t_im, l1r, l1i, l2r, l2i, mean_t, mean_l, col0, c, s, kappa):
+        """Compounded intensity ``(H, W) float32`` of one frame, in one pass: the
+        expressions of :func:`_intensity_py` element by element, in the same order."""
+        h, w = t_re.shape
+        out = np.empty((h, w), np.float32)
+        keep = np.float32(1) - kappa
+        floor = np.float32(1e-12)
+        cols = slice(col0, col0 + w)
+        for i in range(h):  # row slices: indices from 0 up, so the loop vectorises
+            tr, ti, mt, o = t_re[i], t_im[i], mean_t[i], out[i]
+            ar, ai, br, bi, ml = l1r[i, cols], l1i[i, cols], l2r[i, cols], l2i[i, cols], mean_l[i, cols]
+            for j in range(w):
+                re = tr[j] + c * ar[j] + s * br[j]
+                im = ti[j] + c * ai[j] + s * bi[j]
+                v = (re * re + im * im) * keep + mt[j] + ml[j]
+                o[j] = max(v, floor)
+        return out
+
+else:  # pragma: no cover
+    _intensity = _intensity_py
 
 
 def compose_log(t_re, t_im, l1r, l1i, l2r, l2i, mean_t, mean_l, offset_map, col0, c, s, kappa, k_db):
     """Log-compressed display image of one frame, ``(H, W) float32``.
 
-    In NumPy: its SIMD ``log10`` is several times faster than a compiled scalar loop.
+    The intensity is formed in one compiled pass; the logarithm is NumPy's SIMD
+    natural logarithm (several times faster than a compiled scalar loop or NumPy's
+    ``log10``), times ``log10(e)``.
 
     Parameters
     ----------
@@ -54,19 +103,10 @@ def compose_log(t_re, t_im, l1r, l1i, l2r, l2i, mean_t, mean_l, offset_map, col0
     kappa, k_db : float32
         Compounding share; 10 / dynamic range (dB).
     """
-    w = t_re.shape[1]
-    cols = slice(col0, col0 + w)
-    re = t_re + c * l1r[:, cols] + s * l2r[:, cols]
-    im = t_im + c * l1i[:, cols] + s * l2i[:, cols]
-    re *= re
-    im *= im
-    re += im
-    re *= np.float32(1) - kappa
-    re += mean_t
-    re += mean_l[:, cols]
-    np.maximum(re, np.float32(1e-12), out=re)
-    img = np.log10(re)
-    img *= k_db
+    img = _intensity(t_re, t_im, l1r, l1i, l2r, l2i, mean_t, mean_l, int(col0), np.float32(c), np.float32(s),
+                     np.float32(kappa))
+    np.log(img, out=img)  # NumPy's float32 natural log is SIMD; log10 is not (3.5x slower)
+    img *= np.float32(k_db) * _LOG10_E
     img += offset_map
     return img
 
@@ -158,8 +198,158 @@ if njit is not None:
                     o[j] += kt * row[j]
         return out
 
+    @njit(cache=True, nogil=True)
+    def _lateral_pass(x, k, wrap):
+        """Correlate the rows of ``x (H, W) float32`` with ``k`` along each row (axis 1).
+
+        The taps are accumulated in the order of :func:`_depth_pass` (equal to it on
+        the transpose, bit for bit); the interior columns run as contiguous slices.
+        """
+        h, w = x.shape
+        r = (k.size - 1) // 2
+        out = np.zeros((h, w), np.float32)
+        for i in range(h):
+            o = out[i]
+            row = x[i]
+            for t in range(k.size):
+                d = t - r
+                kt = k[t]
+                lo = max(0, -d)
+                hi = min(w, w - d)
+                for j in range(0, min(lo, w)):
+                    src = j + d
+                    src = src % w if wrap else min(max(src, 0), w - 1)
+                    o[j] += kt * row[src]
+                if hi > lo:  # contiguous slices: indices from 0 up, so the loop vectorises
+                    ov = o[lo:hi]
+                    rv = row[lo + d : hi + d]
+                    for q in range(hi - lo):
+                        ov[q] += kt * rv[q]
+                for j in range(max(hi, lo), w):
+                    src = j + d
+                    src = src % w if wrap else min(max(src, 0), w - 1)
+                    o[j] += kt * row[src]
+        return out
+
 else:  # pragma: no cover
     _depth_pass = _depth_pass_py
+
+    def _lateral_pass(x, k, wrap):
+        return np.ascontiguousarray(_depth_pass_py(np.ascontiguousarray(x.T), k, wrap).T)
+
+
+def gaussian_noise(rng: np.random.Generator, shape: tuple[int, ...]) -> np.ndarray:
+    """Standard normal samples ``shape float32`` by the Box-Muller transform.
+
+    ``r = sqrt(-2 ln(1 - u1))``, ``(r cos 2 pi u2, r sin 2 pi u2)`` from float32
+    uniforms (Box & Muller 1958), in NumPy's SIMD ufuncs: about twice as fast as
+    ``Generator.standard_normal(dtype=float32)`` here. Exactly normal up to float32
+    rounding and a tail cut at 5.77 SD (the smallest uniform step), which speckle
+    never reaches; one draw of ``2 * ceil(size / 2)`` uniforms from ``rng``.
+    """
+    n = int(np.prod(shape))
+    half = (n + 1) // 2
+    u = rng.random(2 * half, dtype=np.float32)
+    r, phi = u[:half], u[half:]
+    np.subtract(np.float32(1), r, out=r)  # (0, 1]
+    np.log(r, out=r)
+    r *= np.float32(-2)
+    np.sqrt(r, out=r)
+    phi *= np.float32(2 * np.pi)
+    out = np.empty(2 * half, np.float32)
+    np.cos(phi, out=out[:half])
+    np.sin(phi, out=out[half:])
+    out[:half] *= r
+    out[half:] *= r
+    return out[:n].reshape(shape)
+
+
+_BOX_MODES = {"wrap": 0, "reflect": 1}
+
+
+def _box_py(x, width, axis, mode):
+    """NumPy/SciPy twin of :func:`box_filter` (the fallback without numba)."""
+    from scipy.ndimage import uniform_filter1d
+
+    return uniform_filter1d(x, width, axis=axis, mode=("wrap", "reflect")[mode])
+
+
+if njit is not None:
+
+    @njit(cache=True, nogil=True, inline="always")
+    def _extend(i, n, mode):
+        """Index ``i`` of a line of ``n`` samples extended by ``mode`` (0 wrap, 1 reflect)."""
+        if mode == 0:
+            return i % n
+        m = i % (2 * n)  # reflect: d c b a | a b c d | d c b a
+        return m if m < n else 2 * n - 1 - m
+
+    @njit(cache=True, nogil=True)
+    def _box(x, width, axis, mode):
+        """Moving mean of ``width`` samples along ``axis`` of ``x (H, W) float32``
+        (window ``i - width // 2 ... i + (width - 1) // 2``, as ``uniform_filter1d``),
+        a running sum in float64 over the line extended by ``mode``."""
+        h, w = x.shape
+        n = h if axis == 0 else w
+        s1 = width // 2
+        ext = np.empty(n + width - 1, np.int64)  # extended line position -> sample
+        for k in range(ext.size):
+            ext[k] = _extend(k - s1, n, mode)
+        out = np.empty((h, w), np.float32)
+        inv = 1.0 / width
+        if axis == 0:  # running row sums, vectorised over the columns
+            acc = np.zeros(w, np.float64)
+            for t in range(width):
+                row = x[ext[t]]
+                for j in range(w):
+                    acc[j] += row[j]
+            for i in range(h):
+                if i > 0:
+                    add, sub = x[ext[i + width - 1]], x[ext[i - 1]]
+                    for j in range(w):
+                        acc[j] += np.float64(add[j]) - np.float64(sub[j])
+                o = out[i]
+                for j in range(w):
+                    o[j] = acc[j] * inv
+        else:
+            buf = np.empty(ext.size, np.float64)
+            for i in range(h):
+                row, o = x[i], out[i]
+                for k in range(ext.size):
+                    buf[k] = row[ext[k]]
+                a = 0.0
+                for t in range(width):
+                    a += buf[t]
+                o[0] = a * inv
+                for j in range(1, w):
+                    a += buf[j + width - 1] - buf[j - 1]
+                    o[j] = a * inv
+        return out
+
+else:  # pragma: no cover
+    _box = _box_py
+
+
+def box_filter(x: np.ndarray, width: int, axis: int, mode: str = "reflect") -> np.ndarray:
+    """Moving mean of ``width`` samples along one axis of a 2-D float32 field.
+
+    Equal to ``scipy.ndimage.uniform_filter1d(x, width, axis, mode=mode)`` to float32
+    rounding (a float64 running sum), several times faster on the renderer's fields.
+
+    Parameters
+    ----------
+    x : (H, W) float32
+    width : int
+        Window length, samples (>= 1).
+    axis : {0, 1}
+    mode : {"wrap", "reflect"}
+        Edge handling: periodic, or mirrored about the edge (``d c b a | a b c d``).
+
+    Returns
+    -------
+    (H, W) float32
+    """
+    return _box(np.ascontiguousarray(x, dtype=np.float32), int(width), int(axis), _BOX_MODES[mode])
 
 
 def gaussian_blur(x: np.ndarray, sigma: float, axis: int, mode: str = "nearest", truncate: float = 4.0) -> np.ndarray:
@@ -187,6 +377,5 @@ def gaussian_blur(x: np.ndarray, sigma: float, axis: int, mode: str = "nearest",
     k = gaussian_kernel(sigma, truncate)
     wrap = mode == "wrap"
     x = np.asarray(x, dtype=np.float32)
-    if axis == 0:
-        return _depth_pass(np.ascontiguousarray(x), k, wrap)
-    return np.ascontiguousarray(_depth_pass(np.ascontiguousarray(x.T), k, wrap).T)
+    x = np.ascontiguousarray(x)
+    return _depth_pass(x, k, wrap) if axis == 0 else _lateral_pass(x, k, wrap)

@@ -27,14 +27,19 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 import numpy as np
-from scipy.ndimage import uniform_filter1d
 
 from ._sim_echo import lung_echo, rib_shadow, tissue_echo
-from ._sim_kernels import compose_log, scan_convert
+from ._sim_kernels import box_filter, compose_log, gaussian_noise, scan_convert
 from ._sim_scanner import Geometry, Scanner, _blend_gain, burn_in, psf_blur, smooth
 from ._sim_scene import Scene
 
 __all__ = ["RenderParams", "render_clip"]
+
+
+#: ``positions`` of a scan region covering the whole frame: empty and read-only, like the
+#: lookups of the other regions, so the compiled scan conversion has one signature.
+_ALL_POSITIONS = np.empty(0, np.int64)
+_ALL_POSITIONS.setflags(write=False)
 
 
 @dataclass(frozen=True)
@@ -99,7 +104,7 @@ def render_clip(
     lut = scanner.lut.astype(np.float32)
     images = np.empty((n_frames, size, size), np.uint8)
     pos, idx, w00, w01, w10, w11 = geometry.bilinear
-    pos = np.empty(0, np.int64) if pos is None else pos
+    pos = _ALL_POSITIONS if pos is None else pos
     resample = (pos, idx, w00, w01, w10, w11, lut, size * k)
     for f in range(n_frames):
         img = _beam_frame(fields, offset_map, k_db, int(offsets[f] // step), f, scanner, params)
@@ -142,7 +147,7 @@ def _echo_fields(scene: Scene, geometry: Geometry, scanner: Scanner, rng: np.ran
     ld *= att
     ld += np.float32(scanner.noise_floor)
     ls *= att
-    sc = rng.standard_normal((6, h, n), dtype=np.float32)
+    sc = gaussian_noise(rng, (6, h, n))
     # the chest wall lies near the focus: its fields take the focal PSF (the specular
     # part rides on the real part, the blur being linear)
     t_re, t_im = psf_blur([td * sc[0, :, mt : mt + w], td * sc[1, :, mt : mt + w]], scanner, ts, focal=True)
@@ -196,7 +201,7 @@ def _beam_frame(fields: _EchoFields, offset_map: np.ndarray, k_db: np.float32, l
                       fields.mean_l, offset_map, lateral, one if f == 0 else c, np.float32(0) if f == 0 else s,
                       np.float32(fields.kappa), k_db)
     if scanner.smoothing > 0:  # speckle reduction: blend with a local mean
-        sm = uniform_filter1d(uniform_filter1d(img, scanner.smooth_size[0], axis=0), scanner.smooth_size[1], axis=1)
+        sm = box_filter(box_filter(img, scanner.smooth_size[0], 0), scanner.smooth_size[1], 1)
         img *= np.float32(1 - scanner.smoothing)
         sm *= np.float32(scanner.smoothing)
         img += sm
@@ -212,7 +217,7 @@ def _exported_frame(img: np.ndarray, resample: tuple, geometry: Geometry, scanne
         q = q.reshape(size, k, size, k).mean(axis=(1, 3))
     q = np.rint(q).astype(np.uint8)
     if scanner.noise_sd > 0:
-        noisy = rng.standard_normal(q.shape, dtype=np.float32)
+        noisy = gaussian_noise(rng, q.shape)
         noisy *= np.float32(scanner.noise_sd)
         noisy += q
         q = np.clip(noisy, 0, 255).astype(np.uint8)

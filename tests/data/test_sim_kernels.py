@@ -73,3 +73,60 @@ def test_gaussian_blur_equals_scipy(shape, mode, sigma):
         np.testing.assert_allclose(got, want, rtol=0, atol=1e-6)
         np.testing.assert_allclose(K._depth_pass_py(x if axis == 0 else x.T.copy(), K.gaussian_kernel(sigma, 2.5),
                                                     mode == "wrap"), want if axis == 0 else want.T, rtol=0, atol=1e-6)
+
+
+@pytest.mark.parametrize("shape", [(40, 23), (3, 2), (1, 7), (7, 1), (64, 50)])
+@pytest.mark.parametrize("mode", ["wrap", "reflect"])
+@pytest.mark.parametrize("width", [1, 2, 3, 8, 15])
+def test_box_filter_equals_scipy(shape, mode, width):
+    from scipy.ndimage import uniform_filter1d
+
+    x = np.random.default_rng(2).standard_normal(shape, dtype=np.float32)
+    for axis in (0, 1):  # windows longer than the line wrap or reflect more than once
+        got = K.box_filter(x, width, axis, mode)
+        want = uniform_filter1d(x, width, axis=axis, mode=mode)
+        assert got.dtype == np.float32 and got.shape == x.shape
+        np.testing.assert_allclose(got, want, rtol=0, atol=1e-6)
+        np.testing.assert_allclose(K._box_py(x, width, axis, K._BOX_MODES[mode]), want, rtol=0, atol=0)
+
+
+@pytest.mark.parametrize("shape", [(40, 23), (5, 3), (2, 1)])
+@pytest.mark.parametrize("mode", ["nearest", "wrap"])
+def test_lateral_pass_is_the_depth_pass_on_the_transpose_bit_for_bit(shape, mode):
+    x = np.random.default_rng(3).standard_normal(shape, dtype=np.float32)
+    for sigma in (0.4, 1.7, 6.0):  # kernels shorter and longer than the rows
+        k = K.gaussian_kernel(sigma, 2.5)
+        lat = K._lateral_pass(x, k, mode == "wrap")
+        dep = K._depth_pass(np.ascontiguousarray(x.T), k, mode == "wrap").T
+        np.testing.assert_array_equal(lat, dep)
+
+
+def test_compiled_intensity_equals_numpy_bit_for_bit():
+    rng = np.random.default_rng(4)
+    h, w, wide = 30, 17, 24
+    f = lambda *s: rng.standard_normal(s, dtype=np.float32)  # noqa: E731
+    args = (f(h, w), f(h, w), f(h, wide), f(h, wide), f(h, wide), f(h, wide), np.abs(f(h, w)), np.abs(f(h, wide)))
+    args[6][0, :3] = -1.0  # intensities below the floor are held at it
+    for col0, c, s in ((0, 1.0, 0.0), (7, 0.8, 0.6)):
+        sc = (col0, np.float32(c), np.float32(s), np.float32(0.6))
+        np.testing.assert_array_equal(K._intensity(*args, *sc), K._intensity_py(*args, *sc))
+
+
+@pytest.mark.parametrize("shape", [(1,), (7, 3), (2, 5, 9)])
+def test_gaussian_noise_shape_dtype_and_seed(shape):
+    a = K.gaussian_noise(np.random.default_rng(5), shape)
+    b = K.gaussian_noise(np.random.default_rng(5), shape)
+    assert a.shape == shape and a.dtype == np.float32
+    np.testing.assert_array_equal(a, b)
+
+
+def test_gaussian_noise_is_standard_normal():
+    from scipy import stats
+
+    x = K.gaussian_noise(np.random.default_rng(6), (400_001,)).astype(np.float64)  # odd: the last pair cut
+    assert abs(x.mean()) < 0.01 and abs(x.std() - 1) < 0.01
+    assert abs(stats.kurtosis(x)) < 0.05 and abs(stats.skew(x)) < 0.02
+    assert stats.kstest(x, "norm").pvalue > 0.01
+    # the cosine and sine halves are independent normals too
+    half = x[:200_000], x[200_001:400_001]
+    assert abs(np.corrcoef(*half)[0, 1]) < 0.01
