@@ -62,6 +62,10 @@ def report(scores: dict, title: str) -> None:
         s = scores[key]
         line(key, s["value"], s["ci"], s["n"])
     line("no_consolidation", scores["no_consolidation"]["value"], n=scores["no_consolidation"]["n"])
+    agree = scores["label_agreement"]
+    print(f"(the labels themselves: Spearman of the B-line label with severity {agree['spearman']:.3f} "
+          f"[{agree['ci'][0]:.2f}, {agree['ci'][1]:.2f}], AUC of severity for the B-line label "
+          f"{agree['auc']:.3f}, n {agree['n']})")
 
 
 def main() -> None:

@@ -23,6 +23,12 @@ against the labels:
 ``no_consolidation``
     among clips labelled without consolidation, the share with no predicted
     consolidation pixel.
+``label_agreement``
+    the clip labels against each other, no prediction involved: Spearman of the
+    B-line yes/no label with the severity score (bootstrap CI) and the AUC of the
+    severity score for the B-line label. A B-line measure that followed the
+    B-line label perfectly would correlate with severity only this well, so it
+    sets the scale for ``bline_spearman`` on a given set of frames.
 
 The labels table needs ``filename`` (relative to its folder) and any of
 ``lung_severity_score``, ``b_lines`` (``yes``/``no`` or ``1``/``0``),
@@ -169,6 +175,10 @@ def transfer_scores(table: pd.DataFrame, height: int, n_boot: int = 2000, seed: 
     clean = t["consolidation_area"].to_numpy(dtype=float) == 0
     out["no_consolidation"] = {"value": float(clean[neg].mean()) if neg.any() else float("nan"),
                                "n": int(neg.sum())}
+    both = np.isfinite(lab) & np.isfinite(sev)  # how far the two clip labels agree with each other
+    out["label_agreement"] = {"spearman": _spearman(lab[both], sev[both]),
+                              "ci": _boot(_spearman, lab[both], sev[both], n_boot, rng),
+                              "auc": _auc(sev[both], lab[both]), "n": int(both.sum())}
     return out
 
 

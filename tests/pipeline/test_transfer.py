@@ -40,6 +40,24 @@ def test_scores_by_hand():
     assert s["no_consolidation"] == {"value": 0.75, "n": 4}
     lo, hi = s["bline_auc"]["ci"]
     assert lo <= 1.0 <= hi + 1e-12
+    # the labels against each other: B-line label (k >= 4) against severity (k // 2)
+    lab, sev = (np.arange(8) >= 4).astype(float), (np.arange(8) // 2).astype(float)
+    from scipy.stats import spearmanr
+
+    agree = s["label_agreement"]
+    assert agree["n"] == 8 and agree["auc"] == 1.0
+    assert agree["spearman"] == pytest.approx(spearmanr(lab, sev).statistic)
+    assert agree["ci"][0] <= agree["spearman"] <= agree["ci"][1] + 1e-12
+
+
+def test_label_agreement_ignores_unlabelled_frames_and_is_nan_without_both_classes():
+    t = _table()
+    t.loc[0, "severity"] = np.nan
+    t.loc[7, "b_lines"] = np.nan
+    assert transfer_scores(t, height=128, n_boot=50)["label_agreement"]["n"] == 6
+    t["b_lines"] = 1.0
+    agree = transfer_scores(t, height=128, n_boot=50)["label_agreement"]
+    assert np.isnan(agree["spearman"]) and np.isnan(agree["auc"])
 
 
 def test_labels_and_manifest(real_lus_dir, tmp_path):
