@@ -172,7 +172,8 @@ def test_tables_are_written_out_of_core(tiny_cohort, tmp_path):
     assert compare_table_folders(whole, pieces)[1] == []
     meta = json.loads((pieces / "features.json").read_text())
     longest_clip = int(c.frames.groupby("clip_id").size().max())
-    assert 1 <= meta["aggregation"]["frames_held_max"] <= 3 + longest_clip
+    held = meta["aggregation"]["frames_held_max"]  # one part of 3 frames plus the open clip at most
+    assert held >= 1 and held <= 3 + longest_clip
     assert meta["timings"]["tables_s"] > 0
 
 
