@@ -24,6 +24,8 @@ operation by operation in float32.
 
 from __future__ import annotations
 
+import functools
+
 import numpy as np
 
 try:
@@ -159,13 +161,16 @@ else:  # pragma: no cover
     scan_convert = _convert_py
 
 
+@functools.lru_cache(maxsize=256)  # a clip blurs ~32 fields with a handful of sigmas
 def gaussian_kernel(sigma: float, truncate: float) -> np.ndarray:
     """Normalised Gaussian taps ``(2 r + 1,) float32``, ``r = int(truncate * sigma + 0.5)``
-    (the kernel of :func:`scipy.ndimage.gaussian_filter1d`)."""
+    (the kernel of :func:`scipy.ndimage.gaussian_filter1d`); cached, read-only."""
     r = int(truncate * float(sigma) + 0.5)
     x = np.arange(-r, r + 1, dtype=np.float64)
     phi = np.exp(-0.5 * (x / float(sigma)) ** 2)
-    return (phi / phi.sum()).astype(np.float32)
+    taps = (phi / phi.sum()).astype(np.float32)
+    taps.setflags(write=False)
+    return taps
 
 
 def _depth_pass_py(x, k, wrap):
@@ -178,6 +183,11 @@ def _depth_pass_py(x, k, wrap):
 
 if njit is not None:
 
+    @njit(cache=True, nogil=True, inline="always")
+    def _edge(src, n, wrap):
+        """Sample index ``src`` of a line of ``n``: periodic (``wrap``) or the edge sample repeated."""
+        return src % n if wrap else min(max(src, 0), n - 1)
+
     @njit(cache=True, nogil=True)
     def _depth_pass(x, k, wrap):
         """Correlate the rows of ``x (H, W) float32`` with ``k`` along depth (axis 0)."""
@@ -187,13 +197,8 @@ if njit is not None:
         for i in range(h):
             o = out[i]
             for t in range(k.size):
-                src = i + t - r
-                if wrap:
-                    src %= h
-                else:
-                    src = min(max(src, 0), h - 1)
                 kt = k[t]
-                row = x[src]
+                row = x[_edge(i + t - r, h, wrap)]
                 for j in range(w):
                     o[j] += kt * row[j]
         return out
@@ -217,18 +222,14 @@ if njit is not None:
                 lo = max(0, -d)
                 hi = min(w, w - d)
                 for j in range(0, min(lo, w)):
-                    src = j + d
-                    src = src % w if wrap else min(max(src, 0), w - 1)
-                    o[j] += kt * row[src]
+                    o[j] += kt * row[_edge(j + d, w, wrap)]
                 if hi > lo:  # contiguous slices: indices from 0 up, so the loop vectorises
                     ov = o[lo:hi]
                     rv = row[lo + d : hi + d]
                     for q in range(hi - lo):
                         ov[q] += kt * rv[q]
                 for j in range(max(hi, lo), w):
-                    src = j + d
-                    src = src % w if wrap else min(max(src, 0), w - 1)
-                    o[j] += kt * row[src]
+                    o[j] += kt * row[_edge(j + d, w, wrap)]
         return out
 
 else:  # pragma: no cover
