@@ -61,7 +61,7 @@ class RenderParams:
     slide: tuple[float, float] = (1.5, 5.0)
     speckle_dphi: float = 0.35
     shadow_floor: tuple[float, float] = (0.04, 0.15)
-    model: str = "scatterer-psf-v2"
+    model: str = "scatterer-psf-v3"
 
 
 def render_clip(

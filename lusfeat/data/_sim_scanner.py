@@ -24,11 +24,16 @@ Frequency (per clip)
     0.6-1.6), and the round-trip attenuation, 0.5 dB/cm/MHz in soft tissue
     (+-30 %) over the imaging depth.
 Point-spread function (Szabo 2014, ch. 7-8; Jensen 1991, *J Acoust Soc Am* 89:182)
-    Separable Gaussian, axial sigma 1.2-2.7 px and lateral sigma 0.8-1.9 px (at
-    256 px; wider than a bare transducer's, matching the speckle size measured on
-    exported clinical clips, which are filtered and video-compressed) at the focal depth (25-60 % of the image), widening away from it
-    (axial by up to 0.6 px, lateral by up to 1.5 px more at 0.6 image depths; on a fan the
-    beams also diverge with depth): the image
+    Separable Gaussian, axial sigma 0.6-1.35 px and lateral sigma 2.4-5.7 px (at
+    256 px, for a typical clip) at the focal depth (25-60 % of the image), widening away
+    from it (axial by up to 0.3 px, lateral by up to 4.5 px more at 0.6 image depths; on
+    a fan the beams also diverge with depth). Lateral resolution is set by the aperture
+    (about wavelength x f-number) and axial resolution by the pulse length, so on
+    clinical probes the lateral beam width is two to four times the axial resolution
+    (Szabo 2014, ch. 7; Ng & Swanevelder 2011, *Contin Educ Anaesth Crit Care Pain*
+    11:186); the speckle of real clips is accordingly elongated across the beam (patch
+    gradient energy along the beam about 1.5 times that across it on the frames in
+    ``bench_realism.py``). The image
     is a blend of a focal and a defocused version weighted by the distance to
     the focus. The elevation (slice) thickness shows as partial-volume blur of
     the echo maps themselves (see :mod:`lusfeat.data._sim_echo`).
@@ -283,8 +288,9 @@ def make_scanner(
     lut = np.rint(255 * np.linspace(0, 1, 1024) ** gamma).astype(np.uint8)
     return Scanner(
         frequency_mhz=freq,
-        psf_near=(float(rng.uniform(0.9, 2.4) * s * res + 0.3), float((rng.uniform(0.5, 1.6) * s * res + 0.3) / step)),
-        psf_extra=(float(rng.uniform(0.0, 0.6) * s * res), float(rng.uniform(0.3, 1.5) * s * res / step)),
+        # lateral resolution about three times coarser than axial (see the module docstring)
+        psf_near=(float(rng.uniform(0.45, 1.2) * s * res + 0.15), float((rng.uniform(1.5, 4.8) * s * res + 0.9) / step)),
+        psf_extra=(float(rng.uniform(0.0, 0.3) * s * res), float(rng.uniform(0.9, 4.5) * s * res / step)),
         focus=float(rng.uniform(0.25, 0.6)),
         atten=atten, tgc=tgc, apod=apod.astype(np.float32),
         # electronic noise: a share of the deepest echo of soft tissue, amplified by the TGC

@@ -167,3 +167,30 @@ def test_bad_options(tmp_path, kwargs, match):
 def test_twelve_zones(tmp_path):
     c = open_cohort(simulate_cohort(tmp_path / "c", patients=1, exams=1, zones=12, frames=1, size=32))
     assert sorted(c.frames["zone"]) == sorted([f"{s}{i}" for s in "RL" for i in range(1, 7)])
+
+
+def test_lateral_resolution_coarser_than_axial():
+    """The PSF is two to four times wider across the beam than along it, on every draw."""
+    from lusfeat.data._sim_scanner import line_step, make_scanner
+
+    for seed in range(200):
+        rng = np.random.default_rng(seed)
+        probe = "linear" if seed % 2 else "convex"
+        sc = make_scanner(rng, probe, 256, 40.0 if probe == "linear" else 140.0)
+        axial, lateral = sc.psf_near[0], sc.psf_near[1] * line_step(256)
+        assert 1.2 <= lateral / axial <= 12.0, (seed, sc.psf_near)
+        assert sc.psf_extra[1] * line_step(256) >= sc.psf_extra[0]
+
+
+def test_speckle_is_elongated_across_the_beam():
+    """As on real clips, grey levels change faster along the beam than across it
+    (median patch gradient-energy ratio about 1.5 on the real frames of ``bench_realism.py``;
+    an isotropic PSF gives about 1.0)."""
+    from lusfeat.data._realism import patch_features, sample_patches, synthetic_frames
+
+    frames, _ = synthetic_frames(16, 128, seed=5)
+    patches, _, _ = sample_patches(frames, 12, 24, np.random.default_rng(0))
+    x = patch_features(patches)
+    keep = x[:, 1] > 2  # patches with some texture (not a black shadow)
+    ratio = np.median(x[keep, 9] / x[keep, 10])
+    assert 1.2 < ratio < 2.5, ratio
