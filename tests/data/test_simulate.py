@@ -170,7 +170,8 @@ def test_twelve_zones(tmp_path):
 
 
 def test_lateral_resolution_coarser_than_axial():
-    """The PSF is two to four times wider across the beam than along it, on every draw."""
+    """The PSF is wider across the beam than along it on every draw (1.8-9.5 times, the two
+    widths being drawn independently; the previous simulator's lateral PSF was the narrower)."""
     from lusfeat.data._sim_scanner import line_step, make_scanner
 
     for seed in range(200):
