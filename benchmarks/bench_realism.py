@@ -15,6 +15,14 @@ With ``--baseline-rev`` the simulator of that git revision (lusfeat 0.1 by
 default) is measured the same way, in a temporary worktree. ``--figure`` saves
 the old simulator's frames, the new one's and real frames of both probe types
 (CC-BY frames only), one row each.
+
+Reference scale: with a frame table (``--table``, default ``labels.csv`` beside
+the frames folder, one row per frame with ``filename`` and a source column),
+the same two-sample test is run between every pair of real sources with at
+least 8 frames, and between the simulator and each source. Two real LUS
+datasets differ too (scanner, preset, export path); their AUC is the scale on
+which the simulator's is read. Patients (``patient_key``) stay on one side of
+every split.
 """
 
 from __future__ import annotations
@@ -33,11 +41,14 @@ os.environ.setdefault("OMP_NUM_THREADS", "1")
 
 import numpy as np  # noqa: E402
 
+from lusfeat._errors import InputError  # noqa: E402
 from lusfeat.data._realism import (  # noqa: E402
     classifier_two_sample_test,
     frame_statistics,
+    frame_table,
     load_frames,
     realism_table,
+    source_reference,
     synthetic_frames,
 )
 
@@ -133,10 +144,21 @@ def main() -> None:
     ap.add_argument("--linear-share", type=float, default=0.2)
     ap.add_argument("--baseline-rev", default=BASELINE_REV, help="git revision of the old simulator ('' to skip)")
     ap.add_argument("--figure", type=Path, default=None)
+    ap.add_argument("--table", type=Path, default=None,
+                    help="CSV with filename and source columns (default: labels.csv beside --real, if any)")
+    ap.add_argument("--source-column", default="source")
     args = ap.parse_args()
     t0 = time.perf_counter()
-    real, names = load_frames(args.real, args.size)
-    groups = _groups(names)
+    try:
+        real, names = load_frames(args.real, args.size)
+        table = args.table if args.table is not None else args.real.parent / "labels.csv"
+        sources = None
+        if args.table is not None or table.is_file():
+            sources, groups = frame_table(table, names, args.source_column)
+        else:
+            groups = _groups(names)
+    except InputError as exc:
+        sys.exit(f"error: {exc}")
     syn, probes = synthetic_frames(args.n, args.size, args.linear_share, args.seed)
     sims = {"lusfeat simulator": syn}
     old = baseline_frames(args.baseline_rev, args.n, args.size, args.linear_share, args.seed) if args.baseline_rev else None
@@ -160,6 +182,25 @@ def main() -> None:
         c = result[lab]["c2st"]
         print(f"classifier two-sample AUC, {lab}: {c['auc']:.3f} (SD over folds {c['auc_sd']:.3f}; "
               f"{c['n_synthetic']} vs {c['n_real']} patches; target <= 0.75)")
+    if sources is not None:
+        ref = source_reference(real, sources, groups, seed=args.seed)
+        result["real_vs_real"] = ref
+        for r in ref:
+            print(f"reference, real vs real: {r['a']} ({r['n_a']} frames) vs {r['b']} ({r['n_b']}): "
+                  f"AUC {r['auc']:.3f} (SD over folds {r['auc_sd']:.3f})")
+        if not ref:
+            print("reference, real vs real: no two sources with 8 frames or more")
+        src = np.asarray(sources, dtype=object)
+        per = {}
+        for k in sorted(set(sources)):
+            m = src == k
+            if m.sum() < 8:
+                continue
+            c = classifier_two_sample_test(syn, real[m], seed=args.seed, groups_real=np.asarray(groups, dtype=object)[m])
+            per[k] = c
+            print(f"classifier two-sample AUC, lusfeat simulator vs {k} ({int(m.sum())} frames): {c['auc']:.3f} "
+                  f"(SD over folds {c['auc_sd']:.3f})")
+        result["simulator_vs_source"] = per
     if args.figure is not None:
         import imageio.v3 as iio
 

@@ -19,6 +19,9 @@ preprocessing first, :func:`load_frames`):
   tell synthetic from real, and its AUC on held-out frames (grouped
   cross-validation: the patches of one frame never sit on both sides) is the
   measure: 0.5 means indistinguishable, 1.0 trivially separable.
+* **A real-data reference** (:func:`source_reference`): the same test between
+  two real sources (scanners, hospitals, datasets) says how far apart real
+  LUS sets are from each other, the scale on which a simulator's AUC is read.
 """
 
 from __future__ import annotations
@@ -40,6 +43,8 @@ __all__ = [
     "patch_features",
     "sample_patches",
     "classifier_two_sample_test",
+    "frame_table",
+    "source_reference",
 ]
 
 IMAGE_SUFFIXES = (".png", ".jpg", ".jpeg", ".bmp", ".tif", ".tiff")
@@ -333,6 +338,7 @@ def classifier_two_sample_test(
     folds: int = 5,
     seed: int = 0,
     groups_real: Sequence[object] | None = None,
+    groups_synthetic: Sequence[object] | None = None,
 ) -> dict[str, float]:
     """Classifier two-sample test on patches: held-out AUC of synthetic vs real.
 
@@ -350,6 +356,8 @@ def classifier_two_sample_test(
     groups_real : sequence, optional
         Group of each real frame (e.g. its patient), so that correlated frames
         stay on one side of every split.
+    groups_synthetic : sequence, optional
+        The same for the first set (when it is real too, see :func:`source_reference`).
 
     Returns
     -------
@@ -365,9 +373,10 @@ def classifier_two_sample_test(
     ps, fs, ds = sample_patches(synthetic, per_frame, patch, rng)
     pr, fr, dr = sample_patches(real, per_frame, patch, rng)
     g_real = np.asarray(groups_real, dtype=object)[fr] if groups_real is not None else fr
+    g_syn = np.asarray(groups_synthetic, dtype=object)[fs] if groups_synthetic is not None else fs
     x = np.vstack([patch_features(ps, ds), patch_features(pr, dr)])
     y = np.r_[np.zeros(len(ps)), np.ones(len(pr))]
-    groups = np.r_[np.asarray([f"s{k}" for k in fs], dtype=object), np.asarray([f"r{g}" for g in g_real], dtype=object)]
+    groups = np.r_[np.asarray([f"s{g}" for g in g_syn], dtype=object), np.asarray([f"r{g}" for g in g_real], dtype=object)]
     n_groups = min(len(set(groups[y == 0])), len(set(groups[y == 1])))
     k = max(2, min(folds, n_groups))
     cv = StratifiedGroupKFold(n_splits=k, shuffle=True, random_state=seed)
@@ -390,3 +399,92 @@ def classifier_two_sample_test(
         "n_real": int(len(pr)),
         "folds": int(k),
     }
+
+
+def frame_table(table: str | os.PathLike, names: Sequence[str], source: str = "source",
+                patient: str = "patient_key") -> tuple[list[str], list[str]]:
+    """Source and patient of each frame, from a CSV with one row per frame.
+
+    Parameters
+    ----------
+    table : path-like
+        CSV with a ``filename`` column (a path whose last part is the frame's file
+        name) and the ``source`` column; the ``patient`` column is optional.
+    names : sequence of str
+        File names of the frames (as :func:`load_frames` returns them).
+    source, patient : str
+        Column names.
+
+    Returns
+    -------
+    sources, patients : list of str
+        One entry per name (patients fall back to the file name).
+    """
+    import pandas as pd
+
+    path = Path(table)
+    if not path.is_file():
+        raise InputError(f"frame table {path} does not exist; pass a CSV with filename and {source} columns")
+    df = pd.read_csv(path, dtype=str, keep_default_na=False)
+    for col in ("filename", source):
+        if col not in df.columns:
+            raise InputError(f"{path}: no column {col!r} (columns: {', '.join(df.columns)}); "
+                             f"add it or name the source column with --source-column")
+    rows = {Path(f).name: r for f, r in zip(df["filename"], df.to_dict("records"), strict=True)}
+    missing = [n for n in names if n not in rows]
+    if missing:
+        raise InputError(f"{path}: no row for frame {missing[0]!r} ({len(missing)} frame(s) missing); "
+                         "add one row per frame")
+    sources = [str(rows[n][source]) or "unknown" for n in names]
+    patients = [str(rows[n].get(patient, "")) or n for n in names]
+    return sources, patients
+
+
+def source_reference(
+    frames: np.ndarray,
+    sources: Sequence[str],
+    groups: Sequence[object] | None = None,
+    *,
+    min_frames: int = 8,
+    seed: int = 0,
+    **kwargs,
+) -> list[dict[str, object]]:
+    """Classifier two-sample AUC between every pair of real sources.
+
+    Two real LUS sets (other scanners, presets, hospitals, export paths) differ
+    too; the AUC between them is the scale on which a simulator's AUC against
+    real frames is read.
+
+    Parameters
+    ----------
+    frames : (N, S, S) uint8
+        Real frames.
+    sources : sequence of str, length N
+        Source of each frame.
+    groups : sequence, optional
+        Patient of each frame (kept on one side of every split).
+    min_frames : int
+        Sources with fewer frames are left out.
+    seed : int
+    **kwargs
+        Passed to :func:`classifier_two_sample_test`.
+
+    Returns
+    -------
+    list of dict
+        ``a``, ``b`` (sources), ``n_a``, ``n_b`` (frames) and the test's result
+        (``auc``, ``auc_sd``, ...), one per pair.
+    """
+    src = np.asarray(list(sources), dtype=object)
+    if len(src) != len(frames):
+        raise InputError(f"{len(src)} sources for {len(frames)} frames; pass one source per frame")
+    grp = np.asarray(list(groups), dtype=object) if groups is not None else np.arange(len(frames)).astype(object)
+    kept = sorted(k for k in set(src) if (src == k).sum() >= min_frames)
+    out: list[dict[str, object]] = []
+    for i, a in enumerate(kept):
+        for b in kept[i + 1 :]:
+            ma, mb = src == a, src == b
+            r = classifier_two_sample_test(frames[ma], frames[mb], seed=seed, groups_synthetic=grp[ma],
+                                           groups_real=grp[mb], **kwargs)
+            out.append({"a": a, "b": b, "n_a": int(ma.sum()), "n_b": int(mb.sum()), **r})
+    return out

@@ -10,10 +10,12 @@ from lusfeat import InputError
 from lusfeat.data._realism import (
     classifier_two_sample_test,
     frame_statistics,
+    frame_table,
     load_frames,
     patch_features,
     realism_table,
     sample_patches,
+    source_reference,
     synthetic_frames,
 )
 
@@ -77,3 +79,41 @@ def test_synthetic_frames_and_real_folder(tmp_path, real_lus_dir):
     assert real.shape == (2, 64, 64) and len(names) == 2
     with pytest.raises(InputError, match="does not exist"):
         load_frames(tmp_path / "nowhere")
+
+
+def test_source_reference_scales_the_two_sample_auc():
+    """Two sources drawn alike sit near 0.5; a blurred source separates; small sources are left out."""
+    frames = np.concatenate([_frames(10, seed=1), _frames(10, seed=2), _frames(10, sigma=2.0, seed=3), _frames(3, seed=4)])
+    sources = ["a"] * 10 + ["b"] * 10 + ["c"] * 10 + ["d"] * 3
+    patients = [f"p{k // 2}" for k in range(len(frames))]  # two frames per patient
+    ref = source_reference(frames, sources, patients, per_frame=10, patch=12, folds=3)
+    auc = {(r["a"], r["b"]): r["auc"] for r in ref}
+    assert set(auc) == {("a", "b"), ("a", "c"), ("b", "c")}
+    assert 0.3 < auc[("a", "b")] < 0.7
+    assert auc[("a", "c")] > 0.9 and auc[("b", "c")] > 0.9
+    assert all(r["n_a"] == r["n_b"] == 10 for r in ref)
+    with pytest.raises(InputError, match="one source per frame"):
+        source_reference(frames, sources[:-1])
+
+
+def test_grouped_two_sample_test_keeps_patients_on_one_side():
+    """Two alike sets whose patients have four copies of one frame each: split by frame the
+    copies leak and the classifier tells the sets apart; split by patient it cannot."""
+    a, b = np.repeat(_frames(8, seed=5), 4, axis=0), np.repeat(_frames(8, seed=6), 4, axis=0)
+    pat = np.repeat(np.arange(8), 4)
+    leaky = classifier_two_sample_test(a, b, per_frame=6, patch=12, folds=4)
+    grouped = classifier_two_sample_test(a, b, per_frame=6, patch=12, folds=4, groups_synthetic=pat, groups_real=pat)
+    assert leaky["auc"] > 0.62
+    assert grouped["auc"] < 0.58 and grouped["n_synthetic"] == grouped["n_real"] == 192
+
+
+def test_frame_table_reads_sources_and_patients(tmp_path):
+    t = tmp_path / "labels.csv"
+    t.write_text("filename,source,patient_key\nframes/x.png,s1,p1\nframes/y.png,s2,\n")
+    assert frame_table(t, ["y.png", "x.png"]) == (["s2", "s1"], ["y.png", "p1"])
+    with pytest.raises(InputError, match="no row for frame 'z.png'"):
+        frame_table(t, ["x.png", "z.png"])
+    with pytest.raises(InputError, match="no column 'site'"):
+        frame_table(t, ["x.png"], source="site")
+    with pytest.raises(InputError, match="does not exist"):
+        frame_table(tmp_path / "none.csv", ["x.png"])
