@@ -11,7 +11,8 @@ Without ``--model`` it first pretrains the default U-Net on a simulated cohort
 then ingests the real frames of ``REAL/labels.csv`` (as ``lusfeat ingest``
 would), segments them, extracts the features and prints the measures of
 :mod:`lusfeat.pipeline._transfer` with bootstrap 95 % CIs, the targets, and
-one JSON line. ``--gray`` scores the frames a second time with every real
+one JSON line; when the labels table names several sources (column
+``source``), also the same measures within each source. ``--gray`` scores the frames a second time with every real
 frame's gray levels scaled so that its chest wall matches the training
 cohort's (:mod:`lusfeat.data._gain`). ``--figure`` saves overlays of the
 predicted masks (with ``--gray``, those of the standardised frames) on the
@@ -66,6 +67,15 @@ def report(scores: dict, title: str) -> None:
     print(f"(the labels themselves: Spearman of the B-line label with severity {agree['spearman']:.3f} "
           f"[{agree['ci'][0]:.2f}, {agree['ci'][1]:.2f}], AUC of severity for the B-line label "
           f"{agree['auc']:.3f}, n {agree['n']})")
+    by = scores.get("by_source")
+    if by:
+        print("within each source (pooled over sources, a measure also scores how the datasets differ):")
+        print(f"{'source':<32}{'n':>4}{'pleura':>8}{'B AUC (pos)':>13}{'B rho':>8}{'LUS rho':>9}{'no cons':>9}"
+              f"{'label rho':>11}")
+        for name, sc in by.items():
+            print(f"{name[:31]:<32}{sc['n_frames']:>4}{sc['pleural_found']:>8.3f}{sc['bline_auc']['value']:>8.3f} ({sc['bline_auc']['positives']:>2})"
+                  f"{sc['bline_spearman']['value']:>8.3f}{sc['lus_spearman']['value']:>9.3f}"
+                  f"{sc['no_consolidation']['value']:>9.3f}{sc['label_agreement']['spearman']:>11.3f}")
 
 
 def main() -> None:

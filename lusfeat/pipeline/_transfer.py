@@ -30,9 +30,12 @@ against the labels:
     B-line label perfectly would correlate with severity only this well, so it
     sets the scale for ``bline_spearman`` on a given set of frames.
 
+With a ``source`` column naming two or more datasets, every measure is also
+given within each source (``by_source``).
+
 The labels table needs ``filename`` (relative to its folder) and any of
 ``lung_severity_score``, ``b_lines`` (``yes``/``no`` or ``1``/``0``),
-``consolidation``; optional ``patient_key``, ``probe``, ``license``.
+``consolidation``; optional ``patient_key``, ``probe``, ``license``, ``source``.
 """
 
 from __future__ import annotations
@@ -73,7 +76,7 @@ def read_labels(labels_csv: str | os.PathLike) -> pd.DataFrame:
     out["severity"] = pd.to_numeric(lab.get("lung_severity_score"), errors="coerce")
     for col in ("b_lines", "consolidation"):
         out[col] = lab[col].map(_binary) if col in lab.columns else np.nan
-    for col in ("patient_key", "probe", "license"):
+    for col in ("patient_key", "probe", "license", "source"):
         out[col] = lab[col].astype(str) if col in lab.columns else ""
     return out
 
@@ -104,6 +107,8 @@ def real_manifest(labels_csv: str | os.PathLike, path: str | os.PathLike, limit:
 
 def _boot(stat, x: np.ndarray, y: np.ndarray, n_boot: int, rng: np.random.Generator) -> tuple[float, float]:
     vals = []
+    if len(x) < 3:  # too few frames for a resampling CI
+        return float("nan"), float("nan")
     for _ in range(n_boot):
         idx = rng.integers(0, len(x), len(x))
         v = stat(x[idx], y[idx])
@@ -125,7 +130,7 @@ def _auc(score: np.ndarray, label: np.ndarray) -> float:
 def _spearman(x: np.ndarray, y: np.ndarray) -> float:
     from scipy.stats import spearmanr
 
-    if np.ptp(x) == 0 or np.ptp(y) == 0:
+    if len(x) < 3 or np.ptp(x) == 0 or np.ptp(y) == 0:
         return float("nan")
     return float(spearmanr(x, y).statistic)
 
@@ -147,10 +152,23 @@ def transfer_scores(table: pd.DataFrame, height: int, n_boot: int = 2000, seed: 
     Returns
     -------
     dict
-        Each measure with ``n`` and, where defined, ``ci``.
+        Each measure with ``n`` and, where defined, ``ci``. When the table's
+        ``source`` column names two or more sources, ``by_source`` holds the
+        same measures within each source (``{source: {...}}``): pooled over
+        datasets, a measure also scores how the scanners differ, since the
+        label mix differs between sets.
     """
     rng = np.random.default_rng(seed)
-    t = table
+    out = _scores(table, height, n_boot, rng)
+    src = table["source"].astype(str) if "source" in table.columns else pd.Series("", index=table.index)
+    names = sorted(set(src) - {"", "nan"})
+    if len(names) >= 2:
+        out["by_source"] = {name: _scores(table[src.to_numpy() == name], height, n_boot, rng) for name in names}
+    return out
+
+
+def _scores(t: pd.DataFrame, height: int, n_boot: int, rng: np.random.Generator) -> dict[str, Any]:
+    """The measures of :func:`transfer_scores` on one set of frames."""
     px = t["pixel_spacing_mm"].to_numpy(dtype=float)
     depth_px = t["pleural_line_depth"].to_numpy(dtype=float) / np.where(np.isfinite(px), px, 1.0)
     found = (t["pleural_line_coverage"].to_numpy(dtype=float) >= PLEURA_COVERAGE) & (

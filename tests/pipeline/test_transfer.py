@@ -60,9 +60,35 @@ def test_label_agreement_ignores_unlabelled_frames_and_is_nan_without_both_class
     assert np.isnan(agree["spearman"]) and np.isnan(agree["auc"])
 
 
+def test_scores_within_each_source():
+    # two sources: in "a" the B-line coverage follows the label, in "b" it runs against it;
+    # pooled, the sources' offsets decide the AUC
+    a, b = _table(), _table()
+    b["b_line_pleural_fraction"] = 2.0 - b["b_line_pleural_fraction"]
+    a["source"], b["source"] = "a", "b"
+    t = pd.concat([a, b], ignore_index=True)
+    s = transfer_scores(t, height=128, n_boot=50)
+    assert set(s["by_source"]) == {"a", "b"}
+    assert s["by_source"]["a"]["bline_auc"]["value"] == 1.0
+    assert s["by_source"]["b"]["bline_auc"]["value"] == 0.0
+    assert s["by_source"]["a"]["n_frames"] == 8 and s["by_source"]["b"]["pleural_found"] == pytest.approx(6 / 8)
+    assert s["bline_auc"]["value"] == pytest.approx(0.5)
+    # the pooled measures are those of the table scored without sources
+    alone = transfer_scores(t.drop(columns="source"), height=128, n_boot=50)
+    assert "by_source" not in alone
+    assert alone["bline_auc"] == s["bline_auc"] and alone["lus_spearman"] == s["lus_spearman"]
+    # one source only, or a source too small for a CI: no breakdown, or NaN rather than an error
+    assert "by_source" not in transfer_scores(a, height=128, n_boot=50)
+    tiny = pd.concat([a, b.head(2)], ignore_index=True)
+    small = transfer_scores(tiny, height=128, n_boot=50)["by_source"]["b"]
+    assert small["n_frames"] == 2 and np.isnan(small["lus_spearman"]["value"])
+    assert np.isnan(small["bline_auc"]["ci"][0])
+
+
 def test_labels_and_manifest(real_lus_dir, tmp_path):
     lab = read_labels(real_lus_dir / "labels.csv")
     assert set(lab["b_lines"].dropna().unique()) <= {0.0, 1.0} and lab["b_lines"].notna().all()
+    assert lab["source"].nunique() >= 2  # the shared set holds two public datasets
     m = pd.read_csv(real_manifest(real_lus_dir / "labels.csv", tmp_path / "m.csv"))
     assert len(m) == len(lab) and m["clip_id"].is_unique
     blues = m[m["clip_id"].str.startswith("blues")]

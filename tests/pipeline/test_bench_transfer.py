@@ -1,0 +1,41 @@
+"""``benchmarks/bench_transfer.py`` end to end, as a subprocess, on four real frames of two sources."""
+
+from __future__ import annotations
+
+import json
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import pandas as pd
+
+REPO = Path(__file__).resolve().parents[2]
+BENCH = REPO / "benchmarks" / "bench_transfer.py"
+
+
+def _subset(real_lus_dir: Path, tmp_path: Path) -> Path:
+    """Two frames of each of the first two sources of the shared set, with their labels."""
+    lab = pd.read_csv(real_lus_dir / "labels.csv")
+    pick = pd.concat([g.head(2) for _, g in lab.groupby("source")][:2])
+    out = tmp_path / "real"
+    (out / "frames").mkdir(parents=True)
+    for f in pick["filename"]:
+        shutil.copy(real_lus_dir / f, out / f)
+    pick.to_csv(out / "labels.csv", index=False)
+    return out
+
+
+def test_bench_transfer_scores_each_source(real_lus_dir, tmp_path):
+    real = _subset(real_lus_dir, tmp_path)
+    r = subprocess.run(
+        [sys.executable, str(BENCH), "--real", str(real), "--work", str(tmp_path / "work"), "--patients", "3",
+         "--frames", "1", "--epochs", "1", "--size", "32", "--threads", "1"],
+        capture_output=True, text=True, cwd=REPO, timeout=600)
+    assert r.returncode == 0, r.stderr[-2000:]
+    assert "within each source" in r.stdout
+    result = json.loads(r.stdout.strip().splitlines()[-1])
+    by = result["scores"]["by_source"]
+    assert len(by) == 2 and all(s["n_frames"] == 2 for s in by.values())
+    assert result["scores"]["n_frames"] == 4
+    assert (tmp_path / "work" / "real" / "frames_scored.csv").is_file()
