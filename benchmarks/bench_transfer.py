@@ -24,11 +24,13 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import sys
 import time
 from pathlib import Path
 
 os.environ.setdefault("OMP_NUM_THREADS", "2")
 
+from lusfeat._errors import LusfeatError  # noqa: E402
 from lusfeat._io import read_json  # noqa: E402
 from lusfeat.data._gain import reference_level  # noqa: E402
 from lusfeat.pipeline._transfer import overlay_figure, read_labels, transfer  # noqa: E402
@@ -79,6 +81,14 @@ def report(scores: dict, title: str) -> None:
 
 
 def main() -> None:
+    """Run the benchmark; a bad input (labels table, model folder) ends it with a one-line error."""
+    try:
+        _main()
+    except LusfeatError as exc:
+        sys.exit(f"error: {exc}")
+
+
+def _main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--real", type=Path, default=REPO.parent / "shared" / "data" / "real_lus")
     ap.add_argument("--model", type=Path, default=None, help="run or pretrain folder (default: pretrain one)")

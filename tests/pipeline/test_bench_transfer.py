@@ -39,3 +39,13 @@ def test_bench_transfer_scores_each_source(real_lus_dir, tmp_path):
     assert len(by) == 2 and all(s["n_frames"] == 2 for s in by.values())
     assert result["scores"]["n_frames"] == 4
     assert (tmp_path / "work" / "real" / "frames_scored.csv").is_file()
+
+
+def test_bench_transfer_bad_input_is_one_line(tmp_path):
+    model = tmp_path / "nothing"
+    model.mkdir()
+    r = subprocess.run([sys.executable, str(BENCH), "--real", str(tmp_path / "absent"), "--model", str(model),
+                        "--work", str(tmp_path / "work")], capture_output=True, text=True, cwd=REPO, timeout=300)
+    assert r.returncode != 0
+    assert r.stderr.strip().startswith("error: ") and len(r.stderr.strip().splitlines()) == 1, r.stderr
+    assert "labels.csv" in r.stderr and "Traceback" not in r.stderr
