@@ -19,10 +19,12 @@ the old simulator's frames, the new one's and real frames of both probe types
 Reference scale: with a frame table (``--table``, default ``labels.csv`` beside
 the frames folder, one row per frame with ``filename`` and a source column),
 the same two-sample test is run between every pair of real sources with at
-least 8 frames, and between the simulator and each source. Two real LUS
-datasets differ too (scanner, preset, export path); their AUC is the scale on
-which the simulator's is read. Patients (``patient_key``) stay on one side of
-every split.
+least 8 frames of at least two patients, and between the simulator and each
+such source. Two real LUS datasets differ too (scanner, preset, export path);
+their AUC is the scale on which the simulator's is read. Patients
+(``patient_key``; COVID-BLUES file names where the table gives none) stay on
+one side of every split. A table found beside the frames may lack the source
+column (then no reference is run); one named with ``--table`` must have it.
 """
 
 from __future__ import annotations
@@ -46,6 +48,7 @@ from lusfeat.data._realism import (  # noqa: E402
     classifier_two_sample_test,
     frame_statistics,
     frame_table,
+    kept_sources,
     load_frames,
     realism_table,
     source_reference,
@@ -54,6 +57,7 @@ from lusfeat.data._realism import (  # noqa: E402
 
 REPO = Path(__file__).resolve().parents[1]
 BASELINE_REV = "4b10402"  # lusfeat 0.1
+MIN_FRAMES = 8  # a source is compared on its own with at least this many frames (and two patients)
 #: Frames shown in the figure: CC BY licensed (POCUS dataset), convex and linear.
 FIGURE_REAL = ["pocus__Reg_pat1Image_132943__f0140.png", "pocus__Reg_pat2Image_134138__f0118.png",
                "pocus__Vir_whitelung_h1n1__f0061.png", "pocus__Reg_Image_181206_crop__f0247.png",
@@ -153,10 +157,13 @@ def main() -> None:
         real, names = load_frames(args.real, args.size)
         table = args.table if args.table is not None else args.real.parent / "labels.csv"
         sources = None
+        groups = _groups(names)
         if args.table is not None or table.is_file():
-            sources, groups = frame_table(table, names, args.source_column)
-        else:
-            groups = _groups(names)
+            # a table named with --table must have the source column; one found beside --real may not
+            sources, groups = frame_table(table, names, args.source_column, require_source=args.table is not None,
+                                          default_patients=groups)
+            if not any(sources):
+                sources = None
     except InputError as exc:
         sys.exit(f"error: {exc}")
     syn, probes = synthetic_frames(args.n, args.size, args.linear_share, args.seed)
@@ -183,19 +190,17 @@ def main() -> None:
         print(f"classifier two-sample AUC, {lab}: {c['auc']:.3f} (SD over folds {c['auc_sd']:.3f}; "
               f"{c['n_synthetic']} vs {c['n_real']} patches; target <= 0.75)")
     if sources is not None:
-        ref = source_reference(real, sources, groups, seed=args.seed)
+        ref = source_reference(real, sources, groups, min_frames=MIN_FRAMES, seed=args.seed)
         result["real_vs_real"] = ref
         for r in ref:
             print(f"reference, real vs real: {r['a']} ({r['n_a']} frames) vs {r['b']} ({r['n_b']}): "
                   f"AUC {r['auc']:.3f} (SD over folds {r['auc_sd']:.3f})")
         if not ref:
-            print("reference, real vs real: no two sources with 8 frames or more")
+            print(f"reference, real vs real: no two sources with {MIN_FRAMES} frames or more of two patients or more")
         src = np.asarray(sources, dtype=object)
         per = {}
-        for k in sorted(set(sources)):
+        for k in kept_sources(sources, groups, MIN_FRAMES):
             m = src == k
-            if m.sum() < 8:
-                continue
             c = classifier_two_sample_test(syn, real[m], seed=args.seed, groups_real=np.asarray(groups, dtype=object)[m])
             per[k] = c
             print(f"classifier two-sample AUC, lusfeat simulator vs {k} ({int(m.sum())} frames): {c['auc']:.3f} "

@@ -44,6 +44,7 @@ __all__ = [
     "sample_patches",
     "classifier_two_sample_test",
     "frame_table",
+    "kept_sources",
     "source_reference",
 ]
 
@@ -351,7 +352,8 @@ def classifier_two_sample_test(
     patch : int
         Patch side, px.
     folds : int
-        Grouped cross-validation folds (groups: frames, or ``groups_real``).
+        Grouped cross-validation folds (groups: frames, or ``groups_synthetic`` and
+        ``groups_real``); at most the number of groups on the smaller side.
     seed : int
     groups_real : sequence, optional
         Group of each real frame (e.g. its patient), so that correlated frames
@@ -364,11 +366,23 @@ def classifier_two_sample_test(
     dict
         ``auc`` (pooled out-of-fold AUC), ``auc_sd`` (SD over folds),
         ``n_synthetic``/``n_real`` patches and ``accuracy``.
+
+    Raises
+    ------
+    InputError
+        When a groups sequence does not hold one entry per frame, or a side has
+        fewer than two groups (no held-out group is left to test on).
     """
     from sklearn.ensemble import HistGradientBoostingClassifier
     from sklearn.metrics import roc_auc_score
     from sklearn.model_selection import StratifiedGroupKFold
 
+    for name, grp, fr in (("groups_synthetic", groups_synthetic, synthetic), ("groups_real", groups_real, real)):
+        if grp is not None and len(grp) != len(fr):
+            raise InputError(f"{name}: {len(grp)} groups for {len(fr)} frames; pass one group per frame")
+        if len(set(grp) if grp is not None else range(len(fr))) < 2:
+            raise InputError(f"{name.split('_')[1]} side: its frames form fewer than two groups (patients); "
+                             "a grouped split needs at least two on each side")
     rng = np.random.default_rng(seed)
     ps, fs, ds = sample_patches(synthetic, per_frame, patch, rng)
     pr, fr, dr = sample_patches(real, per_frame, patch, rng)
@@ -402,7 +416,8 @@ def classifier_two_sample_test(
 
 
 def frame_table(table: str | os.PathLike, names: Sequence[str], source: str = "source",
-                patient: str = "patient_key") -> tuple[list[str], list[str]]:
+                patient: str = "patient_key", *, require_source: bool = True,
+                default_patients: Sequence[str] | None = None) -> tuple[list[str], list[str]]:
     """Source and patient of each frame, from a CSV with one row per frame.
 
     Parameters
@@ -414,30 +429,81 @@ def frame_table(table: str | os.PathLike, names: Sequence[str], source: str = "s
         File names of the frames (as :func:`load_frames` returns them).
     source, patient : str
         Column names.
+    require_source : bool
+        Whether a table without the ``source`` column is an error; when ``False``
+        every source is ``""`` (unknown).
+    default_patients : sequence of str, optional
+        Patient of each frame where the table gives none (default: its file name).
 
     Returns
     -------
     sources, patients : list of str
-        One entry per name (patients fall back to the file name).
+        One entry per name; an empty source means unknown (see :func:`kept_sources`).
+
+    Raises
+    ------
+    InputError
+        When the file is missing or unreadable, lacks a required column, names a
+        frame twice or has no row for a frame.
     """
     import pandas as pd
 
     path = Path(table)
     if not path.is_file():
         raise InputError(f"frame table {path} does not exist; pass a CSV with filename and {source} columns")
-    df = pd.read_csv(path, dtype=str, keep_default_na=False)
-    for col in ("filename", source):
-        if col not in df.columns:
-            raise InputError(f"{path}: no column {col!r} (columns: {', '.join(df.columns)}); "
-                             f"add it or name the source column with --source-column")
-    rows = {Path(f).name: r for f, r in zip(df["filename"], df.to_dict("records"), strict=True)}
+    try:
+        df = pd.read_csv(path, dtype=str, keep_default_na=False)
+    except (pd.errors.ParserError, pd.errors.EmptyDataError, UnicodeDecodeError) as exc:
+        raise InputError(f"{path} is not a readable CSV ({type(exc).__name__}: {str(exc).splitlines()[0]}); "
+                         "save it as comma-separated UTF-8 text") from None
+    if "filename" not in df.columns:
+        raise InputError(f"{path}: no column 'filename' (columns: {', '.join(df.columns)}); "
+                         "add one with each frame's file name")
+    has_source = source in df.columns
+    if require_source and not has_source:
+        raise InputError(f"{path}: no column {source!r} (columns: {', '.join(df.columns)}); "
+                         "add it or give the name of the column that holds each frame's source")
+    rows: dict[str, int] = {}
+    for k, f in enumerate(df["filename"]):
+        key = Path(f).name
+        if key in rows:
+            raise InputError(f"{path}: frame {key!r} is named twice (rows {rows[key] + 2} and {k + 2}); "
+                             "keep one row per frame")
+        rows[key] = k
     missing = [n for n in names if n not in rows]
     if missing:
         raise InputError(f"{path}: no row for frame {missing[0]!r} ({len(missing)} frame(s) missing); "
                          "add one row per frame")
-    sources = [str(rows[n][source]) or "unknown" for n in names]
-    patients = [str(rows[n].get(patient, "")) or n for n in names]
+    idx = [rows[n] for n in names]
+    sources = [str(df[source].iat[i]) for i in idx] if has_source else [""] * len(names)
+    fallback = list(default_patients) if default_patients is not None else list(names)
+    given = [str(df[patient].iat[i]) for i in idx] if patient in df.columns else [""] * len(names)
+    patients = [g or d for g, d in zip(given, fallback, strict=True)]
     return sources, patients
+
+
+def kept_sources(sources: Sequence[str], groups: Sequence[object] | None = None, min_frames: int = 8,
+                 min_groups: int = 2) -> list[str]:
+    """The known sources with enough frames and groups (patients) to be tested on their own.
+
+    Parameters
+    ----------
+    sources : sequence of str
+        Source of each frame (``""`` = unknown, never kept).
+    groups : sequence, optional
+        Patient of each frame (default: every frame its own).
+    min_frames, min_groups : int
+        A source needs at least this many frames and distinct groups.
+
+    Returns
+    -------
+    list of str
+        Sorted source names.
+    """
+    src = np.asarray(list(sources), dtype=object)
+    grp = np.asarray(list(groups), dtype=object) if groups is not None else np.arange(len(src)).astype(object)
+    return sorted(k for k in set(src) - {""}
+                  if (src == k).sum() >= min_frames and len(set(grp[src == k])) >= min_groups)
 
 
 def source_reference(
@@ -464,7 +530,8 @@ def source_reference(
     groups : sequence, optional
         Patient of each frame (kept on one side of every split).
     min_frames : int
-        Sources with fewer frames are left out.
+        Sources with fewer frames, or fewer than two patients, are left out
+        (:func:`kept_sources`).
     seed : int
     **kwargs
         Passed to :func:`classifier_two_sample_test`.
@@ -479,7 +546,9 @@ def source_reference(
     if len(src) != len(frames):
         raise InputError(f"{len(src)} sources for {len(frames)} frames; pass one source per frame")
     grp = np.asarray(list(groups), dtype=object) if groups is not None else np.arange(len(frames)).astype(object)
-    kept = sorted(k for k in set(src) if (src == k).sum() >= min_frames)
+    if len(grp) != len(frames):
+        raise InputError(f"{len(grp)} groups for {len(frames)} frames; pass one group (patient) per frame")
+    kept = kept_sources(src, grp, min_frames)
     out: list[dict[str, object]] = []
     for i, a in enumerate(kept):
         for b in kept[i + 1 :]:

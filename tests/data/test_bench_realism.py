@@ -24,7 +24,7 @@ def _folder(tmp_path: Path, n: int = 16) -> Path:
     for k in range(n):
         img = np.clip(rng.exponential(50.0, (96, 96)) + 10, 0, 255).astype(np.uint8) * fan
         Image.fromarray(img.astype(np.uint8)).save(tmp_path / "frames" / f"f{k:02d}.png")
-        rows.append(f"frames/f{k:02d}.png,{'s1' if k % 2 else 's2'},p{k // 2}")
+        rows.append(f"frames/f{k:02d}.png,{'s1' if k < n // 2 else 's2'},p{k // 2}")  # patients within a source
     (tmp_path / "labels.csv").write_text("\n".join(rows) + "\n")
     return tmp_path / "frames"
 
@@ -57,3 +57,11 @@ def test_bench_realism_bad_table_is_one_line(tmp_path):
     assert r.returncode != 0
     assert "Traceback" not in r.stderr
     assert r.stderr.strip().count("\n") == 0 and "no column 'source'" in r.stderr and str(bad) in r.stderr
+
+
+def test_bench_realism_table_beside_frames_may_lack_sources(tmp_path):
+    frames = _folder(tmp_path)
+    (tmp_path / "labels.csv").write_text("filename\n" + "".join(f"frames/f{k:02d}.png\n" for k in range(16)))
+    r = _run("--real", str(frames))
+    assert r.returncode == 0, r.stderr
+    assert "real vs real" not in r.stdout and "real_vs_real" not in json.loads(r.stdout.strip().splitlines()[-1])

@@ -11,6 +11,7 @@ from lusfeat.data._realism import (
     classifier_two_sample_test,
     frame_statistics,
     frame_table,
+    kept_sources,
     load_frames,
     patch_features,
     realism_table,
@@ -83,9 +84,12 @@ def test_synthetic_frames_and_real_folder(tmp_path, real_lus_dir):
 
 def test_source_reference_scales_the_two_sample_auc():
     """Two sources drawn alike sit near 0.5; a blurred source separates; small sources are left out."""
-    frames = np.concatenate([_frames(10, seed=1), _frames(10, seed=2), _frames(10, sigma=2.0, seed=3), _frames(3, seed=4)])
-    sources = ["a"] * 10 + ["b"] * 10 + ["c"] * 10 + ["d"] * 3
-    patients = [f"p{k // 2}" for k in range(len(frames))]  # two frames per patient
+    frames = np.concatenate([_frames(10, seed=1), _frames(10, seed=2), _frames(10, sigma=2.0, seed=3), _frames(3, seed=4),
+                             _frames(10, seed=7), _frames(10, seed=8)])
+    sources = ["a"] * 10 + ["b"] * 10 + ["c"] * 10 + ["d"] * 3 + ["e"] * 10 + [""] * 10
+    patients = [f"p{k // 2}" for k in range(33)] + ["solo"] * 10 + [f"q{k}" for k in range(10)]
+    # d has too few frames, e a single patient (no grouped split), "" is an unknown source
+    assert kept_sources(sources, patients) == ["a", "b", "c"]
     ref = source_reference(frames, sources, patients, per_frame=10, patch=12, folds=3)
     auc = {(r["a"], r["b"]): r["auc"] for r in ref}
     assert set(auc) == {("a", "b"), ("a", "c"), ("b", "c")}
@@ -94,6 +98,16 @@ def test_source_reference_scales_the_two_sample_auc():
     assert all(r["n_a"] == r["n_b"] == 10 for r in ref)
     with pytest.raises(InputError, match="one source per frame"):
         source_reference(frames, sources[:-1])
+    with pytest.raises(InputError, match="one group"):
+        source_reference(frames, sources, patients[:-1])
+
+
+def test_two_sample_test_needs_two_groups_a_side_and_one_group_per_frame():
+    a, b = _frames(6, seed=1), _frames(6, seed=2)
+    with pytest.raises(InputError, match="real side: its frames form fewer than two groups"):
+        classifier_two_sample_test(a, b, per_frame=4, patch=12, groups_real=["p"] * 6)
+    with pytest.raises(InputError, match="groups_synthetic: 5 groups for 6 frames"):
+        classifier_two_sample_test(a, b, per_frame=4, patch=12, groups_synthetic=list(range(5)))
 
 
 def test_grouped_two_sample_test_keeps_patients_on_one_side():
@@ -117,3 +131,18 @@ def test_frame_table_reads_sources_and_patients(tmp_path):
         frame_table(t, ["x.png"], source="site")
     with pytest.raises(InputError, match="does not exist"):
         frame_table(tmp_path / "none.csv", ["x.png"])
+    # without the source column: an error unless the column is optional; patients from a fallback
+    t.write_text("filename,patient_key\nframes/x.png,p1\nframes/y.png,\n")
+    with pytest.raises(InputError, match="no column 'source'"):
+        frame_table(t, ["x.png"])
+    assert frame_table(t, ["x.png", "y.png"], require_source=False, default_patients=["fx", "fy"]) == (
+        ["", ""], ["p1", "fy"])
+    t.write_text("filename,source\na/x.png,s1\nb/x.png,s2\n")
+    with pytest.raises(InputError, match="'x.png' is named twice \\(rows 2 and 3\\)"):
+        frame_table(t, ["x.png"])
+    t.write_text("name,source\nx.png,s1\n")
+    with pytest.raises(InputError, match="no column 'filename'"):
+        frame_table(t, ["x.png"])
+    t.write_bytes(b"")
+    with pytest.raises(InputError, match="not a readable CSV"):
+        frame_table(t, ["x.png"])
