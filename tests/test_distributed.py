@@ -206,6 +206,18 @@ def test_segment_on_a_cluster_equals_in_process(seg_run, client, tmp_path):
     assert max(meta["scheduler"]["peak_rss_mb_per_worker"].values()) < 2000
 
 
+def test_foreign_cohort_on_a_cluster_gets_the_fold_ensemble_as_in_process(seg_run, client, tmp_path):
+    from tests.seg.conftest import write_cohort
+
+    _, run, _ = seg_run
+    other = write_cohort(tmp_path / "other", patients=2, frames_per_patient=20, seed=5)
+    here = segment(other, run, tmp_path / "here", batch_size=8, threads=1, allow_foreign=True, progress=False)
+    there = segment(other, run, tmp_path / "there", batch_size=8, threads=1, allow_foreign=True, scheduler=client,
+                    progress=False)
+    assert_same_masks(here, there)
+    assert open_masks(there).meta["frames_unknown_to_run"] == 40
+
+
 def test_interrupted_segment_resumes(seg_run, client, tmp_path, monkeypatch):
     from lusfeat.seg import _segment_dask
 

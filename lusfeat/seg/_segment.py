@@ -75,8 +75,11 @@ def segment(
     """Predict masks and probabilities for every frame of a cohort with a trained run.
 
     In a cross-fitted run (``folds >= 2``) each frame is predicted by the model
-    of its patient's fold, which never saw that patient (patients missing from
-    the run's fold table, e.g. added later, get model 0). Frames are resized to
+    of its patient's fold, which never saw that patient. Frames of patients
+    missing from the run's fold table (added later), and every frame of a
+    foreign cohort (``allow_foreign``: its patient IDs name other people), are
+    predicted by the mean of all the fold models' probabilities, as fold
+    ensembles are applied to new data (nnU-Net). Frames are resized to
     the run's input size, predicted by the network with BatchNorm folded into the
     convolutions, channels_last, bf16 weights on CUDA (fp32 on the CPU), and the
     logits resized back to the cohort's frame size (bilinear) before
@@ -146,9 +149,11 @@ def segment(
     dev = resolve_device(device)
     _check_options(run, meta, cohort, batch_size, threshold, spec is not None, on_masks is not None)
     foreign = _check_cohort(run, meta, cohort, allow_foreign)
-    frame_fold, unseen = frame_folds(cohort, fold_table, int(meta["folds"]))
+    n_folds = int(meta["folds"])
+    frame_fold, unseen = frame_folds(cohort, fold_table, n_folds, foreign=foreign)
     if unseen:
-        logger.warning("%d frame(s) of patients unknown to run %s are predicted by model 0", unseen, run)
+        logger.info("%d frame(s) of patients unknown to run %s are predicted by %s", unseen, run,
+                    f"the mean of its {n_folds} fold models" if n_folds > 1 else "its model")
     out = Path(out)
     if out.exists() and not overwrite and (not out.is_dir() or any(out.iterdir())):
         raise InputError(f"output {out} already exists; choose another path or pass --overwrite")
@@ -159,7 +164,7 @@ def segment(
     if spec is not None:
         from ._segment_dask import segment_parts
 
-        segment_parts(cohort, run, meta, frame_fold, out, dev, int(batch_size), float(threshold), threads,
+        segment_parts(cohort, run, meta, foreign, out, dev, int(batch_size), float(threshold), threads,
                       compile, spec, progress, overwrite, finish_meta)
     else:
         _segment_here(cohort, run, meta, frame_fold, out, dev, int(batch_size), float(threshold), threads,
@@ -204,23 +209,48 @@ def _mask_meta(model_s: float, extra: dict[str, Any], *, t0: float, run: Any, me
         "strategy_name": meta["strategy_name"], "run_fingerprint": meta["fingerprint"],
         "cohort": {"path": str(cohort.path), "fingerprint": cohort.fingerprint},
         "out_of_fold": bool(meta["cross_fitted"]) and not foreign, "foreign": foreign,
-        "folds": int(meta["folds"]), "frames_unknown_to_run": unseen, "threshold": options["threshold"],
+        "folds": int(meta["folds"]), "frames_unknown_to_run": unseen,
+        "unknown_predicted_by": "fold ensemble" if int(meta["folds"]) > 1 else "model 0",
+        "threshold": options["threshold"],
         "device": options["device"], "batch_size": options["batch_size"], "compile": options["compile"],
         "frames_per_second": fps, "model_frames_per_second": n / model_s if model_s > 0 else None,
         "elapsed_s": elapsed, "versions": versions(), **extra,
     }
 
 
-def frame_folds(cohort: Any, fold_table: pd.DataFrame, n_folds: int) -> tuple[np.ndarray, int]:
-    """The model (fold) that predicts each frame, ``(N,) int64``, and how many frames
-    belong to patients unknown to the run (they get model 0)."""
+#: ``frame_folds`` entry of a frame predicted by the mean of every fold model.
+ENSEMBLE = -1
+
+
+def frame_folds(cohort: Any, fold_table: pd.DataFrame, n_folds: int, foreign: bool = False) -> tuple[np.ndarray, int]:
+    """The model that predicts each frame and how many frames are new to the run.
+
+    Parameters
+    ----------
+    cohort : Cohort
+    fold_table : DataFrame
+        The run's ``folds.parquet`` (``patient_id``, ``fold``).
+    n_folds : int
+    foreign : bool
+        The cohort is not the run's: its patient IDs name other people, so every
+        frame is new.
+
+    Returns
+    -------
+    frame_fold : (N,) int64
+        Fold of the model for each frame; :data:`ENSEMBLE` (-1) for the frames
+        of patients unknown to the run when it has two folds or more (0 with one).
+    unseen : int
+        Frames of patients unknown to the run.
+    """
     fold_of = dict(zip(fold_table["patient_id"].astype(str), fold_table["fold"].astype(int), strict=True))
     patients = cohort.frames["patient_id"].astype(str).to_numpy()
-    frame_fold = np.array([fold_of.get(p, -1) for p in patients], dtype=np.int64)
-    unseen = int((frame_fold < 0).sum())
+    frame_fold = np.array([fold_of.get(p, ENSEMBLE) for p in patients], dtype=np.int64)
+    if foreign:
+        frame_fold[:] = ENSEMBLE
+    unseen = int((frame_fold == ENSEMBLE).sum())
     if n_folds == 1:
         frame_fold[:] = 0
-    frame_fold[frame_fold < 0] = 0
     return frame_fold, unseen
 
 
@@ -249,17 +279,20 @@ def predict_span(
     for start in range(lo, hi, batch_size):
         idx = np.arange(start, min(hi, (start // batch_size + 1) * batch_size))
         probs = torch.empty((idx.size, c, h, w), dtype=torch.uint8, device=dev)
-        raw = None
+        raw: dict[tuple[int, int], torch.Tensor] = {}
         for k in np.unique(frame_fold[idx]):
-            net, mean, std, size = models[int(k)]
             sel = np.flatnonzero(frame_fold[idx] == k)
-            if raw is None or raw.shape[-2:] != size:
-                raw = read_images(cohort, idx, size)
-            tm = time.perf_counter()
-            p = _predict_device(net, raw[sel], mean, std, (h, w), dev)
-            if timer is not None:
-                timer[0] += time.perf_counter() - tm
-            probs[torch.as_tensor(sel, device=dev)] = p
+            members = models if k == ENSEMBLE else [models[int(k)]]
+            total = None
+            for net, mean, std, size in members:
+                if size not in raw:
+                    raw[size] = read_images(cohort, idx, size)
+                tm = time.perf_counter()
+                p = _probabilities(net, raw[size][sel], mean, std, (h, w), dev)
+                if timer is not None:
+                    timer[0] += time.perf_counter() - tm
+                total = p if total is None else total.add_(p)
+            probs[torch.as_tensor(sel, device=dev)] = _to_uint8(total.div_(len(members)))
         yield start, probs
 
 
@@ -293,17 +326,29 @@ def _segment_here(
 
 
 @torch.no_grad()
+def _probabilities(
+    net: torch.nn.Module, x: torch.Tensor, mean: float, std: float, frame_size: tuple[int, int],
+    dev: torch.device,
+) -> torch.Tensor:
+    """Probabilities ``(B, C, H, W) float32`` tensor on ``dev`` at ``frame_size``."""
+    dtype = next(net.parameters()).dtype
+    x = ((x.to(dev, non_blocking=True) - mean) / std).to(dtype).contiguous(memory_format=torch.channels_last)
+    with autocast(dev):
+        logits = net(x)
+    return torch.sigmoid(resize(logits.float(), frame_size))
+
+
+def _to_uint8(p: torch.Tensor) -> torch.Tensor:
+    """``round(255 p)`` as uint8 (``p`` is overwritten)."""
+    return p.mul_(255.0).round_().to(torch.uint8)
+
+
 def _predict_device(
     net: torch.nn.Module, x: torch.Tensor, mean: float, std: float, frame_size: tuple[int, int],
     dev: torch.device,
 ) -> torch.Tensor:
     """Probabilities ``(B, C, H, W) uint8`` tensor on ``dev`` (``round(255 p)``) at ``frame_size``."""
-    dtype = next(net.parameters()).dtype
-    x = ((x.to(dev, non_blocking=True) - mean) / std).to(dtype).contiguous(memory_format=torch.channels_last)
-    with autocast(dev):
-        logits = net(x)
-    p = torch.sigmoid(resize(logits.float(), frame_size))
-    return p.mul_(255.0).round_().to(torch.uint8)
+    return _to_uint8(_probabilities(net, x, mean, std, frame_size, dev))
 
 
 def _predict(

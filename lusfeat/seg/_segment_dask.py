@@ -52,8 +52,8 @@ def _chunk_paths(store: PartStore, name: str, lo: int, hi: int) -> list[Path]:
 
 
 def _segment_task(cohort: str, cohort_fp: str, run: str, run_fp: str, device: str, batch_size: int,
-                  threshold: float, threads: int | None, compile: bool, lo: int, hi: int, part: int,
-                  out: str, key: str) -> dict[str, Any]:
+                  threshold: float, threads: int | None, compile: bool, foreign: bool, lo: int, hi: int,
+                  part: int, out: str, key: str) -> dict[str, Any]:
     """Predict frames ``lo:hi`` and write their region; runs on a worker."""
     import zarr
 
@@ -62,7 +62,7 @@ def _segment_task(cohort: str, cohort_fp: str, run: str, run_fp: str, device: st
     cpu0, wall0 = time.process_time(), time.perf_counter()
     c = worker_cohort(cohort, cohort_fp)
     meta, fold_table = open_run(run)
-    frame_fold, _ = frame_folds(c, fold_table, int(meta["folds"]))
+    frame_fold, _ = frame_folds(c, fold_table, int(meta["folds"]), foreign=foreign)
     store = PartStore(out, key)
     cut = np.uint8(round(255 * threshold))
     timer = [0.0]
@@ -85,7 +85,7 @@ def _segment_task(cohort: str, cohort_fp: str, run: str, run_fp: str, device: st
 
 
 def segment_parts(
-    cohort: Any, run: Any, meta: dict[str, Any], frame_fold: np.ndarray, out: Path, dev: torch.device,
+    cohort: Any, run: Any, meta: dict[str, Any], foreign: bool, out: Path, dev: torch.device,
     batch_size: int, threshold: float, threads: int | None, compile: bool, spec: Any, progress: bool,
     overwrite: bool, finish_meta: Callable[[float, dict[str, Any]], dict[str, Any]],
 ) -> None:
@@ -97,8 +97,10 @@ def segment_parts(
     run : path-like
     meta : dict
         The run's ``run.json``.
-    frame_fold : (N,) int64
-        Model of each frame (see :func:`lusfeat.seg._segment.frame_folds`).
+    foreign : bool
+        The run was trained on another cohort: every frame is predicted by the fold
+        ensemble (each worker takes the model of every frame from
+        :func:`lusfeat.seg._segment.frame_folds`).
     out : Path
     dev : torch.device
         Device name the workers resolve for themselves.
@@ -118,7 +120,8 @@ def segment_parts(
     _create_arrays(store, (n, len(CLASS_NAMES), h, w))
     # on a CUDA cluster every worker sees its own GPU as its only device
     calls = [(str(cohort.path), cohort.fingerprint, str(run), meta["fingerprint"], dev.type, batch_size, threshold,
-              threads, compile, lo, hi, i, str(out), key) for i, (lo, hi) in enumerate(spans) if i not in done]
+              threads, compile, foreign, lo, hi, i, str(out), key) for i, (lo, hi) in enumerate(spans)
+             if i not in done]
     t0 = time.perf_counter()
     run_parts(store, spec, _segment_task, calls, label="segment", progress=progress, total=n,
               done=sum(hi - lo for i, (lo, hi) in enumerate(spans) if i in done), gpu=dev.type == "cuda")

@@ -42,6 +42,47 @@ def test_segment_is_out_of_fold(small_cohort, crossfit_run, tmp_path):
         assert np.abs(probs[i].astype(int) - alt[0]).max() > 1
 
 
+def _own(run, k, cohort, i):
+    """Float probabilities of frame ``i`` from fold ``k``'s model, ``(C, H, W)`` in 0-255."""
+    import torch
+
+    from lusfeat.seg._segment import _probabilities
+
+    net, ck = load_model(run / f"fold-{k}" / "model.pt")
+    with torch.no_grad():
+        p = _probabilities(net, read_images(cohort, np.array([i]), (16, 16)), ck["normalisation"]["mean"],
+                           ck["normalisation"]["std"], (32, 32), net.head.weight.device)
+    return p[0].numpy() * 255
+
+
+def test_new_patients_and_foreign_cohorts_get_the_fold_ensemble(small_cohort, crossfit_run, make_cohort, tmp_path):
+    # a cohort with two patients the run never saw, beside two it did
+    other = make_cohort("other", patients=2, seed=3)
+    cohort = open_cohort(small_cohort)
+    new = open_cohort(other)
+    # the run's own cohort: known patients keep their fold's model
+    from lusfeat.seg._segment import ENSEMBLE, frame_folds
+
+    folds = pd.read_parquet(crossfit_run / "folds.parquet")
+    ff, unseen = frame_folds(cohort, folds, 2)
+    assert unseen == 0 and set(ff) <= {0, 1}
+    renamed = folds.assign(patient_id=folds["patient_id"].where(folds["patient_id"] != "P00", "gone"))
+    ff, unseen = frame_folds(cohort, renamed, 2)
+    assert unseen == 4 and (ff[:4] == ENSEMBLE).all() and (ff[4:] >= 0).all()
+    # a foreign cohort: its P00/P01 are other people, so every frame is new
+    ff, unseen = frame_folds(new, folds, 2, foreign=True)
+    assert unseen == new.n_frames and (ff == ENSEMBLE).all()
+    assert (frame_folds(new, folds, 1, foreign=True)[0] == 0).all()  # one model: that model
+    out = segment(other, crossfit_run, tmp_path / "m", batch_size=3, allow_foreign=True, progress=False)
+    ms = open_masks(out)
+    assert ms.meta["frames_unknown_to_run"] == new.n_frames and ms.meta["unknown_predicted_by"] == "fold ensemble"
+    probs = np.asarray(ms.probabilities[:]).astype(float)
+    for i in (0, new.n_frames - 1):
+        mean = (_own(crossfit_run, 0, new, i) + _own(crossfit_run, 1, new, i)) / 2
+        assert np.abs(probs[i] - mean).max() <= 1.0  # BatchNorm folded for inference, rounding
+        assert np.abs(probs[i] - _own(crossfit_run, 0, new, i)).max() > 1  # not model 0 alone
+
+
 def test_batch_size_does_not_change_results(small_cohort, crossfit_run, tmp_path):
     a = segment(small_cohort, crossfit_run, tmp_path / "a", batch_size=3, progress=False)
     b = segment(small_cohort, crossfit_run, tmp_path / "b", batch_size=64, progress=False)
