@@ -62,6 +62,6 @@ def test_bench_realism_bad_table_is_one_line(tmp_path):
 def test_bench_realism_table_beside_frames_may_lack_sources(tmp_path):
     frames = _folder(tmp_path)
     (tmp_path / "labels.csv").write_text("filename\n" + "".join(f"frames/f{k:02d}.png\n" for k in range(16)))
-    r = _run("--real", str(frames))
+    r = _run("--real", str(frames), "--n", "3", "--size", "48")
     assert r.returncode == 0, r.stderr
     assert "real vs real" not in r.stdout and "real_vs_real" not in json.loads(r.stdout.strip().splitlines()[-1])
