@@ -33,6 +33,7 @@ __all__ = [
     "check_fingerprint",
     "write_json",
     "read_json",
+    "read_csv",
     "write_parquet",
     "fingerprint",
     "file_digest",
@@ -214,6 +215,21 @@ def read_json(path: str | os.PathLike) -> Any:
         raise InputError(f"{path} does not exist") from None
     except (json.JSONDecodeError, UnicodeDecodeError) as exc:
         raise InputError(f"{path} is not valid JSON ({exc}); restore or regenerate it") from None
+
+
+def read_csv(path: str | os.PathLike, **kwargs: Any) -> Any:
+    """``pandas.read_csv`` with a one-line error naming the file when it cannot be parsed.
+
+    The caller checks that the file exists (its message says what the table is for);
+    ``kwargs`` go to :func:`pandas.read_csv`.
+    """
+    import pandas as pd
+
+    try:
+        return pd.read_csv(path, **kwargs)
+    except (pd.errors.ParserError, pd.errors.EmptyDataError, UnicodeDecodeError) as exc:
+        raise InputError(f"{path} is not a readable CSV ({type(exc).__name__}: {str(exc).splitlines()[0]}); "
+                         "save it as comma-separated UTF-8 text") from None
 
 
 def write_parquet(df: Any, path: str | os.PathLike) -> None:

@@ -34,6 +34,7 @@ import numpy as np
 from scipy.ndimage import uniform_filter
 
 from .._errors import InputError
+from .._io import read_csv
 
 __all__ = [
     "load_frames",
@@ -446,16 +447,10 @@ def frame_table(table: str | os.PathLike, names: Sequence[str], source: str = "s
         When the file is missing or unreadable, lacks a required column, names a
         frame twice or has no row for a frame.
     """
-    import pandas as pd
-
     path = Path(table)
     if not path.is_file():
         raise InputError(f"frame table {path} does not exist; pass a CSV with filename and {source} columns")
-    try:
-        df = pd.read_csv(path, dtype=str, keep_default_na=False)
-    except (pd.errors.ParserError, pd.errors.EmptyDataError, UnicodeDecodeError) as exc:
-        raise InputError(f"{path} is not a readable CSV ({type(exc).__name__}: {str(exc).splitlines()[0]}); "
-                         "save it as comma-separated UTF-8 text") from None
+    df = read_csv(path, dtype=str, keep_default_na=False)
     if "filename" not in df.columns:
         raise InputError(f"{path}: no column 'filename' (columns: {', '.join(df.columns)}); "
                          "add one with each frame's file name")
@@ -501,9 +496,14 @@ def kept_sources(sources: Sequence[str], groups: Sequence[object] | None = None,
         Sorted source names.
     """
     src = np.asarray(list(sources), dtype=object)
-    grp = np.asarray(list(groups), dtype=object) if groups is not None else np.arange(len(src)).astype(object)
+    grp = _group_array(groups, len(src))
     return sorted(k for k in set(src) - {""}
                   if (src == k).sum() >= min_frames and len(set(grp[src == k])) >= min_groups)
+
+
+def _group_array(groups: Sequence[object] | None, n: int) -> np.ndarray:
+    """``groups`` as an object array; without groups every one of the ``n`` frames is its own."""
+    return np.asarray(list(groups), dtype=object) if groups is not None else np.arange(n).astype(object)
 
 
 def source_reference(
@@ -545,7 +545,7 @@ def source_reference(
     src = np.asarray(list(sources), dtype=object)
     if len(src) != len(frames):
         raise InputError(f"{len(src)} sources for {len(frames)} frames; pass one source per frame")
-    grp = np.asarray(list(groups), dtype=object) if groups is not None else np.arange(len(frames)).astype(object)
+    grp = _group_array(groups, len(frames))
     if len(grp) != len(frames):
         raise InputError(f"{len(grp)} groups for {len(frames)} frames; pass one group (patient) per frame")
     kept = kept_sources(src, grp, min_frames)

@@ -50,6 +50,7 @@ import numpy as np
 import pandas as pd
 
 from .._errors import InputError
+from .._io import read_csv
 
 __all__ = ["real_manifest", "transfer_scores", "transfer", "overlay_figure"]
 
@@ -69,11 +70,7 @@ def read_labels(labels_csv: str | os.PathLike) -> pd.DataFrame:
     path = Path(labels_csv)
     if not path.is_file():
         raise InputError(f"labels table {path} does not exist; it needs a filename column and clip labels")
-    try:
-        lab = pd.read_csv(path, dtype={"b_lines": str, "consolidation": str})
-    except (pd.errors.ParserError, pd.errors.EmptyDataError, UnicodeDecodeError) as exc:
-        raise InputError(f"{path} is not a readable CSV ({type(exc).__name__}: {str(exc).splitlines()[0]}); "
-                         "save it as comma-separated UTF-8 text") from None
+    lab = read_csv(path, dtype={"b_lines": str, "consolidation": str})
     if "filename" not in lab.columns:
         raise InputError(f"{path} has no filename column")
     out = pd.DataFrame({"filename": lab["filename"].astype(str)})
