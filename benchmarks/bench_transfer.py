@@ -2,21 +2,28 @@
 
 Usage::
 
-    python benchmarks/bench_transfer.py [--real ../shared/data/real_lus] [--model PRETRAINED_OR_RUN]
-        [--patients 60 --frames 2 --epochs 8 --size 128 --seed 0] [--work /tmp/lusfeat-transfer]
-        [--figure docs/figures/transfer_overlays.png] [--threads N] [--gray]
+    python benchmarks/bench_transfer.py [--real ../shared/data/real_lus] [--model PRETRAINED_OR_RUN ...]
+        [--patients 60 --frames 2 --epochs 8 --size 128 --seed 0 | --seeds 0 1 2]
+        [--work /tmp/lusfeat-transfer] [--figure docs/figures/transfer_overlays.png] [--threads N] [--gray]
 
 Without ``--model`` it first pretrains the default U-Net on a simulated cohort
-(``lusfeat pretrain``; resumable, reused on a rerun with the same options). It
-then ingests the real frames of ``REAL/labels.csv`` (as ``lusfeat ingest``
-would), segments them, extracts the features and prints the measures of
-:mod:`lusfeat.pipeline._transfer` with bootstrap 95 % CIs, the targets, and
-one JSON line; when the labels table names several sources (column
-``source``), also the same measures within each source. ``--gray`` scores the frames a second time with every real
-frame's gray levels scaled so that its chest wall matches the training
-cohort's (:mod:`lusfeat.data._gain`). ``--figure`` saves overlays of the
+(``lusfeat pretrain``; resumable, reused on a rerun with the same options), one
+per seed with ``--seeds``. It then ingests the real frames of ``REAL/labels.csv``
+(as ``lusfeat ingest`` would), segments them with each network, extracts the
+features and prints the measures of :mod:`lusfeat.pipeline._transfer` with
+bootstrap 95 % CIs, the targets, and one JSON line; when the labels table names
+several sources (column ``source``), also the same measures within each source.
+With two or more networks (several ``--model`` folders or ``--seeds``) it also
+prints the spread of the headline measures over the networks (mean, SD, range
+and how many networks meet each target): networks of one recipe with other
+seeds differ on a few dozen frames by about as much as most changes of the
+simulator, so a change is only worth keeping if it moves the mean by more than
+that spread. ``--gray`` scores the frames a second time with every real frame's
+gray levels scaled so that its chest wall matches the training cohort's
+(:mod:`lusfeat.data._gain`). ``--figure`` saves overlays of the first network's
 predicted masks (with ``--gray``, those of the standardised frames) on the
-frames whose licence allows it (CC BY, not NC/ND).
+frames whose licence allows it (CC BY, not NC/ND). ``WORK/real/frames_scored.csv``
+holds every network's frame features and labels (column ``network``).
 """
 
 from __future__ import annotations
@@ -30,10 +37,12 @@ from pathlib import Path
 
 os.environ.setdefault("OMP_NUM_THREADS", "2")
 
+import pandas as pd  # noqa: E402
+
 from lusfeat._errors import LusfeatError  # noqa: E402
 from lusfeat._io import read_json  # noqa: E402
 from lusfeat.data._gain import reference_level  # noqa: E402
-from lusfeat.pipeline._transfer import overlay_figure, read_labels, transfer  # noqa: E402
+from lusfeat.pipeline._transfer import across_networks, overlay_figure, read_labels, transfer  # noqa: E402
 from lusfeat.seg import UNetConfig, pretrain  # noqa: E402
 
 REPO = Path(__file__).resolve().parents[1]
@@ -88,15 +97,33 @@ def main() -> None:
         sys.exit(f"error: {exc}")
 
 
+def report_spread(spread: dict, title: str) -> None:
+    """Print the spread of the headline measures over networks, with the targets."""
+    print(title)
+    n = len(next(iter(spread.values()))["values"])
+    print(f"{'measure':<20}{'mean':>8}{'SD':>8}{'min':>8}{'max':>8}  {'per network':<{7 * n}}  target")
+    for name, s in spread.items():
+        per = " ".join(f"{v:6.3f}" for v in s["values"])
+        tgt = TARGETS.get(name)
+        mark = ""
+        if tgt is not None:
+            met = sum(v >= tgt for v in s["values"])
+            mark = f">= {tgt:.2f}: mean {'met' if s['mean'] >= tgt else 'missed'} ({met} of {n} networks met)"
+        print(f"{name:<20}{s['mean']:>8.3f}{s['sd']:>8.3f}{s['min']:>8.3f}{s['max']:>8.3f}  {per:<{7 * n}}  {mark}")
+
+
 def _main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--real", type=Path, default=REPO.parent / "shared" / "data" / "real_lus")
-    ap.add_argument("--model", type=Path, default=None, help="run or pretrain folder (default: pretrain one)")
+    ap.add_argument("--model", type=Path, nargs="+", default=None,
+                    help="run or pretrain folder(s) (default: pretrain one per seed)")
     ap.add_argument("--patients", type=int, default=60)
     ap.add_argument("--frames", type=int, default=2)
     ap.add_argument("--epochs", type=int, default=8)
     ap.add_argument("--size", type=int, default=128)
     ap.add_argument("--seed", type=int, default=0)
+    ap.add_argument("--seeds", type=int, nargs="+", default=None,
+                    help="without --model: pretrain one network per seed (folders WORK/pretrained_sSEED)")
     ap.add_argument("--threads", type=int, default=None)
     ap.add_argument("--work", type=Path, default=Path("/tmp/lusfeat-transfer"))
     ap.add_argument("--figure", type=Path, default=None)
@@ -104,42 +131,63 @@ def _main() -> None:
     ap.add_argument("--gray", action="store_true",
                     help="also score with the real frames' gray levels standardised to the training cohort's chest wall")
     args = ap.parse_args()
+    if args.model is not None and args.seeds is not None:
+        raise LusfeatError("--seeds pretrains networks and --model names trained ones; give one of the two")
     t0 = time.perf_counter()
-    model = args.model
-    if model is None:
-        model = pretrain(args.work / "pretrained", patients=args.patients, frames=args.frames, size=args.size,
-                         epochs=args.epochs, model=UNetConfig(), seed=args.seed, threads=args.threads,
-                         progress=True)
+    models = args.model
+    if models is None:
+        seeds = args.seeds or [args.seed]
+        models = [pretrain(args.work / ("pretrained" if args.seeds is None else f"pretrained_s{seed}"),
+                           patients=args.patients, frames=args.frames, size=args.size, epochs=args.epochs,
+                           model=UNetConfig(), seed=seed, threads=args.threads, progress=True)
+                  for seed in seeds]
     t_train = time.perf_counter() - t0
-    scores, table = transfer(args.real / "labels.csv", model, args.work / "real", size=args.size,
-                             limit=args.limit, threads=args.threads)
-    print(f"transfer to {scores['n_frames']} real frames ({args.real}), model {model}")
-    report(scores, "masks as predicted")
-    masks_dir = args.work / "real" / "masks"
-    cohort_dir = args.work / "real" / "cohort"
-    result = {"scores": scores}
-    gray_target = None
+    labels = read_labels(args.real / "labels.csv")
+    networks, tables = [], []
+    for k, model in enumerate(models):
+        name = f"network {k + 1} of {len(models)}, " if len(models) > 1 else ""
+        scores, table = transfer(args.real / "labels.csv", model, args.work / "real", size=args.size,
+                                 limit=args.limit, threads=args.threads)
+        print(f"transfer to {scores['n_frames']} real frames ({args.real}), {name}model {model}")
+        report(scores, "masks as predicted")
+        net = {"model": str(model), "scores": scores}
+        cohort_dir = args.work / "real" / "cohort"
+        if args.gray:
+            gray_target = reference_level(training_cohort(model))
+            g_scores, g_table = transfer(args.real / "labels.csv", model, args.work / "real", size=args.size,
+                                         limit=args.limit, threads=args.threads, gray_target=gray_target)
+            report(g_scores, f"gray levels standardised to the training cohort's chest wall (level {gray_target:.1f})")
+            cohort_dir = args.work / "real" / "cohort_gray"
+            net.update(gray_scores=g_scores, gray_target=gray_target)
+            table = table.merge(g_table[["frame_id", "b_line_pleural_fraction", "lus_score", "consolidation_area"]],
+                                on="frame_id", suffixes=("", "_gray"))
+        if k == 0 and args.figure is not None:  # the masks folder holds this network's masks only until the next
+            overlays(labels, table, cohort_dir, args.work / "real" / "masks", args.figure)
+        networks.append(net)
+        tables.append(table.assign(network=str(model)))
+    result = {"scores": networks[0]["scores"], "networks": networks}
     if args.gray:
-        gray_target = reference_level(training_cohort(model))
-        g_scores, g_table = transfer(args.real / "labels.csv", model, args.work / "real", size=args.size,
-                                     limit=args.limit, threads=args.threads, gray_target=gray_target)
-        report(g_scores, f"gray levels standardised to the training cohort's chest wall (level {gray_target:.1f})")
-        cohort_dir = args.work / "real" / "cohort_gray"
-        result["gray_scores"] = g_scores
-        result["gray_target"] = gray_target
-        table = table.merge(g_table[["frame_id", "b_line_pleural_fraction", "lus_score", "consolidation_area"]],
-                            on="frame_id", suffixes=("", "_gray"))
-    if args.figure is not None:
-        labels = read_labels(args.real / "labels.csv")
-        free = labels[labels["license"].str.startswith("CC BY") & ~labels["license"].str.contains("NC|ND")]
-        clips = [Path(f).stem for f in free["filename"] if Path(f).stem in set(table["clip_id"])]
-        sev = dict(zip(labels["filename"].map(lambda f: Path(f).stem), labels["severity"], strict=True))
-        titles = [f"{c[7:35]}\nseverity {sev.get(c)}" for c in clips]
-        overlay_figure(cohort_dir, masks_dir, clips, args.figure, titles)
-        print(f"overlays of {len(clips)} CC-BY frames -> {args.figure}")
-    table.to_csv(args.work / "real" / "frames_scored.csv", index=False)
+        result.update(gray_scores=networks[0]["gray_scores"], gray_target=networks[0]["gray_target"])
+    if len(networks) > 1:
+        result["across_networks"] = {"scores": across_networks([n["scores"] for n in networks])}
+        report_spread(result["across_networks"]["scores"], f"spread over {len(networks)} networks, masks as predicted")
+        if args.gray:
+            result["across_networks"]["gray_scores"] = across_networks([n["gray_scores"] for n in networks])
+            report_spread(result["across_networks"]["gray_scores"],
+                          f"spread over {len(networks)} networks, gray levels standardised")
+    pd.concat(tables, ignore_index=True).to_csv(args.work / "real" / "frames_scored.csv", index=False)
     print(json.dumps({**result, "train_s": round(t_train, 1),
                       "total_s": round(time.perf_counter() - t0, 1)}, default=float))
+
+
+def overlays(labels, table, cohort_dir: Path, masks_dir: Path, figure: Path) -> None:
+    """Save the overlay figure of the CC-BY frames (not NC/ND) of ``table``."""
+    free = labels[labels["license"].str.startswith("CC BY") & ~labels["license"].str.contains("NC|ND")]
+    clips = [Path(f).stem for f in free["filename"] if Path(f).stem in set(table["clip_id"])]
+    sev = dict(zip(labels["filename"].map(lambda f: Path(f).stem), labels["severity"], strict=True))
+    titles = [f"{c[7:35]}\nseverity {sev.get(c)}" for c in clips]
+    overlay_figure(cohort_dir, masks_dir, clips, figure, titles)
+    print(f"overlays of {len(clips)} CC-BY frames -> {figure}")
 
 
 if __name__ == "__main__":

@@ -33,6 +33,12 @@ against the labels:
 With a ``source`` column naming two or more datasets, every measure is also
 given within each source (``by_source``).
 
+Two networks trained by the same recipe with other seeds (another simulated
+cohort, another initialisation) can differ on a few dozen real frames by more
+than a change of the simulator does. :func:`across_networks` summarises the
+headline measures of several such networks (mean, SD, range), so that a change
+is judged against that spread rather than against one network.
+
 The labels table needs ``filename`` (relative to its folder) and any of
 ``lung_severity_score``, ``b_lines`` (``yes``/``no`` or ``1``/``0``),
 ``consolidation``; optional ``patient_key``, ``probe``, ``license``, ``source``.
@@ -52,12 +58,14 @@ import pandas as pd
 from .._errors import InputError
 from .._io import read_csv
 
-__all__ = ["real_manifest", "transfer_scores", "transfer", "overlay_figure"]
+__all__ = ["HEADLINE", "real_manifest", "transfer_scores", "headline_values", "across_networks", "transfer", "overlay_figure"]
 
 logger = logging.getLogger(__name__)
 
 PLEURA_COVERAGE = 0.10
 PLEURA_DEPTH = (0.03, 0.50)
+#: The measures with targets, in the order they are reported.
+HEADLINE = ("pleural_found", "bline_auc", "bline_spearman", "lus_spearman", "no_consolidation")
 _YES = {"yes": 1.0, "1": 1.0, "1.0": 1.0, "no": 0.0, "0": 0.0, "0.0": 0.0}
 
 
@@ -165,6 +173,53 @@ def transfer_scores(table: pd.DataFrame, height: int, n_boot: int = 2000, seed: 
     names = sorted(set(src) - {"", "nan"})
     if len(names) >= 2:
         out["by_source"] = {name: _scores(table[src.to_numpy() == name], height, n_boot, rng) for name in names}
+    return out
+
+
+def headline_values(scores: dict[str, Any]) -> dict[str, float]:
+    """The value of each :data:`HEADLINE` measure of one :func:`transfer_scores` result."""
+    out = {}
+    for name in HEADLINE:
+        v = scores[name]
+        out[name] = float(v["value"] if isinstance(v, dict) else v)
+    return out
+
+
+def across_networks(scores: list[dict[str, Any]]) -> dict[str, dict[str, Any]]:
+    """Spread of the headline measures over several networks scored on the same frames.
+
+    Parameters
+    ----------
+    scores : list of dict
+        One :func:`transfer_scores` result per network (at least one).
+
+    Returns
+    -------
+    dict
+        For each :data:`HEADLINE` measure: ``values`` (one per network, in the
+        order given; NaN where a network's measure is undefined), ``mean``,
+        ``sd`` (sample SD, ddof 1; NaN for a single network), ``min``, ``max``
+        and ``n_networks`` (networks with a defined value).
+
+    Raises
+    ------
+    InputError
+        When ``scores`` is empty.
+    """
+    if not scores:
+        raise InputError("across_networks needs the scores of at least one network")
+    out: dict[str, dict[str, Any]] = {}
+    for name in HEADLINE:
+        vals = np.array([headline_values(s)[name] for s in scores], dtype=float)
+        ok = vals[np.isfinite(vals)]
+        out[name] = {
+            "values": vals.tolist(),
+            "mean": float(ok.mean()) if ok.size else float("nan"),
+            "sd": float(ok.std(ddof=1)) if ok.size >= 2 else float("nan"),
+            "min": float(ok.min()) if ok.size else float("nan"),
+            "max": float(ok.max()) if ok.size else float("nan"),
+            "n_networks": int(ok.size),
+        }
     return out
 
 

@@ -9,6 +9,7 @@ import sys
 from pathlib import Path
 
 import pandas as pd
+import pytest
 
 REPO = Path(__file__).resolve().parents[2]
 BENCH = REPO / "benchmarks" / "bench_transfer.py"
@@ -26,19 +27,27 @@ def _subset(real_lus_dir: Path, tmp_path: Path) -> Path:
     return out
 
 
-def test_bench_transfer_scores_each_source(real_lus_dir, tmp_path):
+def test_bench_transfer_scores_each_source_and_the_spread_over_seeds(real_lus_dir, tmp_path):
     real = _subset(real_lus_dir, tmp_path)
     r = subprocess.run(
         [sys.executable, str(BENCH), "--real", str(real), "--work", str(tmp_path / "work"), "--patients", "3",
-         "--frames", "1", "--epochs", "1", "--size", "32", "--threads", "1"],
+         "--frames", "1", "--epochs", "1", "--size", "32", "--threads", "1", "--seeds", "0", "1"],
         capture_output=True, text=True, cwd=REPO, timeout=600)
     assert r.returncode == 0, r.stderr[-2000:]
-    assert "within each source" in r.stdout
+    assert "within each source" in r.stdout and "spread over 2 networks" in r.stdout
     result = json.loads(r.stdout.strip().splitlines()[-1])
     by = result["scores"]["by_source"]
     assert len(by) == 2 and all(s["n_frames"] == 2 for s in by.values())
     assert result["scores"]["n_frames"] == 4
-    assert (tmp_path / "work" / "real" / "frames_scored.csv").is_file()
+    nets = result["networks"]
+    assert [Path(n["model"]).name for n in nets] == ["pretrained_s0", "pretrained_s1"]
+    assert result["scores"] == nets[0]["scores"]
+    spread = result["across_networks"]["scores"]
+    for name, s in spread.items():
+        per = [n["scores"][name] for n in nets]
+        assert s["values"] == pytest.approx([v["value"] if isinstance(v, dict) else v for v in per], nan_ok=True)
+    table = pd.read_csv(tmp_path / "work" / "real" / "frames_scored.csv")
+    assert len(table) == 8 and table["network"].nunique() == 2
 
 
 def test_bench_transfer_bad_input_is_one_line(tmp_path):
@@ -49,3 +58,7 @@ def test_bench_transfer_bad_input_is_one_line(tmp_path):
     assert r.returncode != 0
     assert r.stderr.strip().startswith("error: ") and len(r.stderr.strip().splitlines()) == 1, r.stderr
     assert "labels.csv" in r.stderr and "Traceback" not in r.stderr
+    r = subprocess.run([sys.executable, str(BENCH), "--model", str(model), "--seeds", "0", "1"],
+                       capture_output=True, text=True, cwd=REPO, timeout=300)
+    assert r.returncode != 0 and r.stderr.strip().startswith("error: ") and "--seeds" in r.stderr, r.stderr
+    assert len(r.stderr.strip().splitlines()) == 1

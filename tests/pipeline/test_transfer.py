@@ -6,9 +6,13 @@ import numpy as np
 import pandas as pd
 import pytest
 
+from lusfeat._errors import InputError
 from lusfeat.data import open_cohort
 from lusfeat.data._gain import chest_wall_level, reference_level
 from lusfeat.pipeline._transfer import (
+    HEADLINE,
+    across_networks,
+    headline_values,
     overlay_figure,
     read_labels,
     real_manifest,
@@ -48,6 +52,35 @@ def test_scores_by_hand():
     assert agree["n"] == 8 and agree["auc"] == 1.0
     assert agree["spearman"] == pytest.approx(spearmanr(lab, sev).statistic)
     assert agree["ci"][0] <= agree["spearman"] <= agree["ci"][1] + 1e-12
+
+
+def test_spread_over_networks_by_hand():
+    a = transfer_scores(_table(), height=128, n_boot=50)
+    t = _table()
+    t["b_line_pleural_fraction"] = t["b_line_pleural_fraction"].to_numpy()[::-1]  # a network with it backwards
+    t["consolidation_area"] = 0.0
+    b = transfer_scores(t, height=128, n_boot=50)
+    spread = across_networks([a, b])
+    assert list(spread) == list(HEADLINE)
+    auc = spread["bline_auc"]
+    assert auc["values"] == [1.0, 0.0] and auc["mean"] == 0.5 and auc["sd"] == pytest.approx(np.sqrt(0.5))
+    assert (auc["min"], auc["max"], auc["n_networks"]) == (0.0, 1.0, 2)
+    assert spread["no_consolidation"]["values"] == [0.75, 1.0]
+    assert spread["pleural_found"]["sd"] == 0.0
+    assert headline_values(a)["lus_spearman"] == pytest.approx(1.0)
+    one = across_networks([a])
+    assert np.isnan(one["bline_auc"]["sd"]) and one["bline_auc"]["mean"] == 1.0
+
+
+def test_spread_skips_undefined_measures_and_needs_a_network():
+    t = _table()
+    t["consolidation"] = np.nan  # no clip labelled without consolidation: the measure is undefined
+    a, b = transfer_scores(t, height=128, n_boot=20), transfer_scores(_table(), height=128, n_boot=20)
+    s = across_networks([a, b])["no_consolidation"]
+    assert np.isnan(s["values"][0]) and s["values"][1] == 0.75
+    assert s["n_networks"] == 1 and s["mean"] == 0.75 and np.isnan(s["sd"])
+    with pytest.raises(InputError, match="at least one network"):
+        across_networks([])
 
 
 def test_label_agreement_ignores_unlabelled_frames_and_is_nan_without_both_classes():
