@@ -42,7 +42,13 @@ import pandas as pd  # noqa: E402
 from lusfeat._errors import LusfeatError  # noqa: E402
 from lusfeat._io import read_json  # noqa: E402
 from lusfeat.data._gain import reference_level  # noqa: E402
-from lusfeat.pipeline._transfer import across_networks, overlay_figure, read_labels, transfer  # noqa: E402
+from lusfeat.pipeline._transfer import (  # noqa: E402
+    across_networks,
+    ingest_labelled,
+    overlay_figure,
+    read_labels,
+    transfer,
+)
 from lusfeat.seg import UNetConfig, pretrain  # noqa: E402
 
 REPO = Path(__file__).resolve().parents[1]
@@ -143,19 +149,21 @@ def _main() -> None:
                   for seed in seeds]
     t_train = time.perf_counter() - t0
     labels = read_labels(args.real / "labels.csv")
+    real = ingest_labelled(args.real / "labels.csv", args.work / "real", size=args.size, limit=args.limit)
     networks, tables = [], []
     for k, model in enumerate(models):
         name = f"network {k + 1} of {len(models)}, " if len(models) > 1 else ""
         scores, table = transfer(args.real / "labels.csv", model, args.work / "real", size=args.size,
-                                 limit=args.limit, threads=args.threads)
+                                 limit=args.limit, threads=args.threads, cohort=real)
         print(f"transfer to {scores['n_frames']} real frames ({args.real}), {name}model {model}")
         report(scores, "masks as predicted")
         net = {"model": str(model), "scores": scores}
-        cohort_dir = args.work / "real" / "cohort"
+        cohort_dir = real
         if args.gray:
             gray_target = reference_level(training_cohort(model))
             g_scores, g_table = transfer(args.real / "labels.csv", model, args.work / "real", size=args.size,
-                                         limit=args.limit, threads=args.threads, gray_target=gray_target)
+                                         limit=args.limit, threads=args.threads, gray_target=gray_target,
+                                         cohort=real)
             report(g_scores, f"gray levels standardised to the training cohort's chest wall (level {gray_target:.1f})")
             cohort_dir = args.work / "real" / "cohort_gray"
             net.update(gray_scores=g_scores, gray_target=gray_target)

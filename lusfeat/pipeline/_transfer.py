@@ -58,7 +58,7 @@ import pandas as pd
 from .._errors import InputError
 from .._io import read_csv
 
-__all__ = ["HEADLINE", "real_manifest", "transfer_scores", "headline_values", "across_networks", "transfer", "overlay_figure"]
+__all__ = ["HEADLINE", "real_manifest", "ingest_labelled", "transfer_scores", "headline_values", "across_networks", "transfer", "overlay_figure"]
 
 logger = logging.getLogger(__name__)
 
@@ -256,6 +256,21 @@ def _scores(t: pd.DataFrame, height: int, n_boot: int, rng: np.random.Generator)
     return out
 
 
+def ingest_labelled(labels_csv: str | os.PathLike, out: str | os.PathLike, *, size: int = 128,
+                    limit: int | None = None) -> Path:
+    """Ingest the frames of a labels table as ``lusfeat ingest`` would.
+
+    Writes ``out/manifest.csv`` (:func:`real_manifest`) and the cohort
+    ``out/cohort`` (replacing an earlier one) and returns the cohort folder.
+    """
+    from ..data.ingest import ingest
+
+    out = Path(out)
+    out.mkdir(parents=True, exist_ok=True)
+    manifest = real_manifest(labels_csv, out / "manifest.csv", limit=limit)
+    return ingest(manifest, out / "cohort", size=size, overwrite=True)
+
+
 def transfer(
     labels_csv: str | os.PathLike,
     run: str | os.PathLike,
@@ -268,6 +283,7 @@ def transfer(
     n_boot: int = 2000,
     progress: bool = False,
     gray_target: float | None = None,
+    cohort: str | os.PathLike | None = None,
 ) -> tuple[dict[str, Any], pd.DataFrame]:
     """Ingest labelled real frames, segment them with ``run``, extract features and score them.
 
@@ -288,6 +304,10 @@ def transfer(
         (:func:`lusfeat.data._gain.standardize_gray`, written to ``cohort_gray/``),
         typically :func:`lusfeat.data._gain.reference_level` of the cohort the run
         was trained on; by default the frames are segmented as ingested.
+    cohort : path-like, optional
+        The frames of ``labels_csv`` already ingested (:func:`ingest_labelled`,
+        same ``size`` and ``limit``), e.g. when several runs are scored on the
+        same frames; by default they are ingested into ``out/cohort``.
 
     Returns
     -------
@@ -297,7 +317,6 @@ def transfer(
         Frame features joined with the labels.
     """
     from ..data import open_cohort
-    from ..data.ingest import ingest
     from ..features import extract
     from ..seg import segment
 
@@ -306,8 +325,7 @@ def transfer(
     run = Path(run)
     if (run / "pretrain.json").is_file():
         run = run / "run"
-    manifest = real_manifest(labels_csv, out / "manifest.csv", limit=limit)
-    cohort_dir = ingest(manifest, out / "cohort", size=size, overwrite=True)
+    cohort_dir = Path(cohort) if cohort is not None else ingest_labelled(labels_csv, out, size=size, limit=limit)
     if gray_target is not None:
         from ..data._gain import standardize_gray
 

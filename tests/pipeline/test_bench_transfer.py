@@ -11,6 +11,8 @@ from pathlib import Path
 import pandas as pd
 import pytest
 
+from lusfeat.pipeline._transfer import headline_values
+
 REPO = Path(__file__).resolve().parents[2]
 BENCH = REPO / "benchmarks" / "bench_transfer.py"
 
@@ -44,8 +46,7 @@ def test_bench_transfer_scores_each_source_and_the_spread_over_seeds(real_lus_di
     assert result["scores"] == nets[0]["scores"]
     spread = result["across_networks"]["scores"]
     for name, s in spread.items():
-        per = [n["scores"][name] for n in nets]
-        assert s["values"] == pytest.approx([v["value"] if isinstance(v, dict) else v for v in per], nan_ok=True)
+        assert s["values"] == pytest.approx([headline_values(n["scores"])[name] for n in nets], nan_ok=True)
     table = pd.read_csv(tmp_path / "work" / "real" / "frames_scored.csv")
     assert len(table) == 8 and table["network"].nunique() == 2
 
