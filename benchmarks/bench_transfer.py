@@ -3,13 +3,14 @@
 Usage::
 
     python benchmarks/bench_transfer.py [--real ../shared/data/real_lus] [--model PRETRAINED_OR_RUN ...]
-        [--patients 60 --frames 2 --epochs 8 --size 128 --seed 0 | --seeds 0 1 2]
+        [--patients 60 --frames 2 --epochs 8 --size 128 --seed 0 | --seeds 0 1 2] [--members 3]
         [--work /tmp/lusfeat-transfer] [--figure docs/figures/transfer_overlays.png] [--threads N] [--gray]
 
 Without ``--model`` it first pretrains the default U-Net on a simulated cohort
 (``lusfeat pretrain``; resumable, reused on a rerun with the same options), one
-per seed with ``--seeds``. It then ingests the real frames of ``REAL/labels.csv``
-(as ``lusfeat ingest`` would), segments them with each network, extracts the
+per seed with ``--seeds``; ``--members N`` pretrains an ensemble of N networks
+instead of one (:mod:`lusfeat.seg._ensemble`), scored as one network. It then
+ingests the real frames of ``REAL/labels.csv`` (as ``lusfeat ingest`` would), segments them with each network, extracts the
 features and prints the measures of :mod:`lusfeat.pipeline._transfer` with
 bootstrap 95 % CIs, the targets, and one JSON line; when the labels table names
 several sources (column ``source``), also the same measures within each source.
@@ -41,7 +42,7 @@ import pandas as pd  # noqa: E402
 
 from lusfeat._errors import LusfeatError  # noqa: E402
 from lusfeat._io import read_json  # noqa: E402
-from lusfeat.data._gain import reference_level  # noqa: E402
+from lusfeat.data._gain import reference_level, training_cohort  # noqa: E402
 from lusfeat.pipeline._transfer import (  # noqa: E402
     across_networks,
     ingest_labelled,
@@ -54,14 +55,6 @@ from lusfeat.seg import UNetConfig, pretrain  # noqa: E402
 REPO = Path(__file__).resolve().parents[1]
 TARGETS = {"pleural_found": 0.90, "bline_auc": 0.85, "bline_spearman": 0.60, "lus_spearman": 0.60,
            "no_consolidation": 0.80}
-
-
-def training_cohort(model: Path) -> Path:
-    """The cohort a pretrain folder or run folder was trained on."""
-    model = Path(model)
-    if (model / "pretrain.json").is_file():
-        return model / "cohort"
-    return Path(read_json(model / "run.json")["cohort"]["path"])
 
 
 def report(scores: dict, title: str) -> None:
@@ -130,6 +123,9 @@ def _main() -> None:
     ap.add_argument("--seed", type=int, default=0)
     ap.add_argument("--seeds", type=int, nargs="+", default=None,
                     help="without --model: pretrain one network per seed (folders WORK/pretrained_sSEED)")
+    ap.add_argument("--members", type=int, default=1,
+                    help="without --model: pretrain an ensemble of this many networks per seed "
+                         "(member k with seed SEED + k; `lusfeat pretrain --members`)")
     ap.add_argument("--threads", type=int, default=None)
     ap.add_argument("--work", type=Path, default=Path("/tmp/lusfeat-transfer"))
     ap.add_argument("--figure", type=Path, default=None)
@@ -139,14 +135,22 @@ def _main() -> None:
     args = ap.parse_args()
     if args.model is not None and args.seeds is not None:
         raise LusfeatError("--seeds pretrains networks and --model names trained ones; give one of the two")
+    if args.model is not None and args.members != 1:
+        raise LusfeatError("--members pretrains ensembles and --model names trained ones; give one of the two "
+                           "(combine trained runs with `lusfeat ensemble`)")
+    seeds = sorted(args.seeds or [args.seed])
+    if args.members > 1 and any(b - a < args.members for a, b in zip(seeds, seeds[1:], strict=False)):
+        raise LusfeatError(f"with --members {args.members} the ensemble of seed S has members S..S+"
+                           f"{args.members - 1}; space --seeds at least {args.members} apart so that no "
+                           f"two ensembles share a network (e.g. --seeds 0 {args.members} {2 * args.members})")
     t0 = time.perf_counter()
     models = args.model
     if models is None:
-        seeds = args.seeds or [args.seed]
         models = [pretrain(args.work / ("pretrained" if args.seeds is None else f"pretrained_s{seed}"),
                            patients=args.patients, frames=args.frames, size=args.size, epochs=args.epochs,
-                           model=UNetConfig(), seed=seed, threads=args.threads, progress=True)
-                  for seed in seeds]
+                           model=UNetConfig(), seed=seed, members=args.members, threads=args.threads,
+                           progress=True)
+                  for seed in (args.seeds or [args.seed])]
     t_train = time.perf_counter() - t0
     labels = read_labels(args.real / "labels.csv")
     real = ingest_labelled(args.real / "labels.csv", args.work / "real", size=args.size, limit=args.limit)

@@ -1,4 +1,4 @@
-"""``lusfeat pretrain``, ``lusfeat train``, ``lusfeat segment`` and ``lusfeat evaluate``."""
+"""``lusfeat pretrain``, ``lusfeat ensemble``, ``lusfeat train``, ``lusfeat segment`` and ``lusfeat evaluate``."""
 
 from __future__ import annotations
 
@@ -149,6 +149,9 @@ def pretrain_command(
     strategy: Annotated[str, typer.Option(help="Label strategy applied to the simulated confidence.")]
         = "threshold:60",
     seed: Annotated[int, typer.Option(help="Seed of the simulator and the training.")] = 0,
+    members: Annotated[int, typer.Option(help="Networks to pretrain, member k with seed SEED + k (its own "
+                                              "simulated cohort); two or more also make the ensemble run "
+                                              "OUT/ensemble.")] = 1,
     overwrite: Annotated[bool, typer.Option(help="Redo a finished folder.")] = False,
     progress: Annotated[bool, typer.Option("--progress/--no-progress", help="Show progress bars.")] = True,
     **options: Any,
@@ -161,21 +164,53 @@ def pretrain_command(
 
       lusfeat pretrain pretrained --patients 120 --epochs 10
 
+      lusfeat pretrain pretrained3 --patients 60 --epochs 8 --members 3
+
       lusfeat train my_cohort --out runs/tuned --init pretrained
+
+      lusfeat segment real_cohort pretrained3/ensemble --out masks/real --allow-foreign
     """
     from ..labels import parse_strategy
     from ..seg import UNetConfig, pretrain
 
     model = UNetConfig(depth=options.pop("depth"), width=options.pop("width"))
     path = pretrain(out, patients=patients, frames=frames, size=size, probe=probe,
-                    strategy=parse_strategy(strategy), model=model, seed=seed, progress=progress,
-                    overwrite=overwrite, **options)
-    console.print(f"pretrained U-Net written to [bold]{path / 'model.pt'}[/] (fine-tune with --init {path})")
+                    strategy=parse_strategy(strategy), model=model, seed=seed, members=members,
+                    progress=progress, overwrite=overwrite, **options)
+    if (path / "ensemble" / "run.json").is_file():
+        console.print(f"ensemble of pretrained U-Nets written to [bold]{path / 'ensemble'}[/] (apply it with "
+                      f"`lusfeat segment COHORT {path / 'ensemble'}`; fine-tune member 0 with --init {path})")
+    else:
+        console.print(f"pretrained U-Net written to [bold]{path / 'model.pt'}[/] (fine-tune with --init {path})")
+
+
+def ensemble_command(
+    out: Annotated[Path, typer.Argument(help="Ensemble run folder to write.")],
+    members: Annotated[list[Path], typer.Argument(help="Two or more single-model run folders or `lusfeat "
+                                                       "pretrain` folders (same classes and label strategy).")],
+    overwrite: Annotated[bool, typer.Option(help="Replace an existing ensemble folder.")] = False,
+) -> None:
+    """Combine trained U-Nets into one run whose prediction is the mean of their probabilities.
+
+    Networks of one recipe with other seeds differ most on frames unlike their
+    training data; their mean is steadier. Apply the result with `lusfeat segment`.
+
+    Examples:
+
+      lusfeat ensemble runs/ens pre_s0 pre_s1 pre_s2
+
+      lusfeat segment real_cohort runs/ens --out masks/ens --allow-foreign
+    """
+    from ..seg import ensemble
+
+    path = ensemble(members, out, overwrite=overwrite)
+    console.print(f"ensemble of {len(members)} networks written to [bold]{path}[/]")
 
 
 def register(app: typer.Typer) -> None:
     """Add the segmentation commands to the lusfeat app."""
     app.command("pretrain")(pretrain_command)
+    app.command("ensemble")(ensemble_command)
     app.command("train")(train_command)
     app.command("segment")(segment_command)
     app.command("evaluate")(evaluate_command)

@@ -97,6 +97,8 @@ def reference_level(cohort: Any, band: float = CHEST_WALL_BAND, max_frames: int 
 def training_cohort(like: str | os.PathLike) -> Path:
     """The cohort a network was trained on, from a cohort, ``lusfeat train`` run or ``lusfeat pretrain`` folder.
 
+    For an ensemble run (``lusfeat ensemble``) it is the first member's cohort.
+
     Raises
     ------
     InputError
@@ -110,7 +112,10 @@ def training_cohort(like: str | os.PathLike) -> Path:
     if (like / "run.json").is_file():
         from .._io import read_json
 
-        path = Path(read_json(like / "run.json").get("cohort", {}).get("path", ""))
+        meta = read_json(like / "run.json")
+        if meta.get("members"):  # an ensemble: the first member's cohort
+            return training_cohort(meta["members"][0]["run"])
+        path = Path(meta.get("cohort", {}).get("path", ""))
         if (path / "cohort.json").is_file():
             return path
         raise InputError(f"run {like} was trained on {path}, which is not a cohort folder any more; "

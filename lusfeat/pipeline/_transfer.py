@@ -292,7 +292,8 @@ def transfer(
     labels_csv : path-like
         Labels table (see the module docstring); frames are found relative to it.
     run : path-like
-        A run folder (``lusfeat train``) or a ``lusfeat pretrain`` folder.
+        A run folder (``lusfeat train``, ``lusfeat ensemble``) or a ``lusfeat pretrain``
+        folder (its ensemble when it was pretrained with several members).
     out : path-like
         Work folder: ``manifest.csv``, ``cohort/``, ``masks/``, ``features/``.
     size : int
@@ -319,12 +320,11 @@ def transfer(
     from ..data import open_cohort
     from ..features import extract
     from ..seg import segment
+    from ..seg._pretrain import pretrained_run
 
     out = Path(out)
     out.mkdir(parents=True, exist_ok=True)
-    run = Path(run)
-    if (run / "pretrain.json").is_file():
-        run = run / "run"
+    run = pretrained_run(run)
     cohort_dir = Path(cohort) if cohort is not None else ingest_labelled(labels_csv, out, size=size, limit=limit)
     if gray_target is not None:
         from ..data._gain import standardize_gray

@@ -7,6 +7,7 @@ The three steps, each writing an artifact the next one reads::
                 model=UNetConfig(depth=3, width=8))
     masks = segment("cohort", run, "masks/t60")          # out-of-fold masks + probabilities
     pre = pretrain("pretrained")                          # a simulator-trained starting point
+    ens = ensemble(["pre_s0", "pre_s1", "pre_s2"], "runs/ens")  # mean of several networks
     tuned = train("real_cohort", "runs/tuned", "threshold:60", init=pre)  # fine-tuned on real labels
     result = evaluate("cohort", masks, "eval/t60")       # per-frame metrics, bootstrap summary
     print(result.summary())                              # text; result.table is a DataFrame
@@ -14,6 +15,7 @@ The three steps, each writing an artifact the next one reads::
 
 from .._config import TrainConfig
 from ._checkpoint import load_checkpoint, load_model
+from ._ensemble import ensemble
 from ._evaluate import METRICS, EvaluationResult, EvaluationSummary, evaluate
 from ._folds import assign_folds, make_splits
 from ._loss import seg_loss
@@ -31,6 +33,7 @@ __all__ = [
     "UNet",
     "UNetConfig",
     "assign_folds",
+    "ensemble",
     "evaluate",
     "hd95",
     "load_checkpoint",

@@ -33,7 +33,8 @@ def test_bench_transfer_scores_each_source_and_the_spread_over_seeds(real_lus_di
     real = _subset(real_lus_dir, tmp_path)
     r = subprocess.run(
         [sys.executable, str(BENCH), "--real", str(real), "--work", str(tmp_path / "work"), "--patients", "3",
-         "--frames", "1", "--epochs", "1", "--size", "32", "--threads", "1", "--seeds", "0", "1"],
+         "--frames", "1", "--epochs", "1", "--size", "32", "--threads", "1", "--seeds", "0", "2",
+         "--members", "2"],
         capture_output=True, text=True, cwd=REPO, timeout=600)
     assert r.returncode == 0, r.stderr[-2000:]
     assert "within each source" in r.stdout and "spread over 2 networks" in r.stdout
@@ -42,7 +43,10 @@ def test_bench_transfer_scores_each_source_and_the_spread_over_seeds(real_lus_di
     assert len(by) == 2 and all(s["n_frames"] == 2 for s in by.values())
     assert result["scores"]["n_frames"] == 4
     nets = result["networks"]
-    assert [Path(n["model"]).name for n in nets] == ["pretrained_s0", "pretrained_s1"]
+    assert [Path(n["model"]).name for n in nets] == ["pretrained_s0", "pretrained_s2"]
+    for seed in (0, 2):  # each network an ensemble of two members, seeds SEED and SEED + 1
+        ens = json.loads((tmp_path / "work" / f"pretrained_s{seed}" / "ensemble" / "run.json").read_text())
+        assert [m["seed"] for m in ens["members"]] == [seed, seed + 1]
     assert result["scores"] == nets[0]["scores"]
     spread = result["across_networks"]["scores"]
     for name, s in spread.items():
@@ -63,3 +67,9 @@ def test_bench_transfer_bad_input_is_one_line(tmp_path):
                        capture_output=True, text=True, cwd=REPO, timeout=300)
     assert r.returncode != 0 and r.stderr.strip().startswith("error: ") and "--seeds" in r.stderr, r.stderr
     assert len(r.stderr.strip().splitlines()) == 1
+    for args, says in ((["--model", str(model), "--members", "3"], "lusfeat ensemble"),
+                       (["--seeds", "0", "1", "--members", "2"], "space --seeds at least 2 apart")):
+        r = subprocess.run([sys.executable, str(BENCH), *args, "--work", str(tmp_path / "w2")],
+                           capture_output=True, text=True, cwd=REPO, timeout=300)
+        assert r.returncode != 0 and r.stderr.strip().startswith("error: ") and says in r.stderr, r.stderr
+        assert len(r.stderr.strip().splitlines()) == 1 and not (tmp_path / "w2").exists()
