@@ -79,7 +79,9 @@ def segment(
     missing from the run's fold table (added later), and every frame of a
     foreign cohort (``allow_foreign``: its patient IDs name other people), are
     predicted by the mean of all the fold models' probabilities, as fold
-    ensembles are applied to new data (nnU-Net). Frames are resized to
+    ensembles are applied to new data (nnU-Net); an ensemble run
+    (:func:`lusfeat.seg.ensemble`) predicts every frame by the mean of its
+    members' probabilities. Frames are resized to
     the run's input size, predicted by the network with BatchNorm folded into the
     convolutions, channels_last, bf16 weights on CUDA (fp32 on the CPU), and the
     logits resized back to the cohort's frame size (bilinear) before
@@ -153,7 +155,7 @@ def segment(
     frame_fold, unseen = frame_folds(cohort, fold_table, n_folds, foreign=foreign)
     if unseen:
         logger.info("%d frame(s) of patients unknown to run %s are predicted by %s", unseen, run,
-                    f"the mean of its {n_folds} fold models" if n_folds > 1 else "its model")
+                    _predicted_by(meta))
     out = Path(out)
     if out.exists() and not overwrite and (not out.is_dir() or any(out.iterdir())):
         raise InputError(f"output {out} already exists; choose another path or pass --overwrite")
@@ -210,12 +212,21 @@ def _mask_meta(model_s: float, extra: dict[str, Any], *, t0: float, run: Any, me
         "cohort": {"path": str(cohort.path), "fingerprint": cohort.fingerprint},
         "out_of_fold": bool(meta["cross_fitted"]) and not foreign, "foreign": foreign,
         "folds": int(meta["folds"]), "frames_unknown_to_run": unseen,
-        "unknown_predicted_by": "fold ensemble" if int(meta["folds"]) > 1 else "model 0",
+        "unknown_predicted_by": ("member ensemble" if meta.get("members") else
+                                 "fold ensemble" if int(meta["folds"]) > 1 else "model 0"),
         "threshold": options["threshold"],
         "device": options["device"], "batch_size": options["batch_size"], "compile": options["compile"],
         "frames_per_second": fps, "model_frames_per_second": n / model_s if model_s > 0 else None,
         "elapsed_s": elapsed, "versions": versions(), **extra,
     }
+
+
+def _predicted_by(meta: dict[str, Any]) -> str:
+    """What predicts the frames a run has not seen: its model, the mean of its fold models or of its members."""
+    n = int(meta["folds"])
+    if meta.get("members"):
+        return f"the mean of its {n} ensemble members"
+    return f"the mean of its {n} fold models" if n > 1 else "its model"
 
 
 #: ``frame_folds`` entry of a frame predicted by the mean of every fold model.

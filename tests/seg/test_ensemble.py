@@ -89,6 +89,7 @@ def test_ensemble_predicts_the_mean_of_its_members(members, small_cohort, tmp_pa
     assert np.abs(probs[0] - probs[1]).mean() > 30  # the members differ, so this is not trivially true
     info = open_masks(tmp_path / "m2").meta
     assert info["folds"] == 2 and info["out_of_fold"] is False
+    assert info["unknown_predicted_by"] == "member ensemble" and info["frames_unknown_to_run"] == 16
 
 
 def test_ensemble_errors(members, small_cohort, tmp_path):
