@@ -101,7 +101,7 @@ def _groups(names: list[str]) -> list[str]:
     """Patient of each real frame (COVID-BLUES names carry it), for grouped splits."""
     out = []
     for n in names:
-        m = re.match(r"blues__patient_(\d+)_", n)
+        m = re.match(r"blues__patient_(\d+)_", Path(n).name)
         out.append(f"blues{m.group(1)}" if m else n)
     return out
 

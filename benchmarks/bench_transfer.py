@@ -65,7 +65,12 @@ def report(scores: dict, title: str) -> None:
     def line(name: str, value: float, ci=None, n=None) -> None:
         ci_txt = f"[{ci[0]:.2f}, {ci[1]:.2f}]" if ci else ""
         tgt = TARGETS.get(name)
-        mark = "" if tgt is None else (f">= {tgt:.2f} " + ("met" if value >= tgt else "missed"))
+        if tgt is None:
+            mark = ""
+        elif value != value:  # NaN: the labels table has no frames to measure it on
+            mark = f">= {tgt:.2f} not measured (no frames labelled for it)"
+        else:
+            mark = f">= {tgt:.2f} " + ("met" if value >= tgt else "missed")
         print(f"{name:<20}{value:>8.3f}  {ci_txt:<16}{'' if n is None else n:>4}  {mark}")
 
     line("pleural_found", scores["pleural_found"], n=scores["n_frames"])

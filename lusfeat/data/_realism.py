@@ -71,17 +71,19 @@ def load_frames(folder: str | os.PathLike, size: int = 128, limit: int | None = 
     Parameters
     ----------
     folder : path-like
-        Folder of PNG/JPEG/BMP/TIFF frames.
+        Folder of PNG/JPEG/BMP/TIFF frames, in it or in its subfolders (e.g. one per
+        patient or per source); hidden files and folders are skipped.
     size : int
         Output side in pixels.
     limit : int, optional
-        Read at most this many frames (sorted by name).
+        Read at most this many frames (sorted by path).
 
     Returns
     -------
     frames : (N, size, size) uint8
     names : list of str
-        File names, in order.
+        Paths relative to ``folder`` (``/``-separated; the file name alone for
+        frames directly in it), in order.
     """
     from .ingest._preprocess import preprocess_frame
     from .ingest._sector import detect_scan_region
@@ -89,9 +91,11 @@ def load_frames(folder: str | os.PathLike, size: int = 128, limit: int | None = 
     folder = Path(folder)
     if not folder.is_dir():
         raise InputError(f"real-frame folder {folder} does not exist; pass a folder of PNG/JPEG frames")
-    paths = sorted(p for p in folder.iterdir() if p.suffix.lower() in IMAGE_SUFFIXES)[:limit]
+    paths = sorted((p for p in folder.rglob("*") if p.is_file() and p.suffix.lower() in IMAGE_SUFFIXES
+                    and not any(part.startswith(".") for part in p.relative_to(folder).parts)),
+                   key=lambda p: p.relative_to(folder).as_posix())[:limit]
     if not paths:
-        raise InputError(f"{folder} holds no PNG/JPEG/BMP/TIFF frames")
+        raise InputError(f"{folder} holds no PNG/JPEG/BMP/TIFF frames (in it or its subfolders)")
     import imageio.v3 as iio
 
     out = []
@@ -101,7 +105,7 @@ def load_frames(folder: str | os.PathLike, size: int = 128, limit: int | None = 
             arr = arr[..., :3]
         region = detect_scan_region(arr)
         out.append(preprocess_frame(arr, region, size)[0])
-    return np.stack(out), [p.name for p in paths]
+    return np.stack(out), [p.relative_to(folder).as_posix() for p in paths]
 
 
 def synthetic_frames(
@@ -424,10 +428,12 @@ def frame_table(table: str | os.PathLike, names: Sequence[str], source: str = "s
     Parameters
     ----------
     table : path-like
-        CSV with a ``filename`` column (a path whose last part is the frame's file
-        name) and the ``source`` column; the ``patient`` column is optional.
+        CSV with a ``filename`` column (a path that ends with the frame's name, e.g.
+        ``frames/x.png`` for ``x.png``) and the ``source`` column; the ``patient``
+        column is optional.
     names : sequence of str
-        File names of the frames (as :func:`load_frames` returns them).
+        Frame paths relative to the frames folder (as :func:`load_frames` returns
+        them); each must match the end of exactly one row's ``filename``.
     source, patient : str
         Column names.
     require_source : bool
@@ -444,8 +450,8 @@ def frame_table(table: str | os.PathLike, names: Sequence[str], source: str = "s
     Raises
     ------
     InputError
-        When the file is missing or unreadable, lacks a required column, names a
-        frame twice or has no row for a frame.
+        When the file is missing or unreadable, lacks a required column, or a frame
+        matches no row or two rows.
     """
     path = Path(table)
     if not path.is_file():
@@ -458,18 +464,22 @@ def frame_table(table: str | os.PathLike, names: Sequence[str], source: str = "s
     if require_source and not has_source:
         raise InputError(f"{path}: no column {source!r} (columns: {', '.join(df.columns)}); "
                          "add it or give the name of the column that holds each frame's source")
-    rows: dict[str, int] = {}
+    # every trailing part of a row's path names it: "frames/a/x.png" matches "x.png", "a/x.png", ...
+    rows: dict[str, list[int]] = {}
     for k, f in enumerate(df["filename"]):
-        key = Path(f).name
-        if key in rows:
-            raise InputError(f"{path}: frame {key!r} is named twice (rows {rows[key] + 2} and {k + 2}); "
-                             "keep one row per frame")
-        rows[key] = k
+        parts = Path(str(f).replace("\\", "/")).parts
+        for i in range(len(parts)):
+            rows.setdefault("/".join(parts[i:]), []).append(k)
     missing = [n for n in names if n not in rows]
     if missing:
         raise InputError(f"{path}: no row for frame {missing[0]!r} ({len(missing)} frame(s) missing); "
                          "add one row per frame")
-    idx = [rows[n] for n in names]
+    twice = next((n for n in names if len(rows[n]) > 1), None)
+    if twice is not None:
+        a, b = rows[twice][:2]
+        raise InputError(f"{path}: frame {twice!r} is named twice (rows {a + 2} and {b + 2}); keep one row per "
+                         "frame, or give each row's path down to the subfolder that tells them apart")
+    idx = [rows[n][0] for n in names]
     sources = [str(df[source].iat[i]) for i in idx] if has_source else [""] * len(names)
     fallback = list(default_patients) if default_patients is not None else list(names)
     given = [str(df[patient].iat[i]) for i in idx] if patient in df.columns else [""] * len(names)

@@ -80,6 +80,18 @@ def test_synthetic_frames_and_real_folder(tmp_path, real_lus_dir):
     assert real.shape == (2, 64, 64) and len(names) == 2
     with pytest.raises(InputError, match="does not exist"):
         load_frames(tmp_path / "nowhere")
+    # frames in subfolders (one per patient or source) are read too; hidden ones are not
+    src = sorted((real_lus_dir / "frames").glob("*.png"))[:3]
+    for sub, f in zip(("", "p1/", "p2/deep/"), src, strict=True):
+        (tmp_path / "nested" / sub).mkdir(parents=True, exist_ok=True)
+        (tmp_path / "nested" / sub / f.name).write_bytes(f.read_bytes())
+    (tmp_path / "nested" / ".cache").mkdir()
+    (tmp_path / "nested" / ".cache" / "x.png").write_bytes(src[0].read_bytes())
+    nested, names = load_frames(tmp_path / "nested", size=32)
+    assert names == sorted([src[0].name, f"p1/{src[1].name}", f"p2/deep/{src[2].name}"]) and nested.shape[0] == 3
+    (tmp_path / "empty" / "sub").mkdir(parents=True)
+    with pytest.raises(InputError, match="holds no PNG"):
+        load_frames(tmp_path / "empty")
 
 
 def test_source_reference_scales_the_two_sample_auc():
@@ -140,6 +152,7 @@ def test_frame_table_reads_sources_and_patients(tmp_path):
     t.write_text("filename,source\na/x.png,s1\nb/x.png,s2\n")
     with pytest.raises(InputError, match="'x.png' is named twice \\(rows 2 and 3\\)"):
         frame_table(t, ["x.png"])
+    assert frame_table(t, ["a/x.png", "b/x.png"]) == (["s1", "s2"], ["a/x.png", "b/x.png"])  # told apart
     t.write_text("name,source\nx.png,s1\n")
     with pytest.raises(InputError, match="no column 'filename'"):
         frame_table(t, ["x.png"])
