@@ -209,6 +209,15 @@ ROWS: list[Row] = [
     row("pretrain-patients", "pretrain pt --patients 0 --no-progress", 1, "--patients must be >= 1"),
     row("pretrain-size", "pretrain pt --size 8 --no-progress", 1, "--size must be between 32 and 1024"),
     row("pretrain-epochs-text", "pretrain pt --epochs many", 2, "Invalid value for '--epochs'"),
+    row("pretrain-members", "pretrain pt --members 0 --no-progress", 1, "--members must be >= 1, got 0"),
+    row("pretrain-members-text", "pretrain pt --members few", 2, "Invalid value for '--members'"),
+    # --- ensemble ---------------------------------------------------------------------
+    row("ensemble-missing-members", "ensemble ens", 2, "Missing argument"),
+    row("ensemble-one-member", "ensemble ens nowhere", 1, "an ensemble needs two or more members, got 1"),
+    row("ensemble-member-nowhere", "ensemble ens nowhere elsewhere", 1,
+        "nowhere is not a run folder or a `lusfeat pretrain` folder"),
+    row("ensemble-cohort-as-member", "ensemble ens {tiny} {tiny}", 1, "is not a run folder"),
+    row("ensemble-unknown-option", "ensemble ens a b --weights 1,2", 2, "No such option: --weights"),
     # --- power ------------------------------------------------------------------------
     row("power-no-out", "power", 2, "Missing option '--out'"),
     row("power-sizes-text", "power --out pw --sizes ten", 1, "ten"),
