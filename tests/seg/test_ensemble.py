@@ -92,6 +92,16 @@ def test_ensemble_predicts_the_mean_of_its_members(members, small_cohort, tmp_pa
     assert info["unknown_predicted_by"] == "member ensemble" and info["frames_unknown_to_run"] == 16
 
 
+def test_members_of_other_input_sizes(members, small_cohort, tmp_path):
+    """Each member sees the frames at its own input size; the ensemble still averages them."""
+    small = train(small_cohort, tmp_path / "s24", "threshold:60", epochs=1, size=24, model=TINY, seed=3, threads=1,
+                  val_fraction=0.0, progress=False)
+    ens = ensemble([members[1], small], tmp_path / "ens")
+    probs = [open_masks(segment(small_cohort, run, tmp_path / f"m{k}", threads=1, progress=False)).probabilities[:]
+             .astype(float) for k, run in enumerate([members[1], small, ens])]
+    assert np.abs(probs[2] - (probs[0] + probs[1]) / 2).max() <= 1.0
+
+
 def test_ensemble_errors(members, small_cohort, tmp_path):
     with pytest.raises(InputError, match="two or more members"):
         ensemble(members[:1], tmp_path / "a")
