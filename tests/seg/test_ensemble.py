@@ -140,3 +140,14 @@ def test_cli_ensemble_and_its_errors(members, tmp_path):
     proc = subprocess.run([str(LUSFEAT), "pretrain", str(tmp_path / "p"), "--members", "0", "--no-progress"],
                           capture_output=True, text=True, timeout=120)
     assert proc.returncode == 1 and "--members must be >= 1" in proc.stderr and "Traceback" not in proc.stderr
+
+
+@pytest.mark.gpu
+@pytest.mark.skipif(not torch.cuda.is_available(), reason="needs CUDA")
+def test_ensemble_on_cuda_matches_the_cpu(members, small_cohort, tmp_path):
+    ens = ensemble(members, tmp_path / "ens")
+    cpu = open_masks(segment(small_cohort, ens, tmp_path / "cpu", device="cpu", threads=1, progress=False))
+    gpu = open_masks(segment(small_cohort, ens, tmp_path / "gpu", device="cuda", progress=False))
+    assert gpu.meta["device"].startswith("cuda") and gpu.meta["unknown_predicted_by"] == "member ensemble"
+    diff = np.abs(gpu.probabilities[:].astype(float) - cpu.probabilities[:].astype(float))
+    assert diff.mean() <= 2.0  # bf16 weights on CUDA, fp32 on the CPU (uint8 probability units)
