@@ -47,16 +47,17 @@ logger = logging.getLogger(__name__)
 
 
 def member_run(path: str | os.PathLike) -> Path:
-    """The single-model run folder behind ``path``: a run folder or a ``lusfeat pretrain`` folder.
+    """The run folder behind ``path``: a run folder or a ``lusfeat pretrain`` folder (its run, or its
+    ensemble when it has members, which :func:`ensemble` refuses as a member).
 
     Raises
     ------
     InputError
         When ``path`` is neither.
     """
-    path = Path(path)
-    if (path / "pretrain.json").is_file():
-        path = path / "run"
+    from ._pretrain import pretrained_run
+
+    path = pretrained_run(path)  # a pretrain folder with members gives its ensemble: refused below
     if not (path / "run.json").is_file():
         raise InputError(f"{path} is not a run folder or a `lusfeat pretrain` folder (no run.json); "
                          "pass folders written by `lusfeat train` or `lusfeat pretrain`")
