@@ -123,7 +123,7 @@ def _fit_warnings(method: str, caught: list[warnings.WarningMessage]) -> list[st
         if text not in notes:
             notes.append(text)
             if counter is None:
-                logger.warning("%s", text)
+                logger.warning("%s", text.removeprefix("warning: "))
             else:
                 counter[text] += 1
     return notes
@@ -154,7 +154,7 @@ def collected_fit_warnings(what: str) -> Iterator[collections.Counter]:
     finally:
         _COLLECTED.reset(token)
         for text, n in counter.items():
-            logger.warning("%s (%d %s fit%s)", text, n, what, "" if n == 1 else "s")
+            logger.warning("%s (%d %s fit%s)", text.removeprefix("warning: "), n, what, "" if n == 1 else "s")
 
 
 def _fit_linear(kind, x, y, groups, names, *, sf_model, max_features, l2_c, seed) -> FittedModel:

@@ -42,11 +42,25 @@ def _roc(y: np.ndarray, p: np.ndarray, w: np.ndarray) -> np.ndarray:
     return out
 
 
+def _band(boot: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Pointwise 2.5 and 97.5 percentiles over resamples (rows) of ``boot`` ``(R, k)``, ignoring NaN.
+
+    A column that no resample defines (e.g. a calibration bin that every resample
+    left empty) has no band: NaN (not plotted), without a warning.
+    """
+    lo = np.full(boot.shape[1], np.nan)
+    hi = np.full(boot.shape[1], np.nan)
+    ok = np.isfinite(boot).any(axis=0)
+    if ok.any():
+        lo[ok], hi[ok] = np.nanpercentile(boot[:, ok], [2.5, 97.5], axis=0)
+    return lo, hi
+
+
 def roc_band(y, p, groups, resamples: int = PLOT_RESAMPLES, seed: int = 0):
     """FPR grid, ROC (TPR) and its pointwise 95% band: four ``(101,)`` arrays."""
     curve = _roc(y, p, np.ones((1, len(y))))[0]
     boot = _roc(y, p, _weights(groups, resamples, seed))
-    lo, hi = np.nanpercentile(boot, [2.5, 97.5], axis=0)
+    lo, hi = _band(boot)
     return _GRID, curve, lo, hi
 
 
@@ -60,7 +74,7 @@ def calibration_band(y, p, groups, bins: int = 10, resamples: int = PLOT_RESAMPL
         mean_p = (p @ onehot) / onehot.sum(axis=0)
         obs = (y @ onehot) / onehot.sum(axis=0)
         boot = ((w * y) @ onehot) / (w @ onehot)
-    lo, hi = np.nanpercentile(boot, [2.5, 97.5], axis=0)
+    lo, hi = _band(boot)
     return mean_p, obs, lo, hi
 
 

@@ -248,7 +248,7 @@ def test_repeated_fit_warnings_are_logged_once_with_their_count(caplog):
             fits = [fit_model("linear", "regression", x, a + rng.normal(size=60), g, ["a", "b"], max_features=2)
                     for _ in range(3)]
     lines = [r.getMessage() for r in caplog.records]
-    assert len(lines) == 1 and lines[0].startswith("warning: ols-cluster fit:") and lines[0].endswith("(3 analysis fits)")
+    assert len(lines) == 1 and lines[0].startswith("ols-cluster fit:") and lines[0].endswith("(3 analysis fits)")
     assert sum(counts.values()) == 3
     assert all(any(n.startswith("warning: ols-cluster fit:") for n in f.notes) for f in fits)  # notes keep them
 

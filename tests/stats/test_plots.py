@@ -33,3 +33,22 @@ def test_calibration_bins():
     np.testing.assert_allclose(obs, [y[b == k].mean() for k in range(5)])
     np.testing.assert_allclose(mean_p, [p[b == k].mean() for k in range(5)])
     assert np.all(lo <= obs + 1e-12) and np.all(obs <= hi + 1e-12)
+
+
+def test_band_of_a_bin_no_resample_reaches_is_nan_without_warning():
+    # one patient alone in the top calibration bin; with few resamples some leave it out
+    # entirely, and a bin that every resample leaves empty has no band (NaN), quietly
+    import warnings
+
+    y = np.array([0, 1, 0, 1, 0, 1, 0, 1, 1, 1], float)
+    p = np.array([0.1, 0.2, 0.3, 0.35, 0.4, 0.5, 0.55, 0.6, 0.7, 0.99])
+    g = np.array([0, 0, 1, 1, 2, 2, 3, 3, 4, 5])  # patient 5 holds only the top score
+    hit = False
+    for seed in range(40):
+        with warnings.catch_warnings():
+            warnings.simplefilter("error")
+            mean_p, obs, lo, hi = calibration_band(y, p, g, bins=5, resamples=1, seed=seed)
+        if np.isnan(lo[-1]):
+            hit = True
+            assert np.isnan(hi[-1]) and np.isfinite(obs[-1])
+    assert hit, "no seed left the top bin out of its single resample"
