@@ -18,10 +18,18 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any, TextIO
 
-__all__ = ["LineProgress", "progress_bar", "stderr_is_terminal", "PROGRESS_INTERVAL_S"]
+__all__ = ["LineProgress", "progress_bar", "set_quiet", "stderr_is_terminal", "PROGRESS_INTERVAL_S"]
 
 #: Seconds between two progress lines of one task when not on a terminal.
 PROGRESS_INTERVAL_S: float = 10.0
+
+_QUIET = False
+
+
+def set_quiet(quiet: bool) -> None:
+    """Hide every progress display of this process (``lusfeat --quiet``)."""
+    global _QUIET
+    _QUIET = bool(quiet)
 
 
 def stderr_is_terminal() -> bool:
@@ -148,7 +156,7 @@ def progress_bar(*columns: Any, enabled: bool = True, transient: bool = False,
     *columns
         rich column objects or format strings (used on a terminal only).
     enabled : bool
-        False shows nothing at all.
+        False shows nothing at all (nor does anything after :func:`set_quiet`).
     transient : bool
         Remove the rich bar when it finishes (the lines stay in the log).
     interval : float
@@ -164,6 +172,7 @@ def progress_bar(*columns: Any, enabled: bool = True, transient: bool = False,
     ...     task = bar.add_task("frames", total=10)
     ...     bar.advance(task, 10)
     """
+    enabled = enabled and not _QUIET
     if not enabled or not stderr_is_terminal():
         return LineProgress(enabled=enabled, interval=interval)
     from rich.console import Console

@@ -54,7 +54,7 @@ def _show_version(value: bool) -> None:
 @app.callback()
 def _main(
     verbose: bool = typer.Option(False, "--verbose", "-v", help="Log debug messages."),
-    quiet: bool = typer.Option(False, "--quiet", "-q", help="Only log warnings and errors."),
+    quiet: bool = typer.Option(False, "--quiet", "-q", help="Only log warnings and errors; no progress."),
     version: bool = typer.Option(
         False, "--version", callback=_show_version, is_eager=True, help="Print the version and exit."),
 ) -> None:
@@ -62,8 +62,9 @@ def _main(
     plain time-stamped lines in a log)."""
     from rich.logging import RichHandler
 
-    from ._progress import stderr_is_terminal
+    from ._progress import set_quiet, stderr_is_terminal
 
+    set_quiet(quiet)
     level = logging.DEBUG if verbose else logging.WARNING if quiet else logging.INFO
     logger = logging.getLogger("lusfeat")
     handler: logging.Handler

@@ -54,3 +54,39 @@ def test_progress_bar_falls_back_to_lines_off_a_terminal(capsys):
     with bar:
         bar.advance(bar.add_task("features", total=2), 2)
     assert "features: 2/2 (100%)" in capsys.readouterr().err
+
+
+def test_set_quiet_hides_every_progress_display(capsys):
+    from lusfeat._progress import set_quiet
+
+    set_quiet(True)
+    try:
+        with progress_bar(enabled=True) as bar:
+            bar.advance(bar.add_task("features", total=2), 2)
+    finally:
+        set_quiet(False)
+    assert capsys.readouterr().err == ""
+    with progress_bar(enabled=True) as bar:  # and it can be turned back on
+        bar.advance(bar.add_task("features", total=2), 2)
+    assert "features: 2/2 (100%)" in capsys.readouterr().err
+
+
+def test_console_quiet_shows_no_progress_but_the_result(tmp_path):
+    """``lusfeat --quiet simulate``: no progress lines and no info log; the cohort is written."""
+    import shutil
+    import subprocess
+    import sys
+    from pathlib import Path
+
+    exe = shutil.which("lusfeat") or str(Path(sys.executable).with_name("lusfeat"))
+
+    def run(*pre: str, out: str) -> subprocess.CompletedProcess:
+        cmd = [exe, *pre, "simulate", str(tmp_path / out), "--patients", "1",
+               "--exams", "1", "--frames", "1", "--size", "32"]
+        return subprocess.run(cmd, capture_output=True, text=True, timeout=300)
+
+    loud, quiet = run(out="a"), run("--quiet", out="b")
+    assert loud.returncode == 0 and quiet.returncode == 0, loud.stderr + quiet.stderr
+    assert "simulate: 6/6 (100%)" in loud.stderr  # off a terminal: one plain line at the end
+    assert "simulate" not in quiet.stderr and "INFO" not in quiet.stderr
+    assert (tmp_path / "b" / "frames.parquet").exists()

@@ -248,8 +248,13 @@ def _simulate_clips(w: CohortWriter, clips: list[tuple[str, str, str, float]], c
     rows = []
     writer_pool = ThreadPoolExecutor(max_workers=1)
     pending = None
-    with writer_pool:
-        bar = _progress(progress, n_clips)
+    from rich.progress import BarColumn, MofNCompleteColumn, TextColumn, TimeRemainingColumn
+
+    from .._progress import progress_bar
+
+    with writer_pool, progress_bar(TextColumn("simulate"), BarColumn(), MofNCompleteColumn(), TimeRemainingColumn(),
+                                   enabled=progress) as bar:
+        task = bar.add_task("simulate", total=n_clips)
         start = 0
         buf: dict[str, list] = {"images": [], "truth": [], "confidence": []}
         buf_start = 0
@@ -274,12 +279,9 @@ def _simulate_clips(w: CohortWriter, clips: list[tuple[str, str, str, float]], c
                 )
                 buf = {"images": [], "truth": [], "confidence": []}
                 buf_start = start
-            if bar is not None:
-                bar[0].update(bar[1], advance=1)
+            bar.advance(task)
         if pending is not None:
             pending.result()
-        if bar is not None:
-            bar[0].stop()
     return rows
 
 
@@ -324,19 +326,3 @@ def _cohort_meta(cfg: SimulationConfig, cp: ClinicalParams, anns: list, clinical
         },
         "timing_s": round(elapsed, 3),
     }
-
-def _progress(enabled: bool, total: int):
-    if not enabled:
-        return None
-    from rich.progress import (
-        BarColumn,
-        MofNCompleteColumn,
-        Progress,
-        TextColumn,
-        TimeRemainingColumn,
-    )
-
-    p = Progress(TextColumn("simulate"), BarColumn(), MofNCompleteColumn(), TimeRemainingColumn())
-    task = p.add_task("clips", total=total)
-    p.start()
-    return p, task

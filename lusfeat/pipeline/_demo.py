@@ -67,6 +67,5 @@ def run_demo(out: str | os.PathLike = "lusfeat-demo", *, threads: int | None = N
     run_sweep(cpath, out / "study", cfg, progress=progress)
     from ..report import build_report
 
-    report = build_report(out / "study", out / "report.html")
-    log.info("report written to %s", report)
+    report = build_report(out / "study", out / "report.html")  # logs where the report went
     return Path(report)

@@ -59,9 +59,11 @@ class _Progress:
         self._stack = contextlib.ExitStack()
         self.bar = None
         if enabled:
-            from rich.progress import BarColumn, MofNCompleteColumn, Progress, TimeElapsedColumn
+            from rich.progress import BarColumn, MofNCompleteColumn, TimeElapsedColumn
 
-            self.bar = self._stack.enter_context(Progress(
+            from .._progress import progress_bar
+
+            self.bar = self._stack.enter_context(progress_bar(
                 "[progress.description]{task.description}", BarColumn(), MofNCompleteColumn(),
                 TimeElapsedColumn(), transient=False))
             self.fits = self.bar.add_task("cross-validation fits", total=fits)

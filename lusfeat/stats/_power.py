@@ -241,6 +241,8 @@ def simulate_pool(
     """
     from rich.progress import Progress
 
+    from .._progress import progress_bar
+
     # Chunks of about CHUNK_PATIENTS patients (a finer progress bar); the chunking, and so every
     # simulated byte, depends on ``patients`` and ``seed`` only, not on ``n_jobs``.
     n_chunks = max(1, -(-int(patients) // CHUNK_PATIENTS))
@@ -252,7 +254,7 @@ def simulate_pool(
     with tempfile.TemporaryDirectory(dir=workdir, prefix=".lusfeat-power-") as tmp:
         jobs = [(c, int(per[c]), seeds[c], sim_kw, reference, degraded, tmp) for c in range(n_chunks)]
         parts = []
-        with Progress(disable=not progress, transient=False) as bar:
+        with progress_bar(*Progress.get_default_columns(), enabled=progress) as bar:
             task = bar.add_task(f"simulating {patients} patients + features", total=n_chunks)
             if n_jobs > 1:
                 with ProcessPoolExecutor(min(int(n_jobs), n_chunks), mp_context=_context()) as ex:
@@ -641,12 +643,14 @@ def _check_power_options(sizes, *, replicates, folds, n_jobs, reference, degrade
 
 def _run_replicates(jobs: list, pool_obj: PowerPool, n_jobs: int, progress: bool) -> pd.DataFrame:
     """Every replicate's planned comparison, in processes when ``n_jobs > 1``; one row per test."""
-    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TimeElapsedColumn
+    from rich.progress import BarColumn, MofNCompleteColumn, TimeElapsedColumn
+
+    from .._progress import progress_bar
 
     global _POOL
     rows: list[dict[str, Any]] = []
     cols = ["[progress.description]{task.description}", BarColumn(), MofNCompleteColumn(), TimeElapsedColumn()]
-    with Progress(*cols, disable=not progress, transient=False) as bar:
+    with progress_bar(*cols, enabled=progress) as bar:
         task_id = bar.add_task(f"{len(jobs)} replicates", total=len(jobs))
         if n_jobs > 1:
             with ProcessPoolExecutor(n_jobs, mp_context=_context(), initializer=_init_worker,
