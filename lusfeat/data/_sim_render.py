@@ -4,7 +4,8 @@ Per clip (:func:`render_clip`):
 
 1. *Echo maps* (:mod:`lusfeat.data._sim_echo`): diffuse and specular echo of
    the chest wall (static) and of the lung (on a widened grid that slides),
-   attenuated with depth; the noise floor is added to the lung's diffuse map.
+   attenuated with depth and blurred over the slice thickness (elevation partial
+   volume); the noise floor is added to the lung's diffuse map.
 2. *Scatterers and PSF* (:mod:`lusfeat.data._sim_scanner`): the diffuse maps
    multiply complex Gaussian scatterer amplitudes (one realisation for the
    chest wall, two for the lung), and every map is blurred by the
@@ -16,7 +17,7 @@ Per clip (:func:`render_clip`):
    speckle reduction), multiplied by TGC, apodisation and the rib shadows, log
    compressed over the dynamic range, blended with its local mean (the scanner's speckle reduction),
    scan converted (bilinear), mapped through the grey map, noised and overlaid
-   with burned-in text.
+   with burned-in text and colour overlays (as ingest leaves them).
 
 Same random stream, same bytes: every draw comes from the clip's generator in
 a fixed order.
@@ -30,7 +31,7 @@ import numpy as np
 
 from ._sim_echo import lung_echo, rib_shadow, tissue_echo
 from ._sim_kernels import box_filter, compose_log, gaussian_noise, scan_convert
-from ._sim_scanner import Geometry, Scanner, _blend_gain, burn_in, psf_blur, smooth
+from ._sim_scanner import BurnIn, Geometry, Scanner, _blend_gain, apply_burn_in, burn_in, elevation_blur, psf_blur, smooth
 from ._sim_scene import Scene
 
 __all__ = ["RenderParams", "render_clip"]
@@ -61,7 +62,7 @@ class RenderParams:
     slide: tuple[float, float] = (1.5, 5.0)
     speckle_dphi: float = 0.35
     shadow_floor: tuple[float, float] = (0.04, 0.15)
-    model: str = "scatterer-psf-v3"
+    model: str = "scatterer-psf-v4"
 
 
 def render_clip(
@@ -130,7 +131,8 @@ class _EchoFields:
 def _echo_fields(scene: Scene, geometry: Geometry, scanner: Scanner, rng: np.random.Generator) -> _EchoFields:
     """Attenuated echo amplitudes times complex speckle, blurred by the PSF, and their local means.
 
-    Chest wall: one complex field on the image lines (focal PSF). Lung: two complex
+    The diffuse echo maps are first blurred over the slice thickness (:func:`elevation_blur`).
+    Chest wall: one complex field on the image lines. Lung: two complex
     realisations on the widened grid that frames blend between (decorrelating speckle);
     the specular part is coherent, the same in both.
     """
@@ -141,6 +143,9 @@ def _echo_fields(scene: Scene, geometry: Geometry, scanner: Scanner, rng: np.ran
     att = np.exp(-scanner.atten * np.arange(h, dtype=np.float32) / h).astype(np.float32)[:, None]
     td, ts = tissue_echo(scene, rng, step)
     ld, ls = lung_echo(scene, rng, step)
+    # partial volume over the slice thickness: the diffuse maps only (see elevation_blur)
+    td = elevation_blur([td], scanner)[0]
+    ld = elevation_blur([ld], scanner, mode="wrap")[0]
     n = ld.shape[1]
     td *= att
     ts *= att
@@ -148,9 +153,8 @@ def _echo_fields(scene: Scene, geometry: Geometry, scanner: Scanner, rng: np.ran
     ld += np.float32(scanner.noise_floor)
     ls *= att
     sc = gaussian_noise(rng, (6, h, n))
-    # the chest wall lies near the focus: its fields take the focal PSF (the specular
-    # part rides on the real part, the blur being linear)
-    t_re, t_im = psf_blur([td * sc[0, :, mt : mt + w], td * sc[1, :, mt : mt + w]], scanner, ts, focal=True)
+    # the chest wall's specular part rides on the real part (the blur is linear)
+    t_re, t_im = psf_blur([td * sc[0, :, mt : mt + w], td * sc[1, :, mt : mt + w]], scanner, ts)
     l1r, l1i, l2r, l2i = psf_blur([ld * sc[2], ld * sc[3], ld * sc[4], ld * sc[5]], scanner, mode="wrap")
     l_sp = psf_blur([ls], scanner, mode="wrap")[0] / _blend_gain(scanner, h)
     l1r += l_sp
@@ -209,7 +213,7 @@ def _beam_frame(fields: _EchoFields, offset_map: np.ndarray, k_db: np.float32, l
 
 
 def _exported_frame(img: np.ndarray, resample: tuple, geometry: Geometry, scanner: Scanner,
-                    overlay: np.ndarray | None, size: int, rng: np.random.Generator) -> np.ndarray:
+                    overlay: BurnIn | None, size: int, rng: np.random.Generator) -> np.ndarray:
     """A beam-space image scan-converted, resized to ``size``, with export noise and burned-in overlay."""
     k = geometry.factor
     q = scan_convert(img, *resample)
@@ -224,5 +228,5 @@ def _exported_frame(img: np.ndarray, resample: tuple, geometry: Geometry, scanne
         if geometry.valid is not None:
             q *= geometry.valid
     if overlay is not None:
-        np.maximum(q, overlay, out=q)
+        q = apply_burn_in(q, overlay, geometry.valid)
     return q

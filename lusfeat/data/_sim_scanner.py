@@ -35,8 +35,21 @@ Point-spread function (Szabo 2014, ch. 7-8; Jensen 1991, *J Acoust Soc Am* 89:18
     gradient energy along the beam about 1.5 times that across it on the frames in
     ``bench_realism.py``). The image
     is a blend of a focal and a defocused version weighted by the distance to
-    the focus. The elevation (slice) thickness shows as partial-volume blur of
-    the echo maps themselves (see :mod:`lusfeat.data._sim_echo`).
+    the focus.
+Elevation (slice thickness; Goldstein & Madrazo 1981, *J Clin Ultrasound* 9:365;
+Skolnick 1991, *Radiology* 180:65)
+    A B-mode image averages the echo over the slice thickness of the beam, 1-5 mm:
+    narrowest at the elevation focus of the probe's lens and widening away from it.
+    What varies across the slice (a B-line's or bronchogram's cross-section, a
+    reflector tilted out of the plane) is therefore partial-volumed: it loses contrast
+    and spreads in depth. This is modelled on the diffuse echo maps, before the
+    scatterers: each is blended with its Gaussian blur (axial sigma 0.3-1.0 px, lateral
+    1.0-3.0 px at 256 px, scaled with the wavelength), with a weight of 0.1-0.3 at the
+    elevation focus (30-70 % of the depth) rising to 0.4-0.8 half a depth away from it
+    (:func:`elevation_blur`). The specular interfaces (skin, fascia, pleura, rib surfaces
+    and the A-lines that repeat the pleura) extend across the whole slice, so averaging
+    over it leaves them as they are; blurring them too made a network trained on the
+    simulator miss the thin real pleural line more often (``benchmarks/README.md``).
 Gain, TGC and compression
     Attenuation ``exp(-a depth / H)`` (``a`` from the frequency and depth, about
     3-7 nepers), compensated by a time-gain curve that undoes 40-80 % of it plus a smooth
@@ -53,7 +66,14 @@ model should not learn)
     scanners' lung presets do), log-domain smoothing (20 % of clips: the log
     image blended 30-80 % with its local mean over a box of 3-7 x 4-10 px), additive noise (30 %), vignetting (half the clips), burned-in
     text (zone labels, depth, frequency, gain) outside the scan region (40 %)
-    or inside it (20 %), depth-scale ticks (30 %) and an ROI box outline (10 %).
+    or inside it (20 %), depth-scale ticks (30 %), a gray ROI box outline (10 %), and
+    colour overlays (a colour box outline such as a Doppler or measurement box, 15 %;
+    colour markers or text, 10 %; inside or outside the scan region). The frames are
+    gray, so a colour overlay is stored as what :func:`lusfeat.data.ingest.ingest` makes
+    of it: inside the scan region its pixels are filled from their gray neighbours
+    (the trace ingest leaves on a real frame), outside it their luma is kept. Contrast
+    is randomised by the dynamic range and the display level, gamma by the grey map,
+    blur by the PSF widths, the elevation blur and the log-domain smoothing.
 """
 
 from __future__ import annotations
@@ -66,7 +86,8 @@ from scipy.ndimage import gaussian_filter1d
 
 from ._sim_kernels import gaussian_blur
 
-__all__ = ["Geometry", "Scanner", "make_geometry", "make_scanner", "psf_blur", "burn_in"]
+__all__ = ["BurnIn", "Geometry", "Scanner", "make_geometry", "make_scanner", "psf_blur", "elevation_blur", "burn_in",
+           "apply_burn_in"]
 
 
 @dataclass
@@ -252,6 +273,9 @@ class Scanner:
     smoothing: float
     smooth_size: tuple[int, int]
     noise_sd: float
+    elevation_focus: float = 0.5
+    elevation_sigma: tuple[float, float] = (0.0, 0.0)  # (axial, lateral) px
+    elevation_mix: tuple[float, float] = (0.0, 0.0)  # blend weight at the focus, half a depth away
 
 
 def make_scanner(
@@ -300,6 +324,9 @@ def make_scanner(
         smoothing=float(rng.uniform(0.3, 0.8)) if rng.random() < 0.2 else 0.0,
         smooth_size=(int(round(rng.uniform(3.0, 7.0) * s)), int(max(1, round(rng.uniform(4.0, 10.0) * s / step)))),
         noise_sd=float(rng.uniform(0.5, 2.5)) if rng.random() < 0.3 else 0.0,
+        elevation_focus=float(rng.uniform(0.3, 0.7)),
+        elevation_sigma=(float(rng.uniform(0.3, 1.0) * s * res), float(rng.uniform(1.0, 3.0) * s * res / step)),
+        elevation_mix=(float(rng.uniform(0.1, 0.3)), float(rng.uniform(0.4, 0.8))),
     )
 
 
@@ -337,9 +364,49 @@ def smooth(field: np.ndarray, sc: Scanner, mode: str = "nearest") -> np.ndarray:
     return gaussian_blur(out, sc.psf_near[1], 1, mode, _TRUNCATE)
 
 
+def elevation_blur(maps: list[np.ndarray], sc: Scanner, mode: str = "nearest") -> list[np.ndarray]:
+    """Partial-volume blur of echo maps over the slice thickness (see the module docstring).
+
+    Parameters
+    ----------
+    maps : list of (H, W) float32
+        Echo maps in beam space (diffuse or specular amplitude), before the scatterers.
+    sc : Scanner
+    mode : {"nearest", "wrap"}
+        Lateral edge handling (``"wrap"`` for the lung's widened grid).
+
+    Returns
+    -------
+    list of (H, W) float32
+        ``(1 - w(z)) map + w(z) G * map`` with ``w`` rising linearly from
+        ``elevation_mix[0]`` at the elevation focus to ``elevation_mix[1]`` half a
+        depth away (and held there); a scanner without elevation blur returns the maps.
+    """
+    near, far = sc.elevation_mix
+    if far <= 0 and near <= 0:
+        return list(maps)
+    h = maps[0].shape[0]
+    z = np.arange(h, dtype=np.float32) / h
+    w = (near + (far - near) * np.clip(np.abs(z - sc.elevation_focus) / 0.5, 0, 1)).astype(np.float32)[:, None]
+    out = []
+    for m in maps:
+        b = m
+        if sc.elevation_sigma[0] > 0.05:
+            b = gaussian_blur(b, sc.elevation_sigma[0], 0, "nearest", _TRUNCATE)
+        if sc.elevation_sigma[1] > 0.05:
+            b = gaussian_blur(b, sc.elevation_sigma[1], 1, mode, _TRUNCATE)
+        if b is m:
+            out.append(m)
+            continue
+        b = b - m
+        b *= w
+        b += m
+        out.append(b.astype(np.float32, copy=False))
+    return out
+
+
 def psf_blur(
     diffuse: list[np.ndarray], sc: Scanner, specular: np.ndarray | None = None, mode: str = "nearest",
-    focal: bool = False,
 ) -> list[np.ndarray]:
     """Blur fields by the depth-dependent PSF of ``sc`` (a focal and a defocused
     version blended by the distance to the focus).
@@ -384,18 +451,44 @@ def _font(size: int):
     return ImageFont.load_default(size=size)
 
 
-def burn_in(rng: np.random.Generator, valid: np.ndarray | None, size: int) -> np.ndarray | None:
-    """Burned-in annotations of one clip as an ``(S, S) uint8`` overlay (``None`` if none).
+@dataclass(frozen=True)
+class BurnIn:
+    """Burned-in annotations of one clip.
 
-    Text outside the scan region with probability 0.4 and inside it with 0.2;
-    depth-scale ticks along one side (0.3); an ROI box outline (0.1).
+    Attributes
+    ----------
+    gray : (S, S) uint8 or None
+        Gray text, ticks and boxes, drawn over the frame (maximum).
+    colour : (S, S) bool or None
+        Pixels of colour overlays.
+    colour_luma : (S, S) uint8 or None
+        Their luma (ITU-R BT.601), what a gray export shows of them.
+    """
+
+    gray: np.ndarray | None
+    colour: np.ndarray | None = None
+    colour_luma: np.ndarray | None = None
+
+
+#: Saturated overlay colours of scanner software (RGB): yellow, green, cyan, orange, red, blue, magenta.
+_COLOURS = ((255, 220, 0), (0, 230, 60), (0, 200, 255), (255, 140, 0), (230, 30, 30), (40, 90, 255), (220, 0, 220))
+
+
+def burn_in(rng: np.random.Generator, valid: np.ndarray | None, size: int) -> BurnIn | None:
+    """Burned-in annotations of one clip (``None`` if none).
+
+    Gray text outside the scan region with probability 0.4 and inside it with 0.2;
+    depth-scale ticks along one side (0.3); a gray ROI box outline (0.1); a colour box
+    outline anywhere in the frame (0.15); colour markers or text (0.1). Apply it to a
+    frame with :func:`apply_burn_in`.
     """
     from PIL import Image, ImageDraw
 
     region = np.ones((size, size), bool) if valid is None else valid
     want_out, want_in = rng.random() < 0.4, rng.random() < 0.2
     ticks, box = rng.random() < 0.3, rng.random() < 0.1
-    if not (want_out or want_in or ticks or box):
+    colour_box, colour_marks = rng.random() < 0.15, rng.random() < 0.1
+    if not (want_out or want_in or ticks or box or colour_box or colour_marks):
         return None
     img = Image.new("L", (size, size), 0)
     draw = ImageDraw.Draw(img)
@@ -430,4 +523,62 @@ def burn_in(rng: np.random.Generator, valid: np.ndarray | None, size: int) -> np
         x0, y0 = int(rng.uniform(0.2, 0.5) * size), int(rng.uniform(0.2, 0.5) * size)
         x1, y1 = x0 + int(rng.uniform(0.15, 0.4) * size), y0 + int(rng.uniform(0.15, 0.4) * size)
         draw.rectangle([x0, y0, x1, y1], outline=int(rng.integers(100, 200)), width=1)
-    return np.asarray(img, dtype=np.uint8)
+    gray = np.asarray(img, dtype=np.uint8) if (want_out or want_in or ticks or box) else None
+    if not (colour_box or colour_marks):
+        return BurnIn(gray)
+    cimg = Image.new("RGB", (size, size), (0, 0, 0))
+    cdraw = ImageDraw.Draw(cimg)
+    if colour_box:  # a Doppler / measurement box, possibly reaching outside the scan region
+        x0, y0 = int(rng.uniform(0.05, 0.6) * size), int(rng.uniform(0.05, 0.6) * size)
+        x1, y1 = x0 + int(rng.uniform(0.15, 0.45) * size), y0 + int(rng.uniform(0.15, 0.45) * size)
+        cdraw.rectangle([x0, y0, x1, y1], outline=_COLOURS[int(rng.integers(len(_COLOURS)))],
+                        width=int(rng.integers(1, 3)))
+    if colour_marks:  # focus or caliper markers and coloured text
+        for _ in range(int(rng.integers(1, 4))):
+            x, y = int(rng.integers(0, max(1, int(0.9 * size)))), int(rng.integers(0, max(1, int(0.9 * size))))
+            colour = _COLOURS[int(rng.integers(len(_COLOURS)))]
+            if rng.random() < 0.5:
+                r = max(1, int(size * rng.uniform(0.01, 0.025)))
+                cdraw.line([x - r, y, x + r, y], fill=colour, width=1)
+                cdraw.line([x, y - r, x, y + r], fill=colour, width=1)
+            else:
+                cdraw.text((x, y), text(), fill=colour, font=font)
+    rgb = np.asarray(cimg, dtype=np.float32)
+    mask = rgb.max(axis=-1) > 0
+    luma = np.rint(0.299 * rgb[..., 0] + 0.587 * rgb[..., 1] + 0.114 * rgb[..., 2]).astype(np.uint8)
+    return BurnIn(gray, mask, luma)
+
+
+def apply_burn_in(frame: np.ndarray, overlay: BurnIn, valid: np.ndarray | None) -> np.ndarray:
+    """A frame with a clip's burned-in annotations, as it looks after ingest's preprocessing.
+
+    Gray annotations are drawn over the frame; colour overlays inside the scan region
+    ``valid`` are filled from their gray neighbours as
+    :func:`lusfeat.data.ingest.preprocess_frame` fills them (a Gaussian-weighted mean,
+    sigma 3 px of a 512 px scan, scaled to the frame), outside it their luma is kept.
+
+    Parameters
+    ----------
+    frame : (S, S) uint8
+    overlay : BurnIn
+    valid : (S, S) bool or None
+        Scan region (``None``: the whole frame).
+
+    Returns
+    -------
+    (S, S) uint8
+    """
+    from .ingest._preprocess import _fill
+
+    out = frame if overlay.gray is None else np.maximum(frame, overlay.gray)
+    if overlay.colour is not None:
+        inside = overlay.colour if valid is None else overlay.colour & valid
+        outside = overlay.colour & ~inside
+        if out is frame and (inside.any() or outside.any()):
+            out = frame.copy()  # never write into the caller's frame
+        if inside.any():
+            filled = _fill(out.astype(np.float32), overlay.colour, sigma=max(0.75, 3.0 * out.shape[0] / 512))
+            out[inside] = np.clip(np.rint(filled[inside]), 0, 255).astype(np.uint8)
+        if outside.any():
+            out[outside] = overlay.colour_luma[outside]
+    return out

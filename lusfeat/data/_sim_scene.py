@@ -15,8 +15,11 @@ Volpicelli et al. 2012, *Intensive Care Med* 38:577):
   along the fibres, with bright fascia lines between the layers) whose thicknesses are drawn per clip as random shares
   of the skin-pleura distance;
 * the pleural line at 10-32 % of the image depth (convex) or 18-45 %
-  (linear), 1-3 px thick, with a brightness (0.55-1.3) and sharpness drawn per
-  clip and an irregularity that grows with severity;
+  (linear): a Gaussian depth profile 2-7 px wide at half maximum at 256 px (before
+  the PSF; up to 2 px wider at the highest severity), whose thickness (2-4.5 px) and
+  sharpness (profile width 0.8-1.6 times the half thickness) are drawn per clip, with a
+  peak echo amplitude of 2-5 (soft tissue is 0.08-0.32 on the same scale) modulated
+  +-25 % along the line, and an irregularity that grows with severity;
 * ribs: convex views show 0-2 rib echoes (a bright curved surface slightly
   above the pleura) casting acoustic shadows; linear views 0-1.
 
