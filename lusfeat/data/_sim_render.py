@@ -17,7 +17,7 @@ Per clip (:func:`render_clip`):
    speckle reduction), multiplied by TGC, apodisation and the rib shadows, log
    compressed over the dynamic range, blended with its local mean (the scanner's speckle reduction),
    scan converted (bilinear), mapped through the grey map, noised and overlaid
-   with burned-in text and colour overlays (as ingest leaves them).
+   with burned-in text and colour overlays (inside the scan region as ingest fills them).
 
 Same random stream, same bytes: every draw comes from the clip's generator in
 a fixed order.

@@ -69,9 +69,11 @@ model should not learn)
     or inside it (20 %), depth-scale ticks (30 %), a gray ROI box outline (10 %), and
     colour overlays (a colour box outline such as a Doppler or measurement box, 15 %;
     colour markers or text, 10 %; inside or outside the scan region). The frames are
-    gray, so a colour overlay is stored as what :func:`lusfeat.data.ingest.ingest` makes
-    of it: inside the scan region its pixels are filled from their gray neighbours
-    (the trace ingest leaves on a real frame), outside it their luma is kept. Contrast
+    gray, so inside the scan region a colour overlay is stored as
+    :func:`lusfeat.data.ingest.ingest` leaves it on a real frame (its pixels filled from
+    their gray neighbours); outside the region it is kept as its luma, as a gray export
+    shows it (ingest zeroes what lies outside the region it detects, so there the
+    overlays, like the gray text, stand for inputs that did not go through it). Contrast
     is randomised by the dynamic range and the display level, gamma by the grey map,
     blur by the PSF widths, the elevation blur and the log-domain smoothing.
 """
@@ -550,7 +552,7 @@ def burn_in(rng: np.random.Generator, valid: np.ndarray | None, size: int) -> Bu
 
 
 def apply_burn_in(frame: np.ndarray, overlay: BurnIn, valid: np.ndarray | None) -> np.ndarray:
-    """A frame with a clip's burned-in annotations, as it looks after ingest's preprocessing.
+    """A frame with a clip's burned-in annotations (colour ones inside the scan region as ingest fills them).
 
     Gray annotations are drawn over the frame; colour overlays inside the scan region
     ``valid`` are filled from their gray neighbours as
