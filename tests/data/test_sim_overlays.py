@@ -69,7 +69,7 @@ def test_colour_overlays_occur_at_documented_rates():
     assert 0.18 < share < 0.29
 
 
-def test_colour_overlay_is_stored_as_ingest_leaves_it():
+def test_colour_overlay_is_filled_inside_the_region_and_kept_as_luma_outside():
     ov, valid = _colour_overlay()
     frame = np.where(valid, 40, 0).astype(np.uint8)
     out = apply_burn_in(frame, replace(ov, gray=None), valid)
