@@ -4,8 +4,8 @@ Per clip (:func:`render_clip`):
 
 1. *Echo maps* (:mod:`lusfeat.data._sim_echo`): diffuse and specular echo of
    the chest wall (static) and of the lung (on a widened grid that slides),
-   attenuated with depth and blurred over the slice thickness (elevation partial
-   volume); the noise floor is added to the lung's diffuse map.
+   attenuated with depth, the diffuse maps blurred over the slice thickness
+   (elevation partial volume); the noise floor is added to the lung's diffuse map.
 2. *Scatterers and PSF* (:mod:`lusfeat.data._sim_scanner`): the diffuse maps
    multiply complex Gaussian scatterer amplitudes (one realisation for the
    chest wall, two for the lung), and every map is blurred by the
@@ -144,8 +144,8 @@ def _echo_fields(scene: Scene, geometry: Geometry, scanner: Scanner, rng: np.ran
     td, ts = tissue_echo(scene, rng, step)
     ld, ls = lung_echo(scene, rng, step)
     # partial volume over the slice thickness: the diffuse maps only (see elevation_blur)
-    td = elevation_blur([td], scanner)[0]
-    ld = elevation_blur([ld], scanner, mode="wrap")[0]
+    td = elevation_blur(td, scanner)
+    ld = elevation_blur(ld, scanner, mode="wrap")
     n = ld.shape[1]
     td *= att
     ts *= att
@@ -228,5 +228,5 @@ def _exported_frame(img: np.ndarray, resample: tuple, geometry: Geometry, scanne
         if geometry.valid is not None:
             q *= geometry.valid
     if overlay is not None:
-        q = apply_burn_in(q, overlay, geometry.valid)
+        q = apply_burn_in(q, overlay)
     return q

@@ -366,45 +366,40 @@ def smooth(field: np.ndarray, sc: Scanner, mode: str = "nearest") -> np.ndarray:
     return gaussian_blur(out, sc.psf_near[1], 1, mode, _TRUNCATE)
 
 
-def elevation_blur(maps: list[np.ndarray], sc: Scanner, mode: str = "nearest") -> list[np.ndarray]:
-    """Partial-volume blur of echo maps over the slice thickness (see the module docstring).
+def elevation_blur(m: np.ndarray, sc: Scanner, mode: str = "nearest") -> np.ndarray:
+    """Partial-volume blur of a diffuse echo map over the slice thickness (see the module docstring).
 
     Parameters
     ----------
-    maps : list of (H, W) float32
-        Echo maps in beam space (diffuse or specular amplitude), before the scatterers.
+    m : (H, W) float32
+        Diffuse echo map in beam space, before the scatterers.
     sc : Scanner
     mode : {"nearest", "wrap"}
         Lateral edge handling (``"wrap"`` for the lung's widened grid).
 
     Returns
     -------
-    list of (H, W) float32
-        ``(1 - w(z)) map + w(z) G * map`` with ``w`` rising linearly from
+    (H, W) float32
+        ``(1 - w(z)) m + w(z) G * m`` with ``w`` rising linearly from
         ``elevation_mix[0]`` at the elevation focus to ``elevation_mix[1]`` half a
-        depth away (and held there); a scanner without elevation blur returns the maps.
+        depth away (and held there); ``m`` itself when the scanner has no elevation blur.
     """
     near, far = sc.elevation_mix
     if far <= 0 and near <= 0:
-        return list(maps)
-    h = maps[0].shape[0]
-    z = np.arange(h, dtype=np.float32) / h
+        return m
+    b = m
+    if sc.elevation_sigma[0] > 0.05:
+        b = gaussian_blur(b, sc.elevation_sigma[0], 0, "nearest", _TRUNCATE)
+    if sc.elevation_sigma[1] > 0.05:
+        b = gaussian_blur(b, sc.elevation_sigma[1], 1, mode, _TRUNCATE)
+    if b is m:
+        return m
+    z = np.arange(m.shape[0], dtype=np.float32) / m.shape[0]
     w = (near + (far - near) * np.clip(np.abs(z - sc.elevation_focus) / 0.5, 0, 1)).astype(np.float32)[:, None]
-    out = []
-    for m in maps:
-        b = m
-        if sc.elevation_sigma[0] > 0.05:
-            b = gaussian_blur(b, sc.elevation_sigma[0], 0, "nearest", _TRUNCATE)
-        if sc.elevation_sigma[1] > 0.05:
-            b = gaussian_blur(b, sc.elevation_sigma[1], 1, mode, _TRUNCATE)
-        if b is m:
-            out.append(m)
-            continue
-        b = b - m
-        b *= w
-        b += m
-        out.append(b.astype(np.float32, copy=False))
-    return out
+    b = b - m
+    b *= w
+    b += m
+    return b.astype(np.float32, copy=False)
 
 
 def psf_blur(
@@ -465,11 +460,15 @@ class BurnIn:
         Pixels of colour overlays.
     colour_luma : (S, S) uint8 or None
         Their luma (ITU-R BT.601), what a gray export shows of them.
+    inside, outside : (S, S) bool or None
+        The colour pixels inside and outside the clip's scan region.
     """
 
     gray: np.ndarray | None
     colour: np.ndarray | None = None
     colour_luma: np.ndarray | None = None
+    inside: np.ndarray | None = None
+    outside: np.ndarray | None = None
 
 
 #: Saturated overlay colours of scanner software (RGB): yellow, green, cyan, orange, red, blue, magenta.
@@ -548,14 +547,14 @@ def burn_in(rng: np.random.Generator, valid: np.ndarray | None, size: int) -> Bu
     rgb = np.asarray(cimg, dtype=np.float32)
     mask = rgb.max(axis=-1) > 0
     luma = np.rint(0.299 * rgb[..., 0] + 0.587 * rgb[..., 1] + 0.114 * rgb[..., 2]).astype(np.uint8)
-    return BurnIn(gray, mask, luma)
+    return BurnIn(gray, mask, luma, mask & region, mask & ~region)
 
 
-def apply_burn_in(frame: np.ndarray, overlay: BurnIn, valid: np.ndarray | None) -> np.ndarray:
-    """A frame with a clip's burned-in annotations (colour ones inside the scan region as ingest fills them).
+def apply_burn_in(frame: np.ndarray, overlay: BurnIn) -> np.ndarray:
+    """A frame with a clip's burned-in annotations.
 
     Gray annotations are drawn over the frame; colour overlays inside the scan region
-    ``valid`` are filled from their gray neighbours as
+    are filled from their gray neighbours as
     :func:`lusfeat.data.ingest.preprocess_frame` fills them (a Gaussian-weighted mean,
     sigma 3 px of a 512 px scan, scaled to the frame), outside it their luma is kept.
 
@@ -563,24 +562,22 @@ def apply_burn_in(frame: np.ndarray, overlay: BurnIn, valid: np.ndarray | None) 
     ----------
     frame : (S, S) uint8
     overlay : BurnIn
-    valid : (S, S) bool or None
-        Scan region (``None``: the whole frame).
+        From :func:`burn_in` with the clip's scan region.
 
     Returns
     -------
     (S, S) uint8
+        A new array when anything is drawn (``frame`` is not written to).
     """
     from .ingest._preprocess import _fill
 
     out = frame if overlay.gray is None else np.maximum(frame, overlay.gray)
-    if overlay.colour is not None:
-        inside = overlay.colour if valid is None else overlay.colour & valid
-        outside = overlay.colour & ~inside
-        if out is frame and (inside.any() or outside.any()):
-            out = frame.copy()  # never write into the caller's frame
-        if inside.any():
-            filled = _fill(out.astype(np.float32), overlay.colour, sigma=max(0.75, 3.0 * out.shape[0] / 512))
-            out[inside] = np.clip(np.rint(filled[inside]), 0, 255).astype(np.uint8)
-        if outside.any():
-            out[outside] = overlay.colour_luma[outside]
+    if overlay.colour is None:
+        return out
+    if out is frame:
+        out = frame.copy()
+    if overlay.inside.any():
+        filled = _fill(out.astype(np.float32), overlay.colour, sigma=max(0.75, 3.0 * out.shape[0] / 512))
+        out[overlay.inside] = np.clip(np.rint(filled[overlay.inside]), 0, 255).astype(np.uint8)
+    out[overlay.outside] = overlay.colour_luma[overlay.outside]
     return out

@@ -30,7 +30,7 @@ def test_elevation_blur_partial_volumes_thin_structures_more_away_from_focus():
     h, w = 200, 120
     line = np.zeros((h, w), np.float32)
     line[:, 60] = 1.0  # a thin vertical structure (a narrow B-line's cross-section)
-    out = elevation_blur([line], sc)[0]
+    out = elevation_blur(line, sc)
     focus_row, far_row = 100, 10  # the focus, and 0.45 depths away from it
     # the peak keeps 1 - w + w * g(0): more of it at the focus than away from it
     assert out[focus_row, 60] > out[far_row, 60] + 0.2
@@ -40,14 +40,14 @@ def test_elevation_blur_partial_volumes_thin_structures_more_away_from_focus():
     # a laterally uniform layer is not changed (what is uniform across the slice stays)
     layer = np.zeros((h, w), np.float32)
     layer[80:90] = 1.0
-    lay = elevation_blur([layer], replace(sc, elevation_sigma=(0.0, 2.0)))[0]
+    lay = elevation_blur(layer, replace(sc, elevation_sigma=(0.0, 2.0)))
     np.testing.assert_allclose(lay, layer, atol=1e-6)
 
 
 def test_elevation_blur_off_returns_maps_unchanged():
     sc = replace(_scanner(1), elevation_mix=(0.0, 0.0))
     m = np.random.default_rng(0).random((50, 40)).astype(np.float32)
-    assert elevation_blur([m], sc)[0] is m
+    assert elevation_blur(m, sc) is m
 
 
 def _colour_overlay(seed0: int = 0) -> tuple[BurnIn, np.ndarray]:
@@ -72,7 +72,7 @@ def test_colour_overlays_occur_at_documented_rates():
 def test_colour_overlay_is_filled_inside_the_region_and_kept_as_luma_outside():
     ov, valid = _colour_overlay()
     frame = np.where(valid, 40, 0).astype(np.uint8)
-    out = apply_burn_in(frame, replace(ov, gray=None), valid)
+    out = apply_burn_in(frame, replace(ov, gray=None))
     inside, outside = ov.colour & valid, ov.colour & ~valid
     # inside the scan region: filled from the gray neighbours (a flat 40 stays 40 away from the edge),
     # never the overlay's own luma
@@ -93,7 +93,7 @@ def test_colour_fill_matches_ingest_fill():
     ov, valid = _colour_overlay(7)
     rng = np.random.default_rng(1)
     frame = (rng.random(valid.shape) * 200 * valid).astype(np.uint8)
-    out = apply_burn_in(frame, replace(ov, gray=None), valid)
+    out = apply_burn_in(frame, replace(ov, gray=None))
     ref = _fill(frame.astype(np.float32), ov.colour, sigma=0.75)
     inside = ov.colour & valid
     np.testing.assert_array_equal(out[inside], np.clip(np.rint(ref[inside]), 0, 255).astype(np.uint8))
@@ -138,9 +138,9 @@ def test_render_blurs_only_the_diffuse_maps_over_the_slice(monkeypatch):
             return d, s
         return wrapper
 
-    def blur(maps, *args, **kwargs):
-        blurred.extend(maps)
-        return elevation_blur(maps, *args, **kwargs)
+    def blur(m, *args, **kwargs):
+        blurred.append(m)
+        return elevation_blur(m, *args, **kwargs)
 
     monkeypatch.setattr(_sim_render, "tissue_echo", recording(_sim_render.tissue_echo))
     monkeypatch.setattr(_sim_render, "lung_echo", recording(_sim_render.lung_echo))
