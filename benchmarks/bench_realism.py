@@ -56,6 +56,8 @@ from lusfeat.data._realism import (  # noqa: E402
 )
 
 REPO = Path(__file__).resolve().parents[1]
+#: The real frames beside the repository, or where $LUSFEAT_REAL_LUS points.
+REAL_LUS = Path(os.environ.get("LUSFEAT_REAL_LUS", REPO.parent / "shared" / "data" / "real_lus"))
 BASELINE_REV = "4b10402"  # lusfeat 0.1
 MIN_FRAMES = 8  # a source is compared on its own with at least this many frames (and two patients)
 #: Frames shown in the figure: CC BY licensed (POCUS dataset), convex and linear.
@@ -141,7 +143,8 @@ def _pick(frames: np.ndarray, probes: list[str]) -> tuple[np.ndarray, list[str]]
 
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    ap.add_argument("--real", type=Path, default=REPO.parent / "shared" / "data" / "real_lus" / "frames")
+    ap.add_argument("--real", type=Path, default=REAL_LUS / "frames",
+                    help="folder of real frames (default: frames/ in $LUSFEAT_REAL_LUS or ../shared/data/real_lus)")
     ap.add_argument("--n", type=int, default=120, help="synthetic clips")
     ap.add_argument("--size", type=int, default=128)
     ap.add_argument("--seed", type=int, default=0)

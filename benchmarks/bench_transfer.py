@@ -53,6 +53,8 @@ from lusfeat.pipeline._transfer import (  # noqa: E402
 from lusfeat.seg import UNetConfig, pretrain  # noqa: E402
 
 REPO = Path(__file__).resolve().parents[1]
+#: The real frames beside the repository, or where $LUSFEAT_REAL_LUS points.
+REAL_LUS = Path(os.environ.get("LUSFEAT_REAL_LUS", REPO.parent / "shared" / "data" / "real_lus"))
 TARGETS = {"pleural_found": 0.90, "bline_auc": 0.85, "bline_spearman": 0.60, "lus_spearman": 0.60,
            "no_consolidation": 0.80}
 
@@ -118,7 +120,8 @@ def report_spread(spread: dict, title: str) -> None:
 
 def _main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    ap.add_argument("--real", type=Path, default=REPO.parent / "shared" / "data" / "real_lus")
+    ap.add_argument("--real", type=Path, default=REAL_LUS,
+                    help="folder with frames/ and labels.csv (default: $LUSFEAT_REAL_LUS or ../shared/data/real_lus)")
     ap.add_argument("--model", type=Path, nargs="+", default=None,
                     help="run or pretrain folder(s) (default: pretrain one per seed)")
     ap.add_argument("--patients", type=int, default=60)

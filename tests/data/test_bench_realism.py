@@ -65,3 +65,15 @@ def test_bench_realism_table_beside_frames_may_lack_sources(tmp_path):
     r = _run("--real", str(frames), "--n", "3", "--size", "48")
     assert r.returncode == 0, r.stderr
     assert "real vs real" not in r.stdout and "real_vs_real" not in json.loads(r.stdout.strip().splitlines()[-1])
+
+
+def test_bench_realism_reads_the_real_frames_from_the_environment(tmp_path):
+    """Without ``--real`` the frames are ``frames/`` in ``$LUSFEAT_REAL_LUS``."""
+    import os
+
+    _folder(tmp_path)
+    r = subprocess.run([sys.executable, str(BENCH), "--n", "6", "--size", "64", "--baseline-rev", ""],
+                       capture_output=True, text=True, cwd=REPO, timeout=600,
+                       env={**os.environ, "LUSFEAT_REAL_LUS": str(tmp_path)})
+    assert r.returncode == 0, r.stderr[-2000:]
+    assert "reference, real vs real: s1 (8 frames) vs s2 (8)" in r.stdout, r.stdout[-2000:]

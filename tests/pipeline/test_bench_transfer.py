@@ -73,3 +73,17 @@ def test_bench_transfer_bad_input_is_one_line(tmp_path):
                            capture_output=True, text=True, cwd=REPO, timeout=300)
         assert r.returncode != 0 and r.stderr.strip().startswith("error: ") and says in r.stderr, r.stderr
         assert len(r.stderr.strip().splitlines()) == 1 and not (tmp_path / "w2").exists()
+
+
+def test_bench_transfer_reads_the_real_frames_from_the_environment(tmp_path):
+    """Without ``--real`` the frames come from ``$LUSFEAT_REAL_LUS`` (here a folder that is not there)."""
+    import os
+
+    model = tmp_path / "nothing"
+    model.mkdir()
+    absent = tmp_path / "elsewhere"
+    r = subprocess.run([sys.executable, str(BENCH), "--model", str(model), "--work", str(tmp_path / "work")],
+                       capture_output=True, text=True, cwd=REPO, timeout=300,
+                       env={**os.environ, "LUSFEAT_REAL_LUS": str(absent)})
+    assert r.returncode != 0 and str(absent / "labels.csv") in r.stderr, r.stderr
+    assert len(r.stderr.strip().splitlines()) == 1
