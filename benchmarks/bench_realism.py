@@ -44,6 +44,7 @@ os.environ.setdefault("OMP_NUM_THREADS", "1")
 import numpy as np  # noqa: E402
 
 from lusfeat._errors import InputError  # noqa: E402
+from lusfeat._io import to_jsonable  # noqa: E402
 from lusfeat.data._realism import (  # noqa: E402
     classifier_two_sample_test,
     frame_statistics,
@@ -231,7 +232,7 @@ def main() -> None:
             rows.append(("real (CC BY)", np.stack(shown), [n.split("__")[1][:22] for n in FIGURE_REAL[: len(shown)]]))
         figure(args.figure, rows)
     result["seconds"] = round(time.perf_counter() - t0, 1)
-    print(json.dumps(result, default=float))
+    print(json.dumps(to_jsonable(result), allow_nan=False))  # strict JSON: undefined values are null
 
 
 if __name__ == "__main__":

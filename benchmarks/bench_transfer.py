@@ -41,7 +41,7 @@ os.environ.setdefault("OMP_NUM_THREADS", "2")
 import pandas as pd  # noqa: E402
 
 from lusfeat._errors import LusfeatError  # noqa: E402
-from lusfeat._io import read_json  # noqa: E402
+from lusfeat._io import to_jsonable  # noqa: E402
 from lusfeat.data._gain import reference_level, training_cohort  # noqa: E402
 from lusfeat.pipeline._transfer import (  # noqa: E402
     across_networks,
@@ -64,13 +64,15 @@ def report(scores: dict, title: str) -> None:
     print(title)
     print(f"{'measure':<20}{'value':>8}  {'95% CI':<16}{'n':>4}  target")
 
-    def line(name: str, value: float, ci=None, n=None) -> None:
+    def line(name: str, value: float, ci=None, n=None, undefined=None) -> None:
         ci_txt = f"[{ci[0]:.2f}, {ci[1]:.2f}]" if ci else ""
         tgt = TARGETS.get(name)
         if tgt is None:
             mark = ""
-        elif value != value:  # NaN: the labels table has no frames to measure it on
-            mark = f">= {tgt:.2f} not measured (no frames labelled for it)"
+        elif value != value and undefined == "constant prediction":
+            mark = f">= {tgt:.2f} missed (undefined: the prediction is the same on every frame)"
+        elif value != value:  # NaN: the labels table has too few (differing) labels to measure it on
+            mark = f">= {tgt:.2f} not measured (too few frames labelled for it)"
         else:
             mark = f">= {tgt:.2f} " + ("met" if value >= tgt else "missed")
         print(f"{name:<20}{value:>8.3f}  {ci_txt:<16}{'' if n is None else n:>4}  {mark}")
@@ -78,7 +80,7 @@ def report(scores: dict, title: str) -> None:
     line("pleural_found", scores["pleural_found"], n=scores["n_frames"])
     for key in ("bline_auc", "bline_auc_blas", "bline_auc_area", "bline_spearman", "lus_spearman"):
         s = scores[key]
-        line(key, s["value"], s["ci"], s["n"])
+        line(key, s["value"], s["ci"], s["n"], s.get("undefined"))
     line("no_consolidation", scores["no_consolidation"]["value"], n=scores["no_consolidation"]["n"])
     agree = scores["label_agreement"]
     print(f"(the labels themselves: Spearman of the B-line label with severity {agree['spearman']:.3f} "
@@ -196,8 +198,9 @@ def _main() -> None:
             report_spread(result["across_networks"]["gray_scores"],
                           f"spread over {len(networks)} networks, gray levels standardised")
     pd.concat(tables, ignore_index=True).to_csv(args.work / "real" / "frames_scored.csv", index=False)
-    print(json.dumps({**result, "train_s": round(t_train, 1),
-                      "total_s": round(time.perf_counter() - t0, 1)}, default=float))
+    # strict JSON: an undefined measure is null, not NaN
+    print(json.dumps(to_jsonable({**result, "train_s": round(t_train, 1),
+                                  "total_s": round(time.perf_counter() - t0, 1)}), allow_nan=False))
 
 
 def overlays(labels, table, cohort_dir: Path, masks_dir: Path, figure: Path) -> None:

@@ -31,7 +31,17 @@ import numpy as np
 
 from ._sim_echo import lung_echo, rib_shadow, tissue_echo
 from ._sim_kernels import box_filter, compose_log, gaussian_noise, scan_convert
-from ._sim_scanner import BurnIn, Geometry, Scanner, _blend_gain, apply_burn_in, burn_in, elevation_blur, psf_blur, smooth
+from ._sim_scanner import (
+    BurnIn,
+    Geometry,
+    Scanner,
+    _blend_gain,
+    apply_burn_in,
+    burn_in,
+    elevation_blur,
+    psf_blur,
+    smooth,
+)
 from ._sim_scene import Scene
 
 __all__ = ["RenderParams", "render_clip"]

@@ -19,7 +19,10 @@ against the labels:
     ``b_line_blas`` and ``b_line_area`` instead.
 ``bline_spearman``, ``lus_spearman``
     Spearman correlation of B-line coverage and of ``lus_score`` (0-3) with the
-    clip's severity score (0-3), bootstrap CIs.
+    clip's severity score (0-3), bootstrap CIs. Undefined (NaN) when fewer than
+    three frames carry a severity, when the severities are all equal, or when the
+    prediction is the same on every frame (a network that paints no B-line
+    anywhere); ``undefined`` says which (``"labels"``, ``"constant prediction"``).
 ``no_consolidation``
     among clips labelled without consolidation, the share with no predicted
     consolidation pixel.
@@ -177,11 +180,16 @@ def transfer_scores(table: pd.DataFrame, height: int, n_boot: int = 2000, seed: 
 
 
 def headline_values(scores: dict[str, Any]) -> dict[str, float]:
-    """The value of each :data:`HEADLINE` measure of one :func:`transfer_scores` result."""
+    """The value of each :data:`HEADLINE` measure of one :func:`transfer_scores` result.
+
+    Also takes a result read back from JSON, where an undefined measure is ``null``
+    (given here as NaN).
+    """
     out = {}
     for name in HEADLINE:
         v = scores[name]
-        out[name] = float(v["value"] if isinstance(v, dict) else v)
+        v = v["value"] if isinstance(v, dict) else v
+        out[name] = float("nan") if v is None else float(v)
     return out
 
 
@@ -243,8 +251,12 @@ def _scores(t: pd.DataFrame, height: int, n_boot: int, rng: np.random.Generator)
     for name, col in (("bline_spearman", "b_line_pleural_fraction"), ("lus_spearman", "lus_score")):
         s = t[col].to_numpy(dtype=float)
         m = np.isfinite(sev) & np.isfinite(s)
-        out[name] = {"value": _spearman(s[m], sev[m]), "ci": _boot(_spearman, s[m], sev[m], n_boot, rng),
-                     "n": int(m.sum())}
+        value = _spearman(s[m], sev[m])
+        undefined = None
+        if not np.isfinite(value):  # why: too few or uniform labels, or a prediction that never varies
+            undefined = "labels" if m.sum() < 3 or np.ptp(sev[m]) == 0 else "constant prediction"
+        out[name] = {"value": value, "ci": _boot(_spearman, s[m], sev[m], n_boot, rng),
+                     "n": int(m.sum()), "undefined": undefined}
     neg = t["consolidation"].to_numpy(dtype=float) == 0
     clean = t["consolidation_area"].to_numpy(dtype=float) == 0
     out["no_consolidation"] = {"value": float(clean[neg].mean()) if neg.any() else float("nan"),

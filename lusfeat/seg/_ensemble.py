@@ -38,7 +38,7 @@ from typing import Any
 import pandas as pd
 
 from .._errors import InputError
-from .._io import atomic_dir, file_digest, fingerprint, read_json, write_json, write_parquet
+from .._io import atomic_dir, file_digest, fingerprint, write_json, write_parquet
 from ._device import versions
 
 __all__ = ["ensemble", "member_run"]

@@ -14,6 +14,13 @@ REPO = Path(__file__).resolve().parents[2]
 BENCH = REPO / "benchmarks" / "bench_realism.py"
 
 
+def _strict_json(text: str):
+    """Parse the benchmark's JSON line, refusing NaN and Infinity (not JSON)."""
+    def _refuse(name: str):
+        raise AssertionError(f"{name} in the benchmark's JSON")
+    return json.loads(text, parse_constant=_refuse)
+
+
 def _folder(tmp_path: Path, n: int = 16) -> Path:
     """``n`` fan-shaped speckle frames in ``frames/`` and a ``labels.csv`` with two sources."""
     rng = np.random.default_rng(0)
@@ -38,7 +45,7 @@ def test_bench_realism_prints_the_real_vs_real_reference(tmp_path):
     frames = _folder(tmp_path)
     r = _run("--real", str(frames))
     assert r.returncode == 0, r.stderr
-    result = json.loads(r.stdout.strip().splitlines()[-1])
+    result = _strict_json(r.stdout.strip().splitlines()[-1])
     assert "reference, real vs real: s1 (8 frames) vs s2 (8)" in r.stdout
     (ref,) = result["real_vs_real"]
     # both sources are drawn alike (0.54 measured): far below the simulator's AUC against either
@@ -64,7 +71,7 @@ def test_bench_realism_table_beside_frames_may_lack_sources(tmp_path):
     (tmp_path / "labels.csv").write_text("filename\n" + "".join(f"frames/f{k:02d}.png\n" for k in range(16)))
     r = _run("--real", str(frames), "--n", "3", "--size", "48")
     assert r.returncode == 0, r.stderr
-    assert "real vs real" not in r.stdout and "real_vs_real" not in json.loads(r.stdout.strip().splitlines()[-1])
+    assert "real vs real" not in r.stdout and "real_vs_real" not in _strict_json(r.stdout.strip().splitlines()[-1])
 
 
 def test_bench_realism_reads_the_real_frames_from_the_environment(tmp_path):

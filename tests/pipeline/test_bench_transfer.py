@@ -8,6 +8,7 @@ import subprocess
 import sys
 from pathlib import Path
 
+import numpy as np
 import pandas as pd
 import pytest
 
@@ -15,6 +16,13 @@ from lusfeat.pipeline._transfer import headline_values
 
 REPO = Path(__file__).resolve().parents[2]
 BENCH = REPO / "benchmarks" / "bench_transfer.py"
+
+
+def _strict_json(text: str):
+    """Parse the benchmark's JSON line, refusing NaN and Infinity (not JSON)."""
+    def _refuse(name: str):
+        raise AssertionError(f"{name} in the benchmark's JSON")
+    return json.loads(text, parse_constant=_refuse)
 
 
 def _subset(real_lus_dir: Path, tmp_path: Path) -> Path:
@@ -38,7 +46,7 @@ def test_bench_transfer_scores_each_source_and_the_spread_over_seeds(real_lus_di
         capture_output=True, text=True, cwd=REPO, timeout=600)
     assert r.returncode == 0, r.stderr[-2000:]
     assert "within each source" in r.stdout and "spread over 2 networks" in r.stdout
-    result = json.loads(r.stdout.strip().splitlines()[-1])
+    result = _strict_json(r.stdout.strip().splitlines()[-1])
     by = result["scores"]["by_source"]
     assert len(by) == 2 and all(s["n_frames"] == 2 for s in by.values())
     assert result["scores"]["n_frames"] == 4
@@ -50,7 +58,8 @@ def test_bench_transfer_scores_each_source_and_the_spread_over_seeds(real_lus_di
     assert result["scores"] == nets[0]["scores"]
     spread = result["across_networks"]["scores"]
     for name, s in spread.items():
-        assert s["values"] == pytest.approx([headline_values(n["scores"])[name] for n in nets], nan_ok=True)
+        got = [np.nan if v is None else v for v in s["values"]]  # undefined: null in the JSON
+        assert got == pytest.approx([headline_values(n["scores"])[name] for n in nets], nan_ok=True)
     table = pd.read_csv(tmp_path / "work" / "real" / "frames_scored.csv")
     assert len(table) == 8 and table["network"].nunique() == 2
 

@@ -54,6 +54,21 @@ def test_scores_by_hand():
     assert agree["ci"][0] <= agree["spearman"] <= agree["ci"][1] + 1e-12
 
 
+def test_undefined_correlations_say_why():
+    """A network that paints no B-line anywhere has no correlation with severity; neither do uniform labels."""
+    t = _table()
+    t["b_line_pleural_fraction"] = 0.0
+    s = transfer_scores(t, height=128, n_boot=20)
+    assert np.isnan(s["bline_spearman"]["value"]) and s["bline_spearman"]["undefined"] == "constant prediction"
+    assert s["lus_spearman"]["undefined"] is None  # lus_score still varies
+    t = _table()
+    t["severity"] = 1.0
+    s = transfer_scores(t, height=128, n_boot=20)
+    assert s["bline_spearman"]["undefined"] == s["lus_spearman"]["undefined"] == "labels"
+    s = transfer_scores(_table().head(2), height=128, n_boot=20)
+    assert s["lus_spearman"]["undefined"] == "labels"
+
+
 def test_spread_over_networks_by_hand():
     a = transfer_scores(_table(), height=128, n_boot=50)
     t = _table()
