@@ -81,6 +81,9 @@ def report(scores: dict, title: str) -> None:
     for key in ("bline_auc", "bline_auc_blas", "bline_auc_area", "bline_spearman", "lus_spearman"):
         s = scores[key]
         line(key, s["value"], s["ci"], s["n"], s.get("undefined"))
+    if "aline_auc" in scores:  # no target: how far the A-lines the network draws follow the A-line label
+        s = scores["aline_auc"]
+        line("aline_auc", s["value"], s["ci"], s["n"])
     line("no_consolidation", scores["no_consolidation"]["value"], n=scores["no_consolidation"]["n"])
     agree = scores["label_agreement"]
     print(f"(the labels themselves: Spearman of the B-line label with severity {agree['spearman']:.3f} "
@@ -90,11 +93,12 @@ def report(scores: dict, title: str) -> None:
     if by:
         print("within each source (pooled over sources, a measure also scores how the datasets differ):")
         print(f"{'source':<32}{'n':>4}{'pleura':>8}{'B AUC (pos)':>13}{'B rho':>8}{'LUS rho':>9}{'no cons':>9}"
-              f"{'label rho':>11}")
+              f"{'label rho':>11}{'A AUC (pos)':>13}")
         for name, sc in by.items():
             print(f"{name[:31]:<32}{sc['n_frames']:>4}{sc['pleural_found']:>8.3f}{sc['bline_auc']['value']:>8.3f} ({sc['bline_auc']['positives']:>2})"
                   f"{sc['bline_spearman']['value']:>8.3f}{sc['lus_spearman']['value']:>9.3f}"
-                  f"{sc['no_consolidation']['value']:>9.3f}{sc['label_agreement']['spearman']:>11.3f}")
+                  f"{sc['no_consolidation']['value']:>9.3f}{sc['label_agreement']['spearman']:>11.3f}"
+                  + (f"{sc['aline_auc']['value']:>8.3f} ({sc['aline_auc']['positives']:>2})" if "aline_auc" in sc else ""))
 
 
 def main() -> None:

@@ -23,6 +23,11 @@ against the labels:
     three frames carry a severity, when the severities are all equal, or when the
     prediction is the same on every frame (a network that paints no B-line
     anywhere); ``undefined`` says which (``"labels"``, ``"constant prediction"``).
+``aline_auc``
+    AUC of the frame's predicted A-line area (``a_line_area``) for the clip's
+    A-line yes/no label, bootstrap CI (no target: A-lines are the normal
+    aeration pattern, and a network that erases them wherever it paints B-line
+    shows it here).
 ``no_consolidation``
     among clips labelled without consolidation, the share with no predicted
     consolidation pixel.
@@ -44,7 +49,7 @@ is judged against that spread rather than against one network.
 
 The labels table needs ``filename`` (relative to its folder) and any of
 ``lung_severity_score``, ``b_lines`` (``yes``/``no`` or ``1``/``0``),
-``consolidation``; optional ``patient_key``, ``probe``, ``license``, ``source``.
+``a_lines``, ``consolidation``; optional ``patient_key``, ``probe``, ``license``, ``source``.
 """
 
 from __future__ import annotations
@@ -77,16 +82,16 @@ def _binary(v: Any) -> float:
 
 
 def read_labels(labels_csv: str | os.PathLike) -> pd.DataFrame:
-    """Clip labels with ``b_lines`` and ``consolidation`` as 0/1/NaN and ``severity`` as float."""
+    """Clip labels with ``b_lines``, ``a_lines`` and ``consolidation`` as 0/1/NaN and ``severity`` as float."""
     path = Path(labels_csv)
     if not path.is_file():
         raise InputError(f"labels table {path} does not exist; it needs a filename column and clip labels")
-    lab = read_csv(path, dtype={"b_lines": str, "consolidation": str})
+    lab = read_csv(path, dtype={"b_lines": str, "a_lines": str, "consolidation": str})
     if "filename" not in lab.columns:
         raise InputError(f"{path} has no filename column")
     out = pd.DataFrame({"filename": lab["filename"].astype(str)})
     out["severity"] = pd.to_numeric(lab.get("lung_severity_score"), errors="coerce")
-    for col in ("b_lines", "consolidation"):
+    for col in ("b_lines", "a_lines", "consolidation"):
         out[col] = lab[col].map(_binary) if col in lab.columns else np.nan
     for col in ("patient_key", "probe", "license", "source"):
         out[col] = lab[col].astype(str) if col in lab.columns else ""
@@ -265,6 +270,11 @@ def _scores(t: pd.DataFrame, height: int, n_boot: int, rng: np.random.Generator)
     out["label_agreement"] = {"spearman": _spearman(lab[both], sev[both]),
                               "ci": _boot(_spearman, lab[both], sev[both], n_boot, rng),
                               "auc": _auc(sev[both], lab[both]), "n": int(both.sum())}
+    if "a_lines" in t.columns:  # last, so that the CIs above draw the same resamples as without it
+        alab, s = t["a_lines"].to_numpy(dtype=float), t["a_line_area"].to_numpy(dtype=float)
+        m = np.isfinite(alab) & np.isfinite(s)
+        out["aline_auc"] = {"value": _auc(s[m], alab[m]), "ci": _boot(_auc, s[m], alab[m], n_boot, rng),
+                            "n": int(m.sum()), "positives": int(alab[m].sum())}
     return out
 
 

@@ -54,6 +54,21 @@ def test_scores_by_hand():
     assert agree["ci"][0] <= agree["spearman"] <= agree["ci"][1] + 1e-12
 
 
+def test_aline_auc_by_hand():
+    """A-line area against the A-line label; absent when the table has no A-line labels."""
+    t = _table()
+    t["a_line_area"] = [0.0, 5.0, 1.0, 0.0, 9.0, 7.0, np.nan, 3.0]
+    t["a_lines"] = [0.0, 1.0, 0.0, 0.0, 1.0, 1.0, 1.0, np.nan]  # frame 6 has no area, frame 7 no label
+    s = transfer_scores(t, height=128, n_boot=100)
+    a = s["aline_auc"]
+    assert (a["value"], a["n"], a["positives"]) == (1.0, 6, 3)
+    t["a_line_area"] = t["a_line_area"] * -1  # a network drawing A-lines where there are none
+    assert transfer_scores(t, height=128, n_boot=20)["aline_auc"]["value"] == 0.0
+    assert "aline_auc" not in transfer_scores(_table(), height=128, n_boot=20)
+    # the A-line measure comes last: the CIs of the other measures are those of a table without it
+    assert s["bline_auc"] == transfer_scores(_table(), height=128, n_boot=100)["bline_auc"]
+
+
 def test_undefined_correlations_say_why():
     """A network that paints no B-line anywhere has no correlation with severity; neither do uniform labels."""
     t = _table()
@@ -136,6 +151,7 @@ def test_scores_within_each_source():
 def test_labels_and_manifest(real_lus_dir, tmp_path):
     lab = read_labels(real_lus_dir / "labels.csv")
     assert set(lab["b_lines"].dropna().unique()) <= {0.0, 1.0} and lab["b_lines"].notna().all()
+    assert set(lab["a_lines"].unique()) == {0.0, 1.0}  # "yes"/"no" and 1/0 both read
     assert lab["source"].nunique() >= 2  # the shared set holds two public datasets
     m = pd.read_csv(real_manifest(real_lus_dir / "labels.csv", tmp_path / "m.csv"))
     assert len(m) == len(lab) and m["clip_id"].is_unique
