@@ -27,7 +27,7 @@ against the labels:
     AUC of the frame's predicted A-line area (``a_line_area``) for the clip's
     A-line yes/no label, bootstrap CI (no target: A-lines are the normal
     aeration pattern, and a network that erases them wherever it paints B-line
-    shows it here).
+    shows it here); only when some frame carries an A-line label.
 ``no_consolidation``
     among clips labelled without consolidation, the share with no predicted
     consolidation pixel.
@@ -270,7 +270,8 @@ def _scores(t: pd.DataFrame, height: int, n_boot: int, rng: np.random.Generator)
     out["label_agreement"] = {"spearman": _spearman(lab[both], sev[both]),
                               "ci": _boot(_spearman, lab[both], sev[both], n_boot, rng),
                               "auc": _auc(sev[both], lab[both]), "n": int(both.sum())}
-    if "a_lines" in t.columns:  # last, so that the CIs above draw the same resamples as without it
+    has_a = "a_lines" in t.columns and np.isfinite(t["a_lines"].to_numpy(dtype=float)).any()
+    if has_a:  # last, so that the CIs above draw the same resamples as without it
         alab, s = t["a_lines"].to_numpy(dtype=float), t["a_line_area"].to_numpy(dtype=float)
         m = np.isfinite(alab) & np.isfinite(s)
         out["aline_auc"] = {"value": _auc(s[m], alab[m]), "ci": _boot(_auc, s[m], alab[m], n_boot, rng),

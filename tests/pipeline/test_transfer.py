@@ -65,6 +65,8 @@ def test_aline_auc_by_hand():
     t["a_line_area"] = t["a_line_area"] * -1  # a network drawing A-lines where there are none
     assert transfer_scores(t, height=128, n_boot=20)["aline_auc"]["value"] == 0.0
     assert "aline_auc" not in transfer_scores(_table(), height=128, n_boot=20)
+    t["a_lines"] = np.nan  # a labels table without A-line labels
+    assert "aline_auc" not in transfer_scores(t, height=128, n_boot=20)
     # the A-line measure comes last: the CIs of the other measures are those of a table without it
     assert s["bline_auc"] == transfer_scores(_table(), height=128, n_boot=100)["bline_auc"]
 
