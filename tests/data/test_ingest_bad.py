@@ -157,3 +157,14 @@ def test_odd_zone_is_a_warning(good, caplog):
     assert "zone 'anterior' is not of the form" in caplog.text
     (p,) = _fails(good, m, strict=True)
     assert "made an error by --strict" in p
+
+
+def test_blank_frame_is_a_warning(good, caplog):
+    """A frame with nothing on it (a failed export) is named; an ordinary dark frame is not."""
+    write_png(good / "blank.png", np.zeros((60, 60), np.uint8))
+    m = write_manifest(good / "m.csv", [_row("f.png"), _row("blank.png", clip_id="b")])
+    ingest(m, good / "coh", size=32)
+    assert "m.csv line 3: every pixel of blank.png is 0; it shows no scan" in caplog.text
+    assert "f.png is" not in caplog.text
+    (p,) = _fails(good, m, strict=True)
+    assert "blank.png" in p and "made an error by --strict" in p

@@ -300,6 +300,9 @@ def _check_source(k: int, entry: ManifestEntry, src: SourceFrames, every: int, c
         problems.note(f"{entry.rel}: {note}")
     checked.counts[k] = src.frames.shape[0]
     checked.hashes.append((entry.rel, file_digest(entry.path)))
+    if src.frames.size and src.frames.min() == src.frames.max():  # nothing on it: a failed or empty export
+        problems.warn(f"{entry.where}: every pixel of {entry.rel} is {float(src.frames.flat[0]):g}; "
+                      "it shows no scan, check the export or drop the row")
     for ann in entry.annotations:
         for mask_file in [*ann.class_paths.values(), ann.stack_path, ann.table]:
             if mask_file is not None:
