@@ -171,6 +171,12 @@ ROWS: list[Row] = [
     row("features-backend", "features {tiny} --out feats --backend gpu9", 1, "gpu9"),
     row("features-batch", "features {tiny} --out feats --batch 0", 1, "--batch must be >= 1, got 0"),
     row("features-no-truth", "features {real} --out feats --masks truth", 1, "has no truth masks"),
+    # a cohort ingested without masks holds no labels: nothing may treat it as all background
+    row("features-unlabelled", "features {real} --out feats --masks labels:60", 1, "has no annotator labels"),
+    row("train-unlabelled", "train {real} --out run --epochs 1", 1, "train: cohort"),
+    row("evaluate-unlabelled", "evaluate {real} {masks} --out ev", 1, "evaluate: cohort"),
+    row("export-unlabelled", "export {real} out --format monai", 1, "has no annotator labels"),
+    row("sweep-unlabelled", "sweep {real} --out study --dry-run", 1, "sweep: cohort"),
     row("features-existing", "features {tiny} --out {feats}", 1, "already exists"),
     row("features-scheduler-workers", "features {tiny} --out feats --scheduler local:0", 1,
         "the worker count must be >= 1"),

@@ -145,6 +145,25 @@ class Cohort:
         return int(self.confidence.shape[1])
 
     @property
+    def is_labelled(self) -> bool:
+        """False for a cohort ingested without masks or annotations: its confidence
+        array is all zero and holds no annotator's labels."""
+        return list(self.meta.get("annotators") or []) != ["none"]
+
+    def require_labels(self, use: str) -> None:
+        """Raise :class:`InputError` naming ``use`` when the cohort holds no annotator labels.
+
+        Everything that turns confidence into labels calls this first, so that a
+        cohort ingested without masks is not silently treated as all background.
+        """
+        if not self.is_labelled:
+            raise InputError(
+                f"{use}: cohort {self.path} has no annotator labels (it was ingested without masks or "
+                "annotations); add mask columns or --annotations to `lusfeat ingest`, or segment it with a "
+                "trained run instead"
+            )
+
+    @property
     def is_simulated(self) -> bool:
         """True when the cohort was made by :func:`lusfeat.data.simulate_cohort`."""
         return self.meta.get("source", {}).get("kind") == "simulated"

@@ -116,6 +116,7 @@ class _MaskReader:
                                  "(only simulated cohorts do); use labels:T or a mask set")
             self.array, self.kind = cohort.truth, "truth"
         elif src.kind is MaskSourceKind.LABELS:
+            cohort.require_labels(f"--masks {src.text}")
             self.array, self.kind = cohort.confidence, "labels"
             self.staple_table = (staple_table if staple_table is not None
                                  else fit_staple_table(cohort.confidence, src.fusion))

@@ -309,6 +309,7 @@ def plan_sweep(cohort: str | os.PathLike, out: str | os.PathLike, config: SweepC
     baseline, strategies = config.check()
     cohort = Path(cohort)
     c = open_cohort(cohort)
+    c.require_labels("sweep")
     study = Path(out)
     plan = StudyPlan(study=study, cohort=cohort, config=config, cohort_key=c.fingerprint,
                      has_truth=c.truth is not None, baseline=baseline)

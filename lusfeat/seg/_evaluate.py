@@ -250,6 +250,7 @@ def _write(out: str | os.PathLike, result: EvaluationResult, overwrite: bool) ->
 def _open_inputs(cohort, masks, thresholds, fusion, bootstrap, allow_foreign, out, overwrite):
     """Open and check the cohort, the mask set and the options; returns what :func:`evaluate` uses."""
     cohort = open_cohort(cohort) if isinstance(cohort, (str, os.PathLike)) else cohort
+    cohort.require_labels("evaluate")  # the reference is the annotators' labels
     mset = _open_mask_set(masks)
     if tuple(mset.masks.shape) != (cohort.n_frames, len(cohort.class_names)) + cohort.shape:
         raise InputError(

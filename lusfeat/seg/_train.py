@@ -203,6 +203,7 @@ def train(
                 weight_decay=weight_decay, val_fraction=val_fraction, dice_weight=dice_weight,
                 augmentation=augmentation, threads=threads, compile=compile)  # checks every option
     cohort = open_cohort(cohort) if isinstance(cohort, (str, os.PathLike)) else cohort
+    cohort.require_labels("train")
     strat = parse_strategy(strategy)
     dev = resolve_device(device)
     ctx = context_from_env()

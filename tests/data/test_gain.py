@@ -98,3 +98,24 @@ def test_standardize_gray_command_end_to_end(tiny_cohort, tmp_path):
     assert training_cohort(pre) == pre / "cohort"
     with pytest.raises(InputError, match="not a cohort, run or pretrain folder"):
         training_cohort(tmp_path)
+
+
+def test_unlabelled_cohort_stays_unlabelled(tmp_path) -> None:
+    """A cohort ingested without masks holds no labels, also after gray standardisation."""
+    from lusfeat.data.ingest import ingest
+
+    from .ingest_helpers import fan_frame, manifest_row, write_manifest, write_png
+
+    for i in range(2):
+        write_png(tmp_path / f"f{i}.png", fan_frame(seed=i)[0])
+    m = write_manifest(tmp_path / "m.csv", [manifest_row(f"f{i}.png", clip_id=f"c{i}") for i in range(2)])
+    real = open_cohort(ingest(m, tmp_path / "real", size=32))
+    assert not real.is_labelled
+    with pytest.raises(InputError, match=r"^train: cohort .* has no annotator labels .* `lusfeat ingest`"):
+        real.require_labels("train")
+    gray = open_cohort(standardize_gray(real, tmp_path / "gray", 40.0))
+    assert not gray.is_labelled
+    sim = open_cohort(simulate_cohort(tmp_path / "s", patients=1, exams=1, zones=6, frames=1, size=32, seed=0,
+                                      progress=False))
+    assert sim.is_labelled
+    sim.require_labels("train")  # nothing to say

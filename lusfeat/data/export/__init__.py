@@ -89,6 +89,8 @@ def export(cohort: str | os.PathLike, out: str | os.PathLike, format: str | Expo
     if target.exists() and not overwrite and (not target.is_dir() or any(target.iterdir())):
         raise InputError(f"output {target} already exists; choose another path or pass --overwrite")
     c = open_cohort(cohort)
+    if masks is None:  # the cohort's labels are exported, not predicted masks
+        c.require_labels(f"export --format {fmt.value}")
     if fmt is ExportFormat.COCO:
         return export_coco(c, out, masks=masks, strategy=parse_strategy(strategy) if strategy else None,
                            allow_foreign=allow_foreign, overwrite=overwrite, progress=progress)
