@@ -168,3 +168,21 @@ def test_blank_frame_is_a_warning(good, caplog):
     assert "f.png is" not in caplog.text
     (p,) = _fails(good, m, strict=True)
     assert "blank.png" in p and "made an error by --strict" in p
+
+
+def test_sources_without_masks_beside_annotated_ones_are_a_warning(good, caplog):
+    """Frames nobody annotated would be stored as all background: said, and refused with --strict."""
+    write_png(good / "g.png", rect_frame(seed=1))
+    mask = np.zeros((100, 140), np.uint8)
+    mask[30:50, 40:80] = 80
+    write_png(good / "m.png", mask)
+    m = write_manifest(good / "m.csv", [_row("f.png", mask_b_line="m.png"), _row("g.png", clip_id="g")])
+    ingest(m, good / "coh", size=32)
+    assert "1 of 2 sources carry no masks or annotations (m.csv line 3)" in caplog.text
+    (p,) = _fails(good, m, strict=True)
+    assert "m.csv line 3" in p and "made an error by --strict" in p
+    caplog.clear()
+    both = write_manifest(good / "both.csv", [_row("f.png", mask_b_line="m.png"),
+                                              _row("g.png", clip_id="g", mask_b_line="m.png")])
+    ingest(both, good / "coh2", size=32)
+    assert "carry no masks" not in caplog.text

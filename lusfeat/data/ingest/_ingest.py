@@ -182,6 +182,7 @@ def ingest(
     entries, annotators = read_manifest(manifest, problems, table=table)
     ann_options = annotation_options or AnnotationOptions()
     ann_files = attach_annotations(entries, annotators, annotations, ann_options, problems)
+    _check_unannotated(entries, problems)
 
     # ---- pass 1: check every source, mask and the clinical table ----------------------
     checked = _check_sources(entries, every, deidentify, progress, problems)
@@ -496,6 +497,17 @@ def _frame_position(ann, src: SourceFrames) -> int | None:
         return 0
     hit = np.flatnonzero(src.indices == ann.source_frame)
     return int(hit[0]) if hit.size else None
+
+
+def _check_unannotated(entries: list[ManifestEntry], problems: Problems) -> None:
+    """Warn when some sources carry masks or shapes and others none: the others would be
+    stored as labelled with no findings, which is right only if someone looked at them."""
+    bare = [e for e in entries if not e.annotations]
+    if bare and len(bare) < len(entries):
+        shown = ", ".join(e.where for e in bare[:3]) + (", ..." if len(bare) > 3 else "")
+        problems.warn(f"{len(bare)} of {len(entries)} sources carry no masks or annotations ({shown}); they are "
+                      "stored as labelled with no findings (all background); if nobody annotated them, ingest "
+                      "them as a cohort of their own")
 
 
 def _check_frames(entry: ManifestEntry, src: SourceFrames, every: int, problems: Problems) -> None:
