@@ -81,18 +81,25 @@ def show(
     frame: Annotated[list[int] | None, typer.Option("--frame", help="Array index to show (repeatable).")] = None,
     annotator: Annotated[int | None, typer.Option(help="One annotator instead of the mean.")] = None,
     seed: Annotated[int, typer.Option(help="Seed for picking frames.")] = 0,
+    masks: Annotated[str | None, typer.Option(
+        help="Masks to draw too: a mask set from `lusfeat segment`, nnU-Net predictions, labels:T or truth.")] = None,
+    allow_foreign: Annotated[bool, typer.Option(
+        "--allow-foreign", help="Draw masks made for another cohort.")] = False,
 ) -> None:
-    """Render frames with confidence (and truth) overlays to a PNG grid.
+    """Render frames with confidence, truth and predicted-mask overlays to a PNG grid.
 
     Examples:
 
       lusfeat show cohort --out grid.png -n 4
 
       lusfeat show cohort --out frame7.png --frame 7 --annotator 0
+
+      lusfeat show real_cohort --out predicted.png --masks masks/real
     """
     from ..data._show import show_cohort
 
-    p = show_cohort(path, out, n=n, frames=frame or None, annotator=annotator, seed=seed)
+    p = show_cohort(path, out, n=n, frames=frame or None, annotator=annotator, seed=seed, masks=masks,
+                    allow_foreign=allow_foreign)
     typer.echo(f"figure written to {p}")
 
 

@@ -1,4 +1,4 @@
-"""Render a grid of cohort frames with confidence (and truth) overlays to a PNG."""
+"""Render a grid of cohort frames with confidence, truth and predicted-mask overlays to a PNG."""
 
 from __future__ import annotations
 
@@ -48,8 +48,14 @@ def show_cohort(
     frames: list[int] | None = None,
     annotator: int | None = None,
     seed: int = 0,
+    masks: str | os.PathLike | None = None,
+    allow_foreign: bool = False,
 ) -> Path:
-    """Save a PNG grid: each row is image | fused confidence overlay | truth overlay.
+    """Save a PNG grid: each row is image | confidence | truth | masks overlay.
+
+    The confidence column is left out for a cohort without annotator labels
+    (ingested without masks), the truth column for a cohort without truth (every
+    ingested one), the masks column when ``masks`` is not given.
 
     Parameters
     ----------
@@ -63,6 +69,24 @@ def show_cohort(
         Explicit array indices to show.
     annotator : int, optional
         Show this annotator's confidence instead of the mean over annotators.
+    seed : int
+        Seed for picking frames in a large cohort.
+    masks : str or path-like, optional
+        Masks to draw as well, in the syntax of ``lusfeat features --masks``: a mask
+        set from ``lusfeat segment``, nnU-Net predictions, ``labels:T`` or ``truth``.
+    allow_foreign : bool
+        Draw masks that were made for another cohort.
+
+    Returns
+    -------
+    Path
+        ``out``.
+
+    Raises
+    ------
+    InputError
+        For frame indices outside the cohort, an unknown annotator, or masks that do
+        not fit the cohort.
     """
     import matplotlib
 
@@ -83,17 +107,28 @@ def show_cohort(
     if annotator is not None and not 0 <= annotator < cohort.n_annotators:
         raise InputError(f"--annotator must be in 0..{cohort.n_annotators - 1}, got {annotator}")
     has_truth = cohort.truth is not None
-    cols = 3 if has_truth else 2
+    reader = None
+    if masks is not None:
+        from ..features._extract import _MaskReader  # the one opener of every mask source
+
+        reader = _MaskReader(cohort, masks, allow_foreign=allow_foreign)
+    cols = 1 + cohort.is_labelled + has_truth + (reader is not None)
     fig, axes = plt.subplots(len(frames), cols, figsize=(2.6 * cols, 2.6 * len(frames)), squeeze=False)
     for r, f in enumerate(frames):
         img = np.asarray(cohort.images[f])
-        conf = np.asarray(cohort.confidence[f]).astype(np.float32)
-        fused = conf[annotator] if annotator is not None else conf.mean(axis=0)
-        panels = [img[..., None].repeat(3, -1), overlay(img, fused / 100.0)]
-        titles = ["image", "confidence" + (f" (annotator {annotator})" if annotator is not None else " (mean)")]
+        panels = [img[..., None].repeat(3, -1)]
+        titles = ["image"]
+        if cohort.is_labelled:
+            conf = np.asarray(cohort.confidence[f]).astype(np.float32)
+            fused = conf[annotator] if annotator is not None else conf.mean(axis=0)
+            panels.append(overlay(img, fused / 100.0))
+            titles.append("confidence" + (f" (annotator {annotator})" if annotator is not None else " (mean)"))
         if has_truth:
             panels.append(overlay(img, np.asarray(cohort.truth[f], np.float32)))
             titles.append("truth")
+        if reader is not None:
+            panels.append(overlay(img, np.asarray(reader.batch(f, f + 1))[0].astype(np.float32)))
+            titles.append(f"masks: {reader.desc}"[:40])
         row = cohort.frames.iloc[f]
         for c, (p, t) in enumerate(zip(panels, titles, strict=True)):
             ax = axes[r, c]

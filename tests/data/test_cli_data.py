@@ -58,3 +58,41 @@ def test_help_lists_commands():
     assert r.exit_code == 0
     for cmd in ("simulate", "validate", "show"):
         assert cmd in r.output
+
+
+def test_show_draws_masks_beside_the_labels(tmp_path):
+    """`show --masks` adds a column of masks; a cohort without labels shows no confidence column."""
+    import numpy as np
+    from PIL import Image
+
+    from lusfeat.data import show_cohort, simulate_cohort
+    from lusfeat.data.ingest import ingest
+
+    from .ingest_helpers import fan_frame, manifest_row, write_manifest, write_png
+
+    sim = simulate_cohort(tmp_path / "s", patients=1, exams=1, zones=6, frames=1, size=48, seed=2, progress=False)
+
+    def width(png: Path) -> int:
+        with Image.open(png) as im:
+            return im.size[0]
+
+    plain = show_cohort(sim, tmp_path / "plain.png", n=2)
+    with_masks = show_cohort(sim, tmp_path / "masks.png", n=2, masks="labels:60")
+    assert width(with_masks) > width(plain)  # image | confidence | truth | masks against three columns
+    for i in range(2):
+        write_png(tmp_path / f"f{i}.png", fan_frame(seed=i)[0])
+    m = write_manifest(tmp_path / "m.csv", [manifest_row(f"f{i}.png", clip_id=f"c{i}") for i in range(2)])
+    real = ingest(m, tmp_path / "real", size=48)
+    only_image = show_cohort(real, tmp_path / "real.png", n=2)
+    assert width(only_image) < width(plain)  # no confidence to show, no truth
+    # a subprocess through the console script: a mask source that does not fit is one line
+    lusfeat = Path(sys.executable).with_name("lusfeat")
+    r = subprocess.run([str(lusfeat), "show", str(real), "--out", str(tmp_path / "x.png"), "--masks", "labels:60"],
+                       capture_output=True, text=True)
+    assert r.returncode == 1 and "has no annotator labels" in r.stderr and "Traceback" not in r.stderr
+    assert not (tmp_path / "x.png").exists()
+    r = subprocess.run([str(lusfeat), "show", str(real), "--out", str(tmp_path / "y.png"), "--masks",
+                        str(tmp_path / "s")], capture_output=True, text=True)
+    assert r.returncode == 1 and "not a lusfeat mask set" in r.stderr and len(r.stderr.strip().splitlines()) == 1
+    with Image.open(only_image) as im:
+        assert np.asarray(im).ndim == 3
