@@ -176,6 +176,18 @@ def _versions() -> dict[str, str]:
             "numba": numba.__version__, "python": platform.python_version()}
 
 
+def _warn_mixed_units(cohort: Cohort) -> None:
+    """Warn when some frames have a pixel spacing and others not: their lengths and areas
+    come in mm and in px in the same columns, and exam and patient means mix the two."""
+    spacing = cohort.spacing
+    known = np.isfinite(spacing) & (spacing > 0)
+    if known.any() and not known.all():
+        log.warning(
+            "features: %d of %d frames have no pixel spacing, so their lengths and areas are in px while the "
+            "others' are in mm (same columns; exam and patient means mix both); give pixel_spacing_mm in the "
+            "ingest manifest, or compare only counts, fractions and ratios", int((~known).sum()), len(known))
+
+
 def compute_batch(masks: Any, images: Any, spacing: np.ndarray, start: int,
                   backend: Backend) -> tuple[pd.DataFrame, pd.DataFrame]:
     """Features of frames ``start : start + len(masks)``.
@@ -462,6 +474,7 @@ def extract(
     if out.exists() and not overwrite and (not out.is_dir() or any(out.iterdir())):
         raise InputError(f"output {out} already exists; choose another path or pass --overwrite")
     extra: dict[str, Any] = {"batch": batch}
+    _warn_mixed_units(c)
     if spec is not None:
         from ._extract_dask import extract_parts
 

@@ -187,3 +187,24 @@ def test_a_short_piece_list_leaves_no_folder(tiny_cohort, tmp_path):
     with pytest.raises(InputError, match=f"features of {c.n_frames - 1} frames collected"):
         sink.write(tmp_path / "out", src.describe())
     assert list(tmp_path.iterdir()) == []
+
+
+@pytest.mark.parametrize("spacings", [(0.3, None), (0.3, 0.3), (None, None)])
+def test_mixed_pixel_spacing_is_a_warning(spacings, tmp_path, caplog):
+    """Frames with and without a pixel spacing would mix mm and px in one column: said once."""
+    from lusfeat.data.ingest import ingest
+
+    from ..data.ingest_helpers import fan_frame, manifest_row, write_manifest, write_png
+
+    rows = []
+    for i, sp in enumerate(spacings):
+        write_png(tmp_path / f"f{i}.png", fan_frame(seed=i)[0])
+        rows.append(manifest_row(f"f{i}.png", clip_id=f"c{i}", **({} if sp is None else {"pixel_spacing_mm": sp})))
+    coh = open_cohort(ingest(write_manifest(tmp_path / "m.csv", rows), tmp_path / "coh", size=32))
+    masks = np.zeros((2, 5, 32, 32), bool)
+    masks[:, 0, 8:10, 4:28] = True  # a pleural line on both frames
+    out = extract(coh, masks, tmp_path / "f", backend="cpu", progress=False)
+    mixed = spacings.count(None) == 1
+    assert ("1 of 2 frames have no pixel spacing" in caplog.text) == mixed
+    unit = json.loads((out / "features.json").read_text())["lengths_unit"]
+    assert unit == ("mm where pixel_spacing_mm is known, else px" if mixed else "px" if None in spacings else "mm")
