@@ -238,6 +238,7 @@ class FeatureSink:
         self.tables_s = 0.0
         self.frames_held_max = 0
         self._t0 = time.perf_counter()
+        _warn_mixed_units(cohort)  # every way to feature tables (extract, segment --features) passes here
 
     def add(self, start: int, masks: Any, images: Any = None) -> None:
         """Add frames ``start : start + len(masks)`` (batches in increasing order).
@@ -474,7 +475,6 @@ def extract(
     if out.exists() and not overwrite and (not out.is_dir() or any(out.iterdir())):
         raise InputError(f"output {out} already exists; choose another path or pass --overwrite")
     extra: dict[str, Any] = {"batch": batch}
-    _warn_mixed_units(c)
     if spec is not None:
         from ._extract_dask import extract_parts
 
