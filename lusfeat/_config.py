@@ -181,8 +181,13 @@ class TrainConfig:
     seed: int = option(0, "Seed of folds, initial weights and augmentation.")
     threads: int | None = option(None, "CPU threads for torch (default: torch's; use 1 on a busy machine).")
     compile: bool = option(False, "torch.compile the network.", flag="--compile/--no-compile")
+    ignore_classes: tuple[str, ...] = option(
+        (), "A class your annotators did not draw (repeatable): left out of the loss, or with --init trained "
+            "toward the --init network's own output so that it keeps what it knew.", flag="--ignore-class",
+        cli_type=list[str])
 
     def __post_init__(self) -> None:
+        object.__setattr__(self, "ignore_classes", tuple(str(c) for c in self.ignore_classes or ()))
         for name in ("folds", "epochs", "batch_size"):
             _at_least(name, getattr(self, name), 1)
         for name in ("depth", "width", "threads"):
@@ -226,7 +231,7 @@ NO_INIT_HELPS: dict[str, str] = {"depth": "U-Net poolings.", "width": "U-Net cha
 
 #: The fields of :class:`TrainConfig` that ``lusfeat train`` has as options, in help order.
 TRAIN_OPTIONS: tuple[str, ...] = ("folds", "epochs", "device", "size", "depth", "width", "batch_size", "lr",
-                                  "seed", "val_fraction", "augmentation", "threads", "compile")
+                                  "seed", "val_fraction", "augmentation", "ignore_classes", "threads", "compile")
 
 
 @dataclass(frozen=True)

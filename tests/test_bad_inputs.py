@@ -174,6 +174,8 @@ ROWS: list[Row] = [
     # a cohort ingested without masks holds no labels: nothing may treat it as all background
     row("features-unlabelled", "features {real} --out feats --masks labels:60", 1, "has no annotator labels"),
     row("train-unlabelled", "train {real} --out run --epochs 1", 1, "train: cohort"),
+    row("train-ignore-class", "train {tiny} --out run --ignore-class pleura", 1,
+        "--ignore-class pleura: not a class of this cohort"),
     row("evaluate-unlabelled", "evaluate {real} {masks} --out ev", 1, "evaluate: cohort"),
     row("export-unlabelled", "export {real} out --format monai", 1, "has no annotator labels"),
     row("sweep-unlabelled", "sweep {real} --out study --dry-run", 1, "sweep: cohort"),

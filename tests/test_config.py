@@ -43,7 +43,7 @@ def _default(value):
     return list(value) if isinstance(value, tuple) else value
 
 
-_FLAGS = {"tasks": "--task", "models": "--model", "covariates": "--covariate",
+_FLAGS = {"tasks": "--task", "models": "--model", "covariates": "--covariate", "ignore_classes": "--ignore-class",
           "exclude_unreliable_sf": "--exclude-unreliable-sf"}
 
 

@@ -137,8 +137,8 @@ def load_init(
     state_dict : dict
         Weights (CPU, float32).
     meta : dict
-        ``path``, ``digest``, ``model`` (UNetConfig dict), ``input_size``, ``strategy``
-        and ``data_fingerprint`` of the checkpoint.
+        ``path``, ``digest``, ``model`` (UNetConfig dict), ``input_size``, ``strategy``,
+        ``data_fingerprint`` and ``normalisation`` (``mean``, ``std``) of the checkpoint.
     file : Path
 
     Raises
@@ -168,5 +168,6 @@ def load_init(
             f"{input_size[0]}x{input_size[1]} was asked for; pass --size {size[0]} (frames are resized on the fly)"
         )
     meta = {"path": str(file), "digest": file_digest(file), "model": cfg.to_dict(), "input_size": list(size),
-            "strategy": ckpt.get("strategy"), "data_fingerprint": ckpt.get("data_fingerprint")}
+            "strategy": ckpt.get("strategy"), "data_fingerprint": ckpt.get("data_fingerprint"),
+            "normalisation": dict(ckpt.get("normalisation") or {})}
     return ckpt["state_dict"], meta, file

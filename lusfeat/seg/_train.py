@@ -27,6 +27,7 @@ import math
 import os
 import shutil
 import time
+from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -101,6 +102,7 @@ def train(
     init: str | os.PathLike | None = None,
     threads: int | None = None,
     compile: bool = False,
+    ignore_classes: Sequence[str] = (),
     resume: bool = True,
     progress: bool = True,
     overwrite: bool = False,
@@ -163,6 +165,13 @@ def train(
         ``torch.set_num_threads`` for the call (restored afterwards).
     compile : bool
         Wrap the network in ``torch.compile`` (useful on CUDA).
+    ignore_classes : sequence of str
+        Classes the annotators did not draw, which would otherwise be trained as
+        absent everywhere. From scratch they are left out of the loss; with
+        ``init`` their targets are the checkpoint's own probabilities on the
+        training frames (learning without forgetting), so the network keeps what
+        it knew of them. A class that no frame labels positive and that is not
+        named here is trained as absent, with a warning.
     resume : bool
         Continue an interrupted run of the same command from its ``.partial`` folder.
     progress : bool
@@ -201,9 +210,11 @@ def train(
     t_start = time.perf_counter()
     TrainConfig(folds=folds, epochs=epochs, device=device, size=size, seed=seed, batch_size=batch_size, lr=lr,
                 weight_decay=weight_decay, val_fraction=val_fraction, dice_weight=dice_weight,
-                augmentation=augmentation, threads=threads, compile=compile)  # checks every option
+                augmentation=augmentation, threads=threads, compile=compile,
+                ignore_classes=tuple(ignore_classes))  # checks every option
     cohort = open_cohort(cohort) if isinstance(cohort, (str, os.PathLike)) else cohort
     cohort.require_labels("train")
+    ignored = _ignored_classes(ignore_classes, cohort.class_names)
     strat = parse_strategy(strategy)
     dev = resolve_device(device)
     ctx = context_from_env()
@@ -234,6 +245,7 @@ def train(
         "weight_decay": float(weight_decay), "val_fraction": float(val_fraction),
         "dice_weight": float(dice_weight), "augmentation": bool(augmentation),
         "frames": None if frames is None else fingerprint(indices), "compile": bool(compile),
+        "ignore_classes": [cohort.class_names[c] for c in ignored],
     }
     if init_meta is not None:  # only then, so runs from scratch keep their fingerprints
         options["init"] = {"path": init_meta["path"], "digest": init_meta["digest"]}
@@ -277,6 +289,8 @@ def _train_folds(
         task = bar.add_task("loading frames", total=int(indices.size))
         data = load_frames(cohort, indices, strat, input_size, progress=lambda n: bar.advance(task, n))
         bar.remove_task(task)
+        _leave_out(data, options["ignore_classes"], list(cohort.class_names), strat.spec,
+                   None if init_state is None else (init_state, cfg, init_meta["normalisation"], dev))
         data = FrameData(data.indices, data.images.to(dev), data.target.to(dev), data.weight.to(dev))
         patient_of_row = cohort.frames["patient_id"].astype(str).to_numpy()[indices]
         results = []
@@ -362,6 +376,56 @@ def _frame_indices(frames: Any, n: int) -> np.ndarray:
     if idx.size == 0 or idx[0] < 0 or idx[-1] >= n:
         raise InputError(f"frames must be non-empty array indices in 0..{n - 1}; got {np.asarray(frames)[:5]}...")
     return idx
+
+
+def _ignored_classes(names: Sequence[str], class_names: Sequence[str]) -> list[int]:
+    """Indices of the classes of ``--ignore-class`` (each named once, known to the cohort)."""
+    unknown = [n for n in names if n not in class_names]
+    if unknown:
+        raise InputError(f"--ignore-class {unknown[0]}: not a class of this cohort; use one of {list(class_names)}")
+    return sorted({list(class_names).index(n) for n in names})
+
+
+def _leave_out(data: FrameData, ignore: Sequence[str], class_names: list[str], strategy: str,
+               teacher: tuple[dict[str, torch.Tensor], UNetConfig, dict[str, float], torch.device] | None) -> None:
+    """Handle the classes named in ``ignore`` (in place) and warn about classes that no frame
+    labels positive (the network would learn them as absent everywhere).
+
+    From scratch an ignored class is left out of the loss (weight 0). When fine-tuning
+    (``teacher``: the ``--init`` weights, network, normalisation and device), its
+    targets become the ``--init`` network's own probabilities on the same frames, with
+    full weight: learning without forgetting (Li & Hoiem, 2016). Left out of the loss
+    instead, its output would drift as the shared layers adapt to the other classes.
+    """
+    ignored = [class_names.index(n) for n in ignore]
+    positive = (data.target.amax(dim=(0, 2, 3)) > 0).tolist() if data.target.numel() else []
+    if ignored and teacher is not None:
+        _distil(data, ignored, *teacher)
+    elif ignored:
+        data.weight[:, ignored] = 0
+    fine_tune = teacher is not None
+    empty = [class_names[c] for c, p in enumerate(positive) if not p and c not in ignored]
+    if empty:
+        them = "them" if len(empty) > 1 else "it"
+        logger.warning(
+            "train: no frame has a %s pixel under %s, so the network learns %s as absent everywhere%s; if "
+            "your annotators did not draw %s, pass --ignore-class for each", " or ".join(empty), strategy,
+            them, f" (and forgets what --init knew of {them})" if fine_tune else "", them)
+
+
+@torch.no_grad()
+def _distil(data: FrameData, classes: list[int], state: dict[str, torch.Tensor], cfg: UNetConfig,
+            norm: dict[str, float], dev: torch.device, batch: int = 32) -> None:
+    """Targets of ``classes`` := the probabilities of the network ``state`` on the frames (in place)."""
+    net = UNet(cfg)
+    net.load_state_dict(state)
+    net = net.to(dev).eval()
+    mean, std = float(norm.get("mean", 0.0)), float(norm.get("std", 1.0))
+    for start in range(0, data.images.shape[0], batch):
+        x = data.images[start : start + batch].to(dev).float().div_(255.0)
+        p = torch.sigmoid(net((x - mean) / std).float())[:, classes].cpu()
+        data.target[start : start + batch, classes] = p.mul_(255.0).round_().clamp_(0, 255).to(torch.uint8)
+    data.weight[:, classes] = 255
 
 
 def _batches(x: FrameData, rows: torch.Tensor) -> tuple[torch.Tensor, ...]:

@@ -44,9 +44,13 @@ def make_frames(n: int, size: int = 32, annotators: int = 2, seed: int = 0):
     return images, conf, truth
 
 
-def write_cohort(path, patients: int = 4, frames_per_patient: int = 4, size: int = 32, seed: int = 0):
+def write_cohort(path, patients: int = 4, frames_per_patient: int = 4, size: int = 32, seed: int = 0,
+                 drawn: tuple[int, ...] | None = None):
+    """A hand-made cohort; with ``drawn`` the annotators drew only those classes (the others' confidence 0)."""
     n = patients * frames_per_patient
     images, conf, truth = make_frames(n, size=size, seed=seed)
+    if drawn is not None:
+        conf[:, :, [c for c in range(conf.shape[2]) if c not in drawn]] = 0
     pid = np.repeat([f"P{p:02d}" for p in range(patients)], frames_per_patient)
     exam = np.char.add(pid.astype(str), "-E1")
     frames = pd.DataFrame({

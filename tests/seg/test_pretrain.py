@@ -6,6 +6,7 @@ import subprocess
 import sys
 from pathlib import Path
 
+import numpy as np
 import pytest
 import torch
 
@@ -81,3 +82,60 @@ def test_cli_init_error_is_one_line(make_cohort, tmp_path):
     assert proc.returncode == 1
     assert "no U-Net checkpoint" in proc.stderr and "Traceback" not in proc.stderr + proc.stdout
     assert not (tmp_path / "r").exists()
+
+
+def _probabilities(run_or_ckpt: Path, images: torch.Tensor) -> torch.Tensor:
+    """Sigmoid outputs ``(N, C, H, W)`` of a checkpoint on uint8 frames ``(N, 1, H, W)``."""
+    ck = load_checkpoint(run_or_ckpt)
+    net = UNet(UNetConfig.from_dict(ck["model"]))
+    net.load_state_dict(ck["state_dict"])
+    net.eval()
+    norm = ck["normalisation"]
+    with torch.no_grad():
+        return torch.sigmoid(net((images.float() / 255.0 - norm["mean"]) / norm["std"]))
+
+
+def test_ignore_class_keeps_what_init_knew(make_cohort, tmp_path, caplog):
+    """Annotators who drew only B-lines: fine-tuned plainly the network unlearns the pleural line
+    (with a warning); with --ignore-class it keeps the --init network's pleural output."""
+    from lusfeat.data import open_cohort
+
+    full = make_cohort("full", size=32)  # the same frames with every class drawn: the teacher learns them
+    teacher_run = train(full, tmp_path / "teacher", "threshold:60", epochs=12, model=TINY, threads=1,
+                        val_fraction=0.0, progress=False)
+    cohort = make_cohort("b", size=32, drawn=(2,))
+    others = ["pleural_line", "a_line", "consolidation", "effusion"]
+    kw = {"epochs": 3, "init": teacher_run, "threads": 1, "val_fraction": 0.0, "progress": False}
+    plain = train(cohort, tmp_path / "plain", "threshold:60", **kw)
+    assert "no frame has a pleural_line or a_line or consolidation or effusion pixel" in caplog.text
+    assert "forgets what --init knew of them" in caplog.text
+    caplog.clear()
+    kept = train(cohort, tmp_path / "kept", "threshold:60", ignore_classes=others, **kw)
+    assert "no frame has" not in caplog.text
+    assert read_json(kept / "run.json")["options"]["ignore_classes"] == others
+    images = torch.from_numpy(open_cohort(cohort).images[:]).unsqueeze(1)
+    teacher = _probabilities(teacher_run / "fold-0" / "model.pt", images)[:, 0]
+    truth = torch.from_numpy(open_cohort(full).truth[:, 0]).bool()
+    assert float(teacher[truth].mean()) > 0.5  # it knows the pleural line: something to forget
+    on_plain = float(_probabilities(plain / "fold-0" / "model.pt", images)[:, 0][truth].mean())
+    on_kept = float(_probabilities(kept / "fold-0" / "model.pt", images)[:, 0][truth].mean())
+    # on the pleural-line pixels: the plain fine-tune drifts towards "absent", the distilled one stays
+    assert on_plain < float(teacher[truth].mean()) - 0.1 and abs(on_kept - float(teacher[truth].mean())) < 0.1, (
+        on_plain, on_kept)
+    with pytest.raises(InputError, match=r"--ignore-class pleura: not a class of this cohort"):
+        train(cohort, tmp_path / "bad", "threshold:60", ignore_classes=["pleura"], **kw)
+
+
+def test_ignored_classes_from_scratch_leave_the_loss(small_cohort):
+    """Without --init an ignored class gets weight 0; the others are untouched."""
+    from lusfeat.data import open_cohort
+    from lusfeat.labels import parse_strategy
+    from lusfeat.seg._data import load_frames
+    from lusfeat.seg._train import _leave_out
+
+    c = open_cohort(small_cohort)
+    data = load_frames(c, np.arange(c.n_frames), parse_strategy("threshold:60"), (32, 32))
+    before = data.weight.clone()
+    _leave_out(data, ["a_line", "effusion"], list(c.class_names), "threshold:60", None)
+    assert int(data.weight[:, [1, 4]].max()) == 0
+    assert torch.equal(data.weight[:, [0, 2, 3]], before[:, [0, 2, 3]])
