@@ -112,13 +112,14 @@ def show_cohort(
         from ..features._extract import _MaskReader  # the one opener of every mask source
 
         reader = _MaskReader(cohort, masks, allow_foreign=allow_foreign)
-    cols = 1 + cohort.is_labelled + has_truth + (reader is not None)
+    labelled = cohort.is_labelled
+    cols = 1 + labelled + has_truth + (reader is not None)
     fig, axes = plt.subplots(len(frames), cols, figsize=(2.6 * cols, 2.6 * len(frames)), squeeze=False)
     for r, f in enumerate(frames):
         img = np.asarray(cohort.images[f])
         panels = [img[..., None].repeat(3, -1)]
         titles = ["image"]
-        if cohort.is_labelled:
+        if labelled:
             conf = np.asarray(cohort.confidence[f]).astype(np.float32)
             fused = conf[annotator] if annotator is not None else conf.mean(axis=0)
             panels.append(overlay(img, fused / 100.0))

@@ -176,11 +176,16 @@ def _versions() -> dict[str, str]:
             "numba": numba.__version__, "python": platform.python_version()}
 
 
+def _calibrated(cohort: Cohort) -> np.ndarray:
+    """``(N,) bool``: frames whose pixel spacing is known (lengths in mm, else px)."""
+    spacing = cohort.spacing
+    return np.isfinite(spacing) & (spacing > 0)
+
+
 def _warn_mixed_units(cohort: Cohort) -> None:
     """Warn when some frames have a pixel spacing and others not: their lengths and areas
     come in mm and in px in the same columns, and exam and patient means mix the two."""
-    spacing = cohort.spacing
-    known = np.isfinite(spacing) & (spacing > 0)
+    known = _calibrated(cohort)
     if known.any() and not known.all():
         log.warning(
             "features: %d of %d frames have no pixel spacing, so their lengths and areas are in px while the "
@@ -294,8 +299,7 @@ class FeatureSink:
 
     def _meta(self, masks: dict[str, Any], wall: float, extra: dict[str, Any]) -> dict[str, Any]:
         c = self.cohort
-        spacing = c.spacing
-        known = np.isfinite(spacing) & (spacing > 0)
+        known = _calibrated(c)
         unit = "mm" if known.all() else "px" if not known.any() else "mm where pixel_spacing_mm is known, else px"
         return {
             "format": "lusfeat-features", "format_version": 1, "command": "lusfeat features",

@@ -236,6 +236,13 @@ def across_networks(scores: list[dict[str, Any]]) -> dict[str, dict[str, Any]]:
     return out
 
 
+def _auc_entry(score: np.ndarray, label: np.ndarray, n_boot: int, rng: np.random.Generator) -> dict[str, Any]:
+    """AUC of ``score`` for the 0/1 ``label`` over the frames where both are finite, with its CI."""
+    m = np.isfinite(label) & np.isfinite(score)
+    return {"value": _auc(score[m], label[m]), "ci": _boot(_auc, score[m], label[m], n_boot, rng),
+            "n": int(m.sum()), "positives": int(label[m].sum())}
+
+
 def _scores(t: pd.DataFrame, height: int, n_boot: int, rng: np.random.Generator) -> dict[str, Any]:
     """The measures of :func:`transfer_scores` on one set of frames."""
     px = t["pixel_spacing_mm"].to_numpy(dtype=float)
@@ -245,13 +252,10 @@ def _scores(t: pd.DataFrame, height: int, n_boot: int, rng: np.random.Generator)
     out: dict[str, Any] = {"n_frames": len(t), "pleural_found": float(found.mean()) if len(t) else float("nan")}
     cov = t["b_line_pleural_fraction"].to_numpy(dtype=float)
     lab = t["b_lines"].to_numpy(dtype=float)
-    ok = np.isfinite(lab) & np.isfinite(cov)
+    lab_cov = np.where(np.isfinite(cov), lab, np.nan)  # every B-line AUC on the frames with a coverage
     for name, col in (("bline_auc", "b_line_pleural_fraction"), ("bline_auc_blas", "b_line_blas"),
                       ("bline_auc_area", "b_line_area")):
-        s = t[col].to_numpy(dtype=float)
-        m = ok & np.isfinite(s)
-        out[name] = {"value": _auc(s[m], lab[m]), "ci": _boot(_auc, s[m], lab[m], n_boot, rng),
-                     "n": int(m.sum()), "positives": int(lab[m].sum())}
+        out[name] = _auc_entry(t[col].to_numpy(dtype=float), lab_cov, n_boot, rng)
     sev = t["severity"].to_numpy(dtype=float)
     for name, col in (("bline_spearman", "b_line_pleural_fraction"), ("lus_spearman", "lus_score")):
         s = t[col].to_numpy(dtype=float)
@@ -272,10 +276,8 @@ def _scores(t: pd.DataFrame, height: int, n_boot: int, rng: np.random.Generator)
                               "auc": _auc(sev[both], lab[both]), "n": int(both.sum())}
     has_a = "a_lines" in t.columns and np.isfinite(t["a_lines"].to_numpy(dtype=float)).any()
     if has_a:  # last, so that the CIs above draw the same resamples as without it
-        alab, s = t["a_lines"].to_numpy(dtype=float), t["a_line_area"].to_numpy(dtype=float)
-        m = np.isfinite(alab) & np.isfinite(s)
-        out["aline_auc"] = {"value": _auc(s[m], alab[m]), "ci": _boot(_auc, s[m], alab[m], n_boot, rng),
-                            "n": int(m.sum()), "positives": int(alab[m].sum())}
+        out["aline_auc"] = _auc_entry(t["a_line_area"].to_numpy(dtype=float), t["a_lines"].to_numpy(dtype=float),
+                                      n_boot, rng)
     return out
 
 
